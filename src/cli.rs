@@ -1,0 +1,123 @@
+//! The `broadside` command line: `serve`, `migrate` and `token`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::{
+    admin::auth::{hash_token, new_token},
+    app::{self, AppState},
+    config::Config,
+    store::{Store, StoreError},
+};
+
+#[derive(Parser)]
+#[command(name = "broadside", version, about = "Publish joint statements on the fediverse")]
+pub struct Cli {
+    /// Configuration file; missing is fine (defaults and BROADSIDE_* apply).
+    #[arg(long, env = "BROADSIDE_CONFIG", default_value = "config/broadside.toml", global = true)]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, then serve HTTP and deliver activities.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage admin API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once; only its hash is stored.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke the token with this name.
+    Revoke { name: String },
+    /// List token names and when they were last used.
+    List,
+}
+
+/// The token name under which `admin_token` from the configuration is stored.
+pub const BOOTSTRAP_TOKEN_NAME: &str = "bootstrap";
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(&cli.config)?;
+    init_tracing(&config);
+    let store = Store::connect(&config.database_url).await?;
+    match cli.command {
+        Command::Migrate => {
+            store.migrate().await?;
+            tracing::info!(backend = store.backend_name(), "migrations applied");
+        }
+        Command::Serve => {
+            store.migrate().await?;
+            if let Some(token) = &config.admin_token {
+                store.upsert_token(BOOTSTRAP_TOKEN_NAME, &hash_token(token)).await?;
+            }
+            let listener = tokio::net::TcpListener::bind(config.listen).await?;
+            tracing::info!(
+                listen = %config.listen,
+                base_url = %config.base_url,
+                backend = store.backend_name(),
+                "broadside serving"
+            );
+            let state = AppState::new(config, store.clone())?;
+            app::serve(state, listener).await?;
+            store.close().await;
+        }
+        Command::Token(command) => {
+            store.migrate().await?;
+            token_command(&store, command).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn token_command(store: &Store, command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create { name } => {
+            let name = name.trim();
+            if name.is_empty() || name.len() > 64 {
+                anyhow::bail!("--name must be 1 to 64 characters");
+            }
+            let token = new_token();
+            match store.create_token(name, &hash_token(&token)).await {
+                Ok(_) => println!("{token}"),
+                Err(StoreError::Conflict) => anyhow::bail!("a token named {name:?} exists already"),
+                Err(err) => return Err(err.into()),
+            }
+        }
+        TokenCommand::Revoke { name } => match store.revoke_token(&name).await {
+            Ok(()) => println!("revoked {name}"),
+            Err(StoreError::NotFound) => anyhow::bail!("no token named {name:?}"),
+            Err(err) => return Err(err.into()),
+        },
+        TokenCommand::List => {
+            for token in store.tokens().await? {
+                let last = token
+                    .last_used_at
+                    .map(|t| crate::store::from_ms(t).to_rfc3339())
+                    .unwrap_or_else(|| "never used".into());
+                println!("{}\t{}", token.name, last);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

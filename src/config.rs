@@ -1,0 +1,199 @@
+//! Configuration: the keys of `config/broadside.toml`, their defaults, and the
+//! `BROADSIDE_<KEY>` environment overrides.
+//!
+//! Everything is validated here, once, at start-up, so the rest of the code can
+//! trust a [`Config`] (a base URL without a path, a listen address that parses…).
+
+use std::{net::SocketAddr, path::Path};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// The whole configuration. Field names are the keys of the TOML file and,
+/// upper-cased behind `BROADSIDE_`, the environment variables.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub base_url: Url,
+    pub listen: SocketAddr,
+    pub database_url: String,
+    #[serde(skip_serializing)]
+    pub admin_token: Option<String>,
+    pub allow_private_addresses: bool,
+    pub instance_name: String,
+    pub instance_description: String,
+    pub instance_contact: String,
+    pub disclaimer: String,
+    pub public_follower_lists: bool,
+    pub max_admin_body_bytes: usize,
+    pub max_inbox_body_bytes: usize,
+    pub log: String,
+    pub delivery_workers: usize,
+    pub delivery_concurrency: usize,
+    pub delivery_per_host_concurrency: usize,
+    pub delivery_max_attempts: u32,
+    pub delivery_lease_seconds: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            base_url: Url::parse("http://localhost:8080").expect("static URL"),
+            listen: "127.0.0.1:8080".parse().expect("static address"),
+            database_url: "sqlite://data/broadside.db".into(),
+            admin_token: None,
+            allow_private_addresses: false,
+            instance_name: "Broadside".into(),
+            instance_description:
+                "Joint statements from organisations, published on the fediverse.".into(),
+            instance_contact: String::new(),
+            disclaimer: "The views expressed in statements are those of their signatories.".into(),
+            public_follower_lists: false,
+            max_admin_body_bytes: 256 * 1024,
+            max_inbox_body_bytes: 1024 * 1024,
+            log: "info".into(),
+            delivery_workers: 1,
+            delivery_concurrency: 256,
+            delivery_per_host_concurrency: 8,
+            delivery_max_attempts: 16,
+            delivery_lease_seconds: 300,
+        }
+    }
+}
+
+/// Environment variables with our prefix that are not configuration keys.
+const NOT_CONFIG_KEYS: &[&str] = &["config", "test_postgres_url"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl Config {
+    /// Defaults, then the TOML file (if it exists), then `BROADSIDE_*` variables.
+    pub fn load(file: &Path) -> Result<Config, ConfigError> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("BROADSIDE_").filter(|key| {
+                !NOT_CONFIG_KEYS.contains(&key.as_str().to_ascii_lowercase().as_str())
+            }))
+            .extract()
+            .map_err(Box::new)?;
+        config.validated()
+    }
+
+    /// Checks what serde cannot, and normalises the base URL.
+    pub fn validated(mut self) -> Result<Config, ConfigError> {
+        let invalid = |key, message: &str| ConfigError::Invalid {
+            key,
+            message: message.to_string(),
+        };
+        let url = &self.base_url;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(invalid("base_url", "must start with http:// or https://"));
+        }
+        if url.host_str().is_none() {
+            return Err(invalid("base_url", "must name a host"));
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            return Err(invalid(
+                "base_url",
+                "must be an origin only (no path, query or fragment)",
+            ));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(invalid("base_url", "must not contain credentials"));
+        }
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
+        }
+        if let Some(token) = &self.admin_token {
+            if token.is_empty() {
+                self.admin_token = None;
+            } else if token.len() < 24 {
+                return Err(invalid(
+                    "admin_token",
+                    "must be at least 24 characters long",
+                ));
+            }
+        }
+        if self.max_admin_body_bytes < 1024 || self.max_inbox_body_bytes < 1024 {
+            return Err(invalid(
+                "max_admin_body_bytes",
+                "body limits must be at least 1024 bytes",
+            ));
+        }
+        if self.delivery_concurrency == 0 || self.delivery_per_host_concurrency == 0 {
+            return Err(invalid(
+                "delivery_concurrency",
+                "delivery concurrency limits must be at least 1",
+            ));
+        }
+        if self.delivery_max_attempts == 0 {
+            return Err(invalid("delivery_max_attempts", "must be at least 1"));
+        }
+        if self.delivery_lease_seconds < 30 {
+            return Err(invalid("delivery_lease_seconds", "must be at least 30"));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
+            return Err(invalid("log", "is not a valid tracing filter"));
+        }
+        Ok(self)
+    }
+
+    /// `host[:port]` of the base URL: the domain part of every `acct:` address.
+    pub fn domain(&self) -> String {
+        host_and_port(&self.base_url)
+    }
+}
+
+/// `host[:port]`, the port only when it is not the scheme's default.
+pub fn host_and_port(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_a_base_url_with_a_path_and_names_the_key() {
+        let config = Config {
+            base_url: Url::parse("https://example.org/broadside").unwrap(),
+            ..Config::default()
+        };
+        let err = config.validated().unwrap_err().to_string();
+        assert!(err.contains("base_url"), "{err}");
+    }
+
+    #[test]
+    fn domain_keeps_a_non_default_port() {
+        let config = Config {
+            base_url: Url::parse("http://127.0.0.1:8123").unwrap(),
+            ..Config::default()
+        };
+        assert_eq!(config.domain(), "127.0.0.1:8123");
+        let config = Config {
+            base_url: Url::parse("https://statements.example.org").unwrap(),
+            ..Config::default()
+        };
+        assert_eq!(config.domain(), "statements.example.org");
+    }
+}

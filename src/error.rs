@@ -1,0 +1,191 @@
+//! The one error type of the HTTP layer, and the one place it becomes a response.
+//!
+//! Every handler returns `Result<_, AppError>`. A response is always JSON
+//! `{"error": "…"}` (plus `"field"` for validation errors) with the matching
+//! status; 5xx details are logged here and never shown to the client.
+
+use axum::{
+    Json,
+    extract::{FromRequest, Request, rejection::JsonRejection},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::{organisations::Invalid, store::StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Gone(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Gone(_) => StatusCode::GONE,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        AppError::NotFound(what.into())
+    }
+
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Invalid> for AppError {
+    fn from(err: Invalid) -> Self {
+        AppError::Invalid {
+            field: err.field,
+            message: err.message,
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => AppError::NotFound("not found".into()),
+            StoreError::Conflict => AppError::Conflict("already exists".into()),
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = match &self {
+            AppError::Internal(err) => {
+                tracing::error!(error = format!("{err:#}"), "request failed");
+                json!({ "error": "internal error" })
+            }
+            AppError::Invalid { field, message } => {
+                tracing::info!(%status, field, message, "request refused");
+                json!({ "error": format!("{field}: {message}"), "field": field })
+            }
+            other => {
+                tracing::info!(%status, error = %other, "request refused");
+                json!({ "error": other.to_string() })
+            }
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+/// `axum::Json` whose rejections are [`AppError`]s: a body that is not JSON is
+/// 400, one of the wrong shape (a missing, unknown or mistyped field) is 422
+/// naming the field, one over the size cap is 413, a wrong content type 415.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> AppError {
+    match rejection {
+        JsonRejection::JsonDataError(err) => {
+            // serde_path_to_error's text: "<path>: <message> at line L column C".
+            let text = err.body_text();
+            let detail = text
+                .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+                .unwrap_or(&text)
+                .to_string();
+            let field = field_of(&detail);
+            AppError::Invalid {
+                field,
+                message: detail,
+            }
+        }
+        JsonRejection::JsonSyntaxError(err) => {
+            AppError::BadRequest(format!("the body is not valid JSON: {}", err.body_text()))
+        }
+        JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType(
+            "expected a body with Content-Type: application/json".into(),
+        ),
+        JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            AppError::PayloadTooLarge("the request body is too large".into())
+        }
+        other => AppError::BadRequest(other.body_text()),
+    }
+}
+
+/// The field a serde error is about: the backquoted name in "unknown field
+/// `x`" or "missing field `x`", else the path before the first colon.
+fn field_of(detail: &str) -> String {
+    for marker in ["unknown field `", "missing field `"] {
+        if let Some(rest) = detail.split_once(marker).map(|(_, r)| r) {
+            if let Some((name, _)) = rest.split_once('`') {
+                let path = detail.split_once(": ").map(|(p, _)| p).unwrap_or("");
+                return if path.is_empty() || path == "." || !detail.starts_with(path) || path.contains(' ') {
+                    name.to_string()
+                } else {
+                    format!("{path}.{name}")
+                };
+            }
+        }
+    }
+    detail
+        .split_once(": ")
+        .map(|(path, _)| path.to_string())
+        .filter(|p| !p.contains(' '))
+        .unwrap_or_else(|| "body".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_of;
+
+    #[test]
+    fn names_the_field_of_a_serde_error() {
+        assert_eq!(field_of("unknown field `colour`, expected one of `a`, `b` at line 1 column 9"), "colour");
+        assert_eq!(field_of("missing field `name` at line 1 column 2"), "name");
+        assert_eq!(field_of("fields[0]: missing field `value` at line 1 column 40"), "fields[0].value");
+        assert_eq!(field_of("handle: invalid type: integer `3`, expected a string at line 1 column 12"), "handle");
+    }
+}

@@ -1,0 +1,13 @@
+//! Broadside: joint statements of several organisations, published on the
+//! fediverse. See ARCHITECTURE.md for the map of these modules.
+
+pub mod admin;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod federation;
+pub mod html;
+pub mod organisations;
+pub mod store;
+pub mod web;

@@ -1,0 +1,453 @@
+//! Outbound activities and the durable delivery queue.
+//!
+//! An activity is stored once with the exact JSON we send; each target inbox
+//! gets a `deliveries` row. Workers claim rows atomically with a lease: on
+//! PostgreSQL with `FOR UPDATE SKIP LOCKED` so several processes never take
+//! the same row; on SQLite the single writer makes the same UPDATE atomic. A
+//! row whose lease expired (its worker died) is claimed again.
+
+use serde::Serialize;
+
+use super::{Backend, Store, StoreResult, now_ms, on_pool};
+
+/// An activity to store and deliver.
+pub struct NewActivity<'a> {
+    pub public_id: &'a str,
+    pub organisation_id: i64,
+    pub kind: &'a str,
+    pub statement_id: Option<i64>,
+    pub body: &'a str,
+}
+
+/// A delivery a worker has claimed and must finish.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedDelivery {
+    pub id: i64,
+    pub activity_id: i64,
+    pub inbox: String,
+    pub host: String,
+    /// Including this one.
+    pub attempts: i32,
+}
+
+/// What a worker needs to send an activity: its body and who signs it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ActivityToSend {
+    pub id: i64,
+    pub organisation_id: i64,
+    pub body: String,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct DeliveryCounts {
+    pub queued: i64,
+    pub sending: i64,
+    pub delivered: i64,
+    pub failed: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct FailingHost {
+    pub host: String,
+    pub failure_days: i32,
+    pub last_error: Option<String>,
+    pub unavailable_since: Option<i64>,
+}
+
+/// The host part of an inbox URL as the queue keys it: `host[:port]`.
+pub fn inbox_host(inbox: &str) -> Option<String> {
+    let url = url::Url::parse(inbox).ok()?;
+    Some(crate::config::host_and_port(&url).to_ascii_lowercase())
+}
+
+/// Selects an organisation's outbox activities (alias `a`) by `$1`.
+macro_rules! outbox_filter {
+    () => {
+        "JOIN statements s ON s.id = a.statement_id \
+         WHERE a.organisation_id = $1 AND a.kind IN ('Create', 'Announce') AND s.state = 'published'"
+    };
+}
+
+/// Rows per multi-row INSERT: 4 parameters each stays far below both
+/// databases' parameter limits.
+const INSERT_CHUNK: usize = 500;
+
+impl Store {
+    /// Stores an activity and queues one delivery per distinct inbox, in one
+    /// transaction: either all of it is durable or none. Inboxes on blocked or
+    /// unavailable hosts are left out. Returns the activity's row id and the
+    /// number of deliveries queued.
+    pub async fn enqueue_activity(&self, activity: NewActivity<'_>, inboxes: &[String]) -> StoreResult<(i64, usize)> {
+        let now = now_ms();
+        let mut targets: Vec<(String, String)> = Vec::with_capacity(inboxes.len());
+        for inbox in inboxes {
+            if let Some(host) = inbox_host(inbox) {
+                targets.push((inbox.clone(), host));
+            }
+        }
+        targets.sort();
+        targets.dedup();
+        let skipped = self.hosts_not_to_deliver_to().await?;
+        targets.retain(|(_, host)| !skipped.iter().any(|s| host_matches(host, s)));
+        let queued = targets.len();
+        let id = on_pool!(self, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO outbound_activities (public_id, organisation_id, kind, statement_id, body, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(activity.public_id)
+                .bind(activity.organisation_id)
+                .bind(activity.kind)
+                .bind(activity.statement_id)
+                .bind(activity.body)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                for chunk in targets.chunks(INSERT_CHUNK) {
+                    let mut sql = String::from(
+                        "INSERT INTO deliveries (activity_id, inbox, host, run_at, created_at) VALUES ",
+                    );
+                    for i in 0..chunk.len() {
+                        if i > 0 {
+                            sql.push(',');
+                        }
+                        sql.push_str(&format!("($1, ${}, ${}, $2, $2)", 3 + 2 * i, 4 + 2 * i));
+                    }
+                    sql.push_str(" ON CONFLICT (activity_id, inbox) DO NOTHING");
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(now);
+                    for (inbox, host) in chunk {
+                        query = query.bind(inbox).bind(host);
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(id)
+            }
+            .await
+        })?;
+        Ok((id, queued))
+    }
+
+    /// Claims up to `limit` deliveries that are due, or whose lease expired,
+    /// for `lease_ms`. Each claim counts as an attempt.
+    pub async fn claim_deliveries(&self, limit: i64, lease_ms: i64) -> StoreResult<Vec<ClaimedDelivery>> {
+        let now = now_ms();
+        let claimed = match &self.backend {
+            Backend::Postgres(pool) => {
+                sqlx::query_as(
+                    "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, locked_until = $2 \
+                     WHERE id IN (SELECT id FROM deliveries \
+                       WHERE (state = 'queued' AND run_at <= $1) OR (state = 'sending' AND locked_until < $1) \
+                       ORDER BY run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                     RETURNING id, activity_id, inbox, host, attempts",
+                )
+                .bind(now)
+                .bind(now + lease_ms)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+            Backend::Sqlite(pool) => {
+                sqlx::query_as(
+                    "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, locked_until = $2 \
+                     WHERE id IN (SELECT id FROM deliveries \
+                       WHERE (state = 'queued' AND run_at <= $1) OR (state = 'sending' AND locked_until < $1) \
+                       ORDER BY run_at, id LIMIT $3) \
+                     RETURNING id, activity_id, inbox, host, attempts",
+                )
+                .bind(now)
+                .bind(now + lease_ms)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        Ok(claimed)
+    }
+
+    /// Puts a claimed delivery back without counting the attempt (its host
+    /// was busy or its circuit breaker open).
+    pub async fn release_delivery(&self, id: i64, run_at: i64) -> StoreResult<()> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE deliveries SET state = 'queued', attempts = attempts - 1, run_at = $2, \
+                 locked_until = NULL WHERE id = $1 AND state = 'sending'",
+            )
+            .bind(id)
+            .bind(run_at)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    pub async fn activity_to_send(&self, activity_id: i64) -> StoreResult<ActivityToSend> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as("SELECT id, organisation_id, body FROM outbound_activities WHERE id = $1")
+                .bind(activity_id)
+                .fetch_one(pool)
+                .await
+        })?)
+    }
+
+    /// Records a 2xx answer and clears the host's failure record.
+    pub async fn delivery_succeeded(&self, delivery: &ClaimedDelivery, status: u16) -> StoreResult<()> {
+        let now = now_ms();
+        on_pool!(self, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                sqlx::query(
+                    "UPDATE deliveries SET state = 'delivered', last_status = $2, last_error = NULL, \
+                     locked_until = NULL, finished_at = $3 WHERE id = $1",
+                )
+                .bind(delivery.id)
+                .bind(i32::from(status))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM delivery_hosts WHERE host = $1")
+                    .bind(&delivery.host)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await
+            }
+            .await
+        })?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: retried at `retry_at`, or given up for good
+    /// when `retry_at` is `None`. `count_against_host` feeds the host's
+    /// unavailability record (network errors and 5xx, not a 4xx about this
+    /// one activity).
+    pub async fn delivery_failed(
+        &self,
+        delivery: &ClaimedDelivery,
+        status: Option<u16>,
+        error: &str,
+        retry_at: Option<i64>,
+        count_against_host: bool,
+    ) -> StoreResult<()> {
+        let now = now_ms();
+        let error: String = error.chars().take(500).collect();
+        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        on_pool!(self, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                match retry_at {
+                    Some(at) => sqlx::query(
+                        "UPDATE deliveries SET state = 'queued', run_at = $2, last_status = $3, \
+                         last_error = $4, locked_until = NULL WHERE id = $1",
+                    )
+                    .bind(delivery.id)
+                    .bind(at)
+                    .bind(status.map(i32::from))
+                    .bind(&error)
+                    .execute(&mut *tx)
+                    .await?,
+                    None => sqlx::query(
+                        "UPDATE deliveries SET state = 'failed', last_status = $2, last_error = $3, \
+                         locked_until = NULL, finished_at = $4 WHERE id = $1",
+                    )
+                    .bind(delivery.id)
+                    .bind(status.map(i32::from))
+                    .bind(&error)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?,
+                };
+                if count_against_host {
+                    // One failure day more when the last one was another day;
+                    // unavailable from the seventh.
+                    sqlx::query(
+                        "INSERT INTO delivery_hosts (host, failure_days, last_failure_day, last_error, updated_at) \
+                         VALUES ($1, 1, $2, $3, $4) \
+                         ON CONFLICT (host) DO UPDATE SET \
+                         failure_days = delivery_hosts.failure_days + \
+                           CASE WHEN delivery_hosts.last_failure_day = excluded.last_failure_day THEN 0 ELSE 1 END, \
+                         last_failure_day = excluded.last_failure_day, last_error = excluded.last_error, \
+                         updated_at = excluded.updated_at",
+                    )
+                    .bind(&delivery.host)
+                    .bind(&today)
+                    .bind(&error)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE delivery_hosts SET unavailable_since = $2 \
+                         WHERE host = $1 AND failure_days >= $3 AND unavailable_since IS NULL",
+                    )
+                    .bind(&delivery.host)
+                    .bind(now)
+                    .bind(UNAVAILABLE_AFTER_DAYS)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await
+            }
+            .await
+        })?;
+        Ok(())
+    }
+
+    /// Clears a host's failure record: it sent us a validly signed request,
+    /// so it is alive (Mastodon does the same in `inboxes_controller.rb`).
+    pub async fn host_is_alive(&self, host: &str) -> StoreResult<()> {
+        on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM delivery_hosts WHERE host = $1")
+                .bind(host.to_ascii_lowercase())
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    pub async fn is_host_unavailable(&self, host: &str) -> StoreResult<bool> {
+        let found: Option<i64> = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT unavailable_since FROM delivery_hosts WHERE host = $1 AND unavailable_since IS NOT NULL",
+            )
+            .bind(host)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(found.is_some())
+    }
+
+    /// Unavailable hosts and blocked domains: nothing is queued for them.
+    async fn hosts_not_to_deliver_to(&self) -> StoreResult<Vec<String>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT host FROM delivery_hosts WHERE unavailable_since IS NOT NULL \
+                 UNION SELECT domain FROM domain_blocks",
+            )
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
+    /// Counts per state, over everything or one statement's activities.
+    pub async fn delivery_counts(&self, statement_id: Option<i64>) -> StoreResult<DeliveryCounts> {
+        let rows: Vec<(String, i64)> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT d.state, COUNT(*) FROM deliveries d \
+                 JOIN outbound_activities a ON a.id = d.activity_id \
+                 WHERE $1 IS NULL OR a.statement_id = $1 GROUP BY d.state",
+            )
+            .bind(statement_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        let mut counts = DeliveryCounts::default();
+        for (state, n) in rows {
+            match state.as_str() {
+                "queued" => counts.queued = n,
+                "sending" => counts.sending = n,
+                "delivered" => counts.delivered = n,
+                _ => counts.failed += n,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Hosts with failures on record, the worst first.
+    pub async fn failing_hosts(&self, limit: i64) -> StoreResult<Vec<FailingHost>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT host, failure_days, last_error, unavailable_since FROM delivery_hosts \
+                 ORDER BY failure_days DESC, host LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
+    /// Deliveries in one state, newest first, for the admin API.
+    pub async fn deliveries_in_state(&self, state: &str, statement_id: Option<i64>, limit: i64) -> StoreResult<Vec<DeliveryInfo>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT d.id, a.public_id AS activity, a.kind, d.inbox, d.host, d.state, d.attempts, \
+                 d.run_at, d.last_status, d.last_error, d.finished_at FROM deliveries d \
+                 JOIN outbound_activities a ON a.id = d.activity_id \
+                 WHERE d.state = $1 AND ($2 IS NULL OR a.statement_id = $2) ORDER BY d.id DESC LIMIT $3",
+            )
+            .bind(state)
+            .bind(statement_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
+    /// The Create or Announce activities of an organisation's published
+    /// statements, newest first.
+    pub async fn outbox(&self, organisation_id: i64, limit: i64, offset: i64) -> StoreResult<Vec<serde_json::Value>> {
+        let bodies: Vec<String> = on_pool!(self, |pool| {
+            sqlx::query_scalar(concat!(
+                "SELECT a.body FROM outbound_activities a ",
+                outbox_filter!(),
+                " ORDER BY a.id DESC LIMIT $2 OFFSET $3"
+            ))
+            .bind(organisation_id)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(bodies
+            .iter()
+            .filter_map(|b| serde_json::from_str(b).ok())
+            .collect())
+    }
+
+    pub async fn count_outbox(&self, organisation_id: i64) -> StoreResult<i64> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar(concat!("SELECT COUNT(*) FROM outbound_activities a ", outbox_filter!()))
+                .bind(organisation_id)
+                .fetch_one(pool)
+                .await
+        })?)
+    }
+
+    /// A stored activity's JSON by its public id, for dereferencing.
+    pub async fn activity_body(&self, public_id: &str) -> StoreResult<Option<String>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT body FROM outbound_activities WHERE public_id = $1")
+                .bind(public_id)
+                .fetch_optional(pool)
+                .await
+        })?)
+    }
+}
+
+/// Failures on this many distinct days, without a success in between, make a
+/// host unavailable (Mastodon's `DeliveryFailureTracker`).
+pub const UNAVAILABLE_AFTER_DAYS: i32 = 7;
+
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct DeliveryInfo {
+    pub id: i64,
+    pub activity: String,
+    pub kind: String,
+    pub inbox: String,
+    pub host: String,
+    pub state: String,
+    pub attempts: i32,
+    pub run_at: i64,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub finished_at: Option<i64>,
+}
+
+/// Whether `host` (host[:port]) is `entry` or under it.
+fn host_matches(host: &str, entry: &str) -> bool {
+    let bare = host.split(':').next().unwrap_or(host);
+    host == entry || bare == entry || bare.ends_with(&format!(".{entry}"))
+}

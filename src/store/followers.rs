@@ -1,0 +1,178 @@
+//! Follows of our organisations by remote actors: pending requests and
+//! accepted followers.
+
+use super::{Store, StoreError, StoreResult, now_ms, on_pool};
+
+/// A follow with the follower's addresses, as the admin API and the
+/// collections show it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct Follower {
+    pub id: i64,
+    #[serde(skip)]
+    pub organisation_id: i64,
+    #[serde(skip)]
+    pub actor_id: i64,
+    pub actor: String,
+    pub domain: String,
+    pub inbox: String,
+    pub shared_inbox: Option<String>,
+    pub preferred_username: Option<String>,
+    pub name: Option<String>,
+    pub follow_activity_id: String,
+    pub state: String,
+    pub created_at: i64,
+    pub accepted_at: Option<i64>,
+}
+
+pub const PENDING: &str = "pending";
+pub const ACCEPTED: &str = "accepted";
+
+macro_rules! follower_select {
+    () => {
+        "SELECT f.id, f.organisation_id, f.actor_id, a.uri AS actor, a.domain, a.inbox, \
+         a.shared_inbox, a.preferred_username, a.name, f.follow_activity_id, f.state, \
+         f.created_at, f.accepted_at FROM followers f JOIN remote_actors a ON a.id = f.actor_id "
+    };
+}
+
+impl Store {
+    /// Records a Follow. A repeated Follow updates the stored Follow id (the
+    /// Accept must echo the latest one) and never demotes an accepted follower.
+    pub async fn record_follow(
+        &self,
+        organisation_id: i64,
+        actor_id: i64,
+        follow_activity_id: &str,
+        accept_now: bool,
+    ) -> StoreResult<Follower> {
+        let now = now_ms();
+        let state = if accept_now { ACCEPTED } else { PENDING };
+        let id: i64 = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO followers (organisation_id, actor_id, follow_activity_id, state, \
+                 created_at, accepted_at) VALUES ($1, $2, $3, $4, $5, CASE WHEN $4 = 'accepted' THEN $5 END) \
+                 ON CONFLICT (organisation_id, actor_id) DO UPDATE SET \
+                 follow_activity_id = excluded.follow_activity_id, \
+                 state = CASE WHEN followers.state = 'accepted' THEN 'accepted' ELSE excluded.state END, \
+                 accepted_at = COALESCE(followers.accepted_at, excluded.accepted_at) \
+                 RETURNING id",
+            )
+            .bind(organisation_id)
+            .bind(actor_id)
+            .bind(follow_activity_id)
+            .bind(state)
+            .bind(now)
+            .fetch_one(pool)
+            .await
+        })?;
+        self.follower(organisation_id, id).await
+    }
+
+    pub async fn follower(&self, organisation_id: i64, id: i64) -> StoreResult<Follower> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as(concat!(follower_select!(), "WHERE f.organisation_id = $1 AND f.id = $2"))
+                .bind(organisation_id)
+                .bind(id)
+                .fetch_one(pool)
+                .await
+        })?)
+    }
+
+    /// The follow of `actor_uri`, if any.
+    pub async fn follow_of(&self, organisation_id: i64, actor_uri: &str) -> StoreResult<Option<Follower>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as(concat!(follower_select!(), "WHERE f.organisation_id = $1 AND a.uri = $2"))
+                .bind(organisation_id)
+                .bind(actor_uri)
+                .fetch_optional(pool)
+                .await
+        })?)
+    }
+
+    /// Turns a pending request into a follower.
+    pub async fn accept_follow(&self, organisation_id: i64, id: i64) -> StoreResult<Follower> {
+        let rows = on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE followers SET state = 'accepted', accepted_at = $3 \
+                 WHERE organisation_id = $1 AND id = $2 AND state = 'pending'",
+            )
+            .bind(organisation_id)
+            .bind(id)
+            .bind(now_ms())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        if rows == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.follower(organisation_id, id).await
+    }
+
+    /// Removes a follow (pending or accepted) by id and returns what it was.
+    pub async fn remove_follow(&self, organisation_id: i64, id: i64) -> StoreResult<Follower> {
+        let follower = self.follower(organisation_id, id).await?;
+        on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM followers WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(follower)
+    }
+
+    /// Follows of one organisation in one state, oldest first.
+    pub async fn followers(
+        &self,
+        organisation_id: i64,
+        state: &str,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<Follower>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as(concat!(
+                follower_select!(),
+                "WHERE f.organisation_id = $1 AND f.state = $2 ORDER BY f.id LIMIT $3 OFFSET $4"
+            ))
+            .bind(organisation_id)
+            .bind(state)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
+    pub async fn count_followers(&self, organisation_id: i64, state: &str) -> StoreResult<i64> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM followers WHERE organisation_id = $1 AND state = $2")
+                .bind(organisation_id)
+                .bind(state)
+                .fetch_one(pool)
+                .await
+        })?)
+    }
+
+    /// The distinct inboxes that reach every accepted follower of these
+    /// organisations: a server's shared inbox when it has one.
+    pub async fn follower_inboxes(&self, organisation_ids: &[i64]) -> StoreResult<Vec<String>> {
+        let mut inboxes = Vec::new();
+        for organisation_id in organisation_ids {
+            let found: Vec<String> = on_pool!(self, |pool| {
+                sqlx::query_scalar(
+                    "SELECT DISTINCT COALESCE(a.shared_inbox, a.inbox) FROM followers f \
+                     JOIN remote_actors a ON a.id = f.actor_id \
+                     WHERE f.organisation_id = $1 AND f.state = 'accepted'",
+                )
+                .bind(organisation_id)
+                .fetch_all(pool)
+                .await
+            })?;
+            inboxes.extend(found);
+        }
+        inboxes.sort();
+        inboxes.dedup();
+        Ok(inboxes)
+    }
+}

@@ -1,0 +1,205 @@
+//! Organisations: rows, lookups by handle, soft deletion (handles are never reused).
+
+use super::{Store, StoreError, StoreResult, now_ms, on_pool};
+use crate::{
+    federation::keys::PrivateKey,
+    organisations::{Organisation, Profile, ProfileField},
+};
+
+#[derive(sqlx::FromRow)]
+struct OrganisationRow {
+    id: i64,
+    handle: String,
+    name: String,
+    summary: String,
+    website: Option<String>,
+    fields: String,
+    avatar_url: Option<String>,
+    header_url: Option<String>,
+    manually_approves_followers: bool,
+    discoverable: bool,
+    indexable: bool,
+    public_key_pem: String,
+    private_key_pem: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<OrganisationRow> for Organisation {
+    type Error = StoreError;
+
+    fn try_from(row: OrganisationRow) -> StoreResult<Organisation> {
+        let fields: Vec<ProfileField> = serde_json::from_str(&row.fields)
+            .map_err(|e| StoreError::Corrupt(format!("organisation {} fields: {e}", row.id)))?;
+        Ok(Organisation {
+            id: row.id,
+            handle: row.handle,
+            name: row.name,
+            summary: row.summary,
+            website: row.website,
+            fields,
+            avatar_url: row.avatar_url,
+            header_url: row.header_url,
+            manually_approves_followers: row.manually_approves_followers,
+            discoverable: row.discoverable,
+            indexable: row.indexable,
+            public_key_pem: row.public_key_pem,
+            private_key: PrivateKey::from_pem(row.private_key_pem),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// The columns of [`OrganisationRow`], as a literal for `concat!`.
+macro_rules! columns {
+    () => {
+        "id, handle, name, summary, website, fields, avatar_url, header_url, \
+         manually_approves_followers, discoverable, indexable, public_key_pem, private_key_pem, \
+         created_at, updated_at"
+    };
+}
+
+/// A new organisation, validated, with its freshly generated keys.
+pub struct NewOrganisation {
+    pub handle: String,
+    pub profile: Profile,
+    pub public_key_pem: String,
+    pub private_key: PrivateKey,
+}
+
+fn fields_json(fields: &[ProfileField]) -> String {
+    serde_json::to_string(fields).expect("profile fields serialise")
+}
+
+impl Store {
+    /// Stores a new organisation. [`StoreError::Conflict`] when the handle is
+    /// taken, now or by a deleted organisation.
+    pub async fn create_organisation(&self, new: NewOrganisation) -> StoreResult<Organisation> {
+        let now = now_ms();
+        let p = &new.profile;
+        let sql = concat!("INSERT INTO organisations (handle, handle_key, name, summary, website, fields, \
+             avatar_url, header_url, manually_approves_followers, discoverable, indexable, \
+             public_key_pem, private_key_pem, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
+             RETURNING ", columns!(), "");
+        let row: OrganisationRow = on_pool!(self, |pool| {
+            sqlx::query_as(sql)
+                .bind(&new.handle)
+                .bind(new.handle.to_ascii_lowercase())
+                .bind(&p.name)
+                .bind(&p.summary)
+                .bind(&p.website)
+                .bind(fields_json(&p.fields))
+                .bind(&p.avatar_url)
+                .bind(&p.header_url)
+                .bind(p.manually_approves_followers)
+                .bind(p.discoverable)
+                .bind(p.indexable)
+                .bind(&new.public_key_pem)
+                .bind(new.private_key.expose_pem())
+                .bind(now)
+                .fetch_one(pool)
+                .await
+        })?;
+        row.try_into()
+    }
+
+    /// A live organisation by handle, case-insensitively.
+    pub async fn organisation(&self, handle: &str) -> StoreResult<Organisation> {
+        let sql = concat!("SELECT ", columns!(), " FROM organisations WHERE handle_key = $1 AND deleted_at IS NULL");
+        let row: OrganisationRow = on_pool!(self, |pool| {
+            sqlx::query_as(sql)
+                .bind(handle.to_ascii_lowercase())
+                .fetch_one(pool)
+                .await
+        })?;
+        row.try_into()
+    }
+
+    pub async fn organisation_by_id(&self, id: i64) -> StoreResult<Organisation> {
+        let sql = concat!("SELECT ", columns!(), " FROM organisations WHERE id = $1 AND deleted_at IS NULL");
+        let row: OrganisationRow = on_pool!(self, |pool| {
+            sqlx::query_as(sql)
+                .bind(id)
+                .fetch_one(pool)
+                .await
+        })?;
+        row.try_into()
+    }
+
+    /// Whether a handle belonged to an organisation that was deleted: its
+    /// actor URL then answers 410 Gone, and WebFinger too.
+    pub async fn organisation_was_deleted(&self, handle: &str) -> StoreResult<bool> {
+        let found: Option<i64> = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT id FROM organisations WHERE handle_key = $1 AND deleted_at IS NOT NULL",
+            )
+            .bind(handle.to_ascii_lowercase())
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(found.is_some())
+    }
+
+    /// Every live organisation, by handle.
+    pub async fn organisations(&self) -> StoreResult<Vec<Organisation>> {
+        let sql = concat!("SELECT ", columns!(), " FROM organisations WHERE deleted_at IS NULL ORDER BY handle_key");
+        let rows: Vec<OrganisationRow> = on_pool!(self, |pool| {
+            sqlx::query_as(sql)
+                .fetch_all(pool)
+                .await
+        })?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    pub async fn count_organisations(&self) -> StoreResult<i64> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM organisations WHERE deleted_at IS NULL")
+                .fetch_one(pool)
+                .await
+        })?)
+    }
+
+    /// Replaces the profile of a live organisation.
+    pub async fn update_organisation(&self, id: i64, p: &Profile) -> StoreResult<Organisation> {
+        let sql = concat!("UPDATE organisations SET name = $2, summary = $3, website = $4, fields = $5, \
+             avatar_url = $6, header_url = $7, manually_approves_followers = $8, \
+             discoverable = $9, indexable = $10, updated_at = $11 \
+             WHERE id = $1 AND deleted_at IS NULL RETURNING ", columns!(), "");
+        let row: OrganisationRow = on_pool!(self, |pool| {
+            sqlx::query_as(sql)
+                .bind(id)
+                .bind(&p.name)
+                .bind(&p.summary)
+                .bind(&p.website)
+                .bind(fields_json(&p.fields))
+                .bind(&p.avatar_url)
+                .bind(&p.header_url)
+                .bind(p.manually_approves_followers)
+                .bind(p.discoverable)
+                .bind(p.indexable)
+                .bind(now_ms())
+                .fetch_one(pool)
+                .await
+        })?;
+        row.try_into()
+    }
+
+    /// Marks an organisation deleted. The row stays so that its handle, and
+    /// with it its actor id, is never given to anyone else.
+    pub async fn delete_organisation(&self, id: i64) -> StoreResult<()> {
+        let done = on_pool!(self, |pool| {
+            sqlx::query("UPDATE organisations SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL")
+                .bind(id)
+                .bind(now_ms())
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}

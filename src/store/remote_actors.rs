@@ -1,0 +1,214 @@
+//! Remote actors (their inboxes and cached keys), domain blocks and the
+//! record of activity ids already processed.
+
+use super::{Store, StoreResult, now_ms, on_pool};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RemoteActor {
+    pub id: i64,
+    pub uri: String,
+    pub domain: String,
+    pub inbox: String,
+    pub shared_inbox: Option<String>,
+    pub public_key_id: String,
+    pub public_key_pem: String,
+    pub preferred_username: Option<String>,
+    pub name: Option<String>,
+    pub kind: String,
+    pub fetched_at: i64,
+}
+
+impl RemoteActor {
+    /// Where deliveries for this actor go: its server's shared inbox if it
+    /// has one, so a server with many followers gets one request.
+    pub fn delivery_inbox(&self) -> &str {
+        self.shared_inbox.as_deref().unwrap_or(&self.inbox)
+    }
+}
+
+/// What we learned from fetching an actor document.
+#[derive(Debug, Clone)]
+pub struct RemoteActorData {
+    pub uri: String,
+    pub domain: String,
+    pub inbox: String,
+    pub shared_inbox: Option<String>,
+    pub public_key_id: String,
+    pub public_key_pem: String,
+    pub preferred_username: Option<String>,
+    pub name: Option<String>,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct DomainBlock {
+    pub domain: String,
+    pub reason: String,
+    pub created_at: i64,
+}
+
+macro_rules! actor_columns {
+    () => {
+        "id, uri, domain, inbox, shared_inbox, public_key_id, public_key_pem, \
+         preferred_username, name, kind, fetched_at"
+    };
+}
+
+impl Store {
+    /// Inserts or refreshes an actor by its URI.
+    pub async fn upsert_remote_actor(&self, a: &RemoteActorData) -> StoreResult<RemoteActor> {
+        let now = now_ms();
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as(concat!(
+                "INSERT INTO remote_actors (uri, domain, inbox, shared_inbox, public_key_id, \
+                 public_key_pem, preferred_username, name, kind, fetched_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+                 ON CONFLICT (uri) DO UPDATE SET domain = excluded.domain, inbox = excluded.inbox, \
+                 shared_inbox = excluded.shared_inbox, public_key_id = excluded.public_key_id, \
+                 public_key_pem = excluded.public_key_pem, \
+                 preferred_username = excluded.preferred_username, name = excluded.name, \
+                 kind = excluded.kind, fetched_at = excluded.fetched_at \
+                 RETURNING ",
+                actor_columns!()
+            ))
+            .bind(&a.uri)
+            .bind(&a.domain)
+            .bind(&a.inbox)
+            .bind(&a.shared_inbox)
+            .bind(&a.public_key_id)
+            .bind(&a.public_key_pem)
+            .bind(&a.preferred_username)
+            .bind(&a.name)
+            .bind(&a.kind)
+            .bind(now)
+            .fetch_one(pool)
+            .await
+        })?)
+    }
+
+    pub async fn remote_actor(&self, uri: &str) -> StoreResult<Option<RemoteActor>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as(concat!("SELECT ", actor_columns!(), " FROM remote_actors WHERE uri = $1"))
+                .bind(uri)
+                .fetch_optional(pool)
+                .await
+        })?)
+    }
+
+    /// Forgets an actor and, through the foreign key, its follows.
+    pub async fn delete_remote_actor(&self, uri: &str) -> StoreResult<bool> {
+        let rows = on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM remote_actors WHERE uri = $1")
+                .bind(uri)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(rows > 0)
+    }
+
+    /// Records an activity id; false if it was already recorded, so the
+    /// caller must not act on it again.
+    pub async fn record_received_activity(&self, activity_id: &str) -> StoreResult<bool> {
+        let rows = on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO received_activities (activity_id, received_at) VALUES ($1, $2) \
+                 ON CONFLICT (activity_id) DO NOTHING",
+            )
+            .bind(activity_id)
+            .bind(now_ms())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(rows == 1)
+    }
+
+    /// Forgets a recorded activity id, when acting on it failed and the
+    /// sender should be able to retry.
+    pub async fn forget_received_activity(&self, activity_id: &str) -> StoreResult<()> {
+        on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM received_activities WHERE activity_id = $1")
+                .bind(activity_id)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Blocks a domain, removes every follower from it and drops the
+    /// deliveries queued for it, in one transaction.
+    pub async fn block_domain(&self, domain: &str, reason: &str) -> StoreResult<DomainBlock> {
+        let block = on_pool!(self, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                let block: DomainBlock = sqlx::query_as(
+                    "INSERT INTO domain_blocks (domain, reason, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (domain) DO UPDATE SET reason = excluded.reason \
+                     RETURNING domain, reason, created_at",
+                )
+                .bind(domain)
+                .bind(reason)
+                .bind(now_ms())
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "DELETE FROM followers WHERE actor_id IN \
+                     (SELECT id FROM remote_actors WHERE domain = $1)",
+                )
+                .bind(domain)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE deliveries SET state = 'failed', last_error = 'domain blocked', \
+                     finished_at = $2 WHERE host = $1 AND state IN ('queued', 'sending')",
+                )
+                .bind(domain)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(block)
+            }
+            .await
+        })?;
+        Ok(block)
+    }
+
+    pub async fn unblock_domain(&self, domain: &str) -> StoreResult<bool> {
+        let rows = on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM domain_blocks WHERE domain = $1")
+                .bind(domain)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(rows > 0)
+    }
+
+    pub async fn domain_blocks(&self) -> StoreResult<Vec<DomainBlock>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as("SELECT domain, reason, created_at FROM domain_blocks ORDER BY domain")
+                .fetch_all(pool)
+                .await
+        })?)
+    }
+
+    /// Whether `domain` (host[:port]) or one of its parent domains is blocked.
+    pub async fn is_domain_blocked(&self, domain: &str) -> StoreResult<bool> {
+        let domain = domain.to_ascii_lowercase();
+        let host = domain.split(':').next().unwrap_or(&domain).to_string();
+        let blocked: i64 = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM domain_blocks \
+                 WHERE domain = $1 OR domain = $2 OR substr($2, length($2) - length(domain)) = '.' || domain",
+            )
+            .bind(&domain)
+            .bind(&host)
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(blocked > 0)
+    }
+}

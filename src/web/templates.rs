@@ -1,0 +1,25 @@
+//! The HTML templates, compiled into the binary and rendered with minijinja
+//! (auto-escaping on: only values marked `safe` were sanitised by us).
+
+use minijinja::Environment;
+
+use crate::error::AppError;
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    pub fn new() -> anyhow::Result<Self> {
+        let mut env = Environment::new();
+        env.add_template("base.html", include_str!("templates/base.html"))?;
+        env.add_template("index.html", include_str!("templates/index.html"))?;
+        env.add_template("profile.html", include_str!("templates/profile.html"))?;
+        Ok(Templates { env })
+    }
+
+    pub fn render(&self, name: &str, context: minijinja::Value) -> Result<String, AppError> {
+        let template = self.env.get_template(name).map_err(anyhow::Error::from)?;
+        Ok(template.render(context).map_err(anyhow::Error::from)?)
+    }
+}
