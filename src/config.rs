@@ -71,7 +71,7 @@ const NOT_CONFIG_KEYS: &[&str] = &["config", "test_postgres_url"];
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration: {0}")]
-    Load(#[from] Box<figment::Error>),
+    Load(String),
     #[error("configuration key `{key}`: {message}")]
     Invalid { key: &'static str, message: String },
 }
@@ -85,7 +85,7 @@ impl Config {
                 !NOT_CONFIG_KEYS.contains(&key.as_str().to_ascii_lowercase().as_str())
             }))
             .extract()
-            .map_err(Box::new)?;
+            .map_err(describe)?;
         config.validated()
     }
 
@@ -158,6 +158,29 @@ impl Config {
     pub fn domain(&self) -> String {
         host_and_port(&self.base_url)
     }
+}
+
+/// One line per problem, each naming the key and the variable or file it came from.
+fn describe(err: figment::Error) -> ConfigError {
+    let lines: Vec<String> = err
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".").to_ascii_lowercase();
+            let source = match e.metadata.as_ref().map(|m| m.name.as_ref()) {
+                Some(name) if name.contains("environment") => {
+                    format!(" (BROADSIDE_{})", key.to_ascii_uppercase())
+                }
+                Some(name) => format!(" ({name})"),
+                None => String::new(),
+            };
+            if key.is_empty() {
+                e.kind.to_string()
+            } else {
+                format!("key `{key}`{source}: {}", e.kind)
+            }
+        })
+        .collect();
+    ConfigError::Load(lines.join("; "))
 }
 
 /// `host[:port]`, the port only when it is not the scheme's default.

@@ -1,0 +1,274 @@
+//! Test harness: a real Broadside server on loopback over a real SQLite file
+//! or a fresh PostgreSQL database, and an HTTP client to talk to it.
+//!
+//! PostgreSQL tests use `BROADSIDE_TEST_POSTGRES_URL` (an admin connection;
+//! each test creates and drops its own database). When the variable is unset
+//! they try `postgres://postgres@127.0.0.1:5432/test` and say they are
+//! skipped if nothing answers; when it is set, failing to connect fails.
+
+#![allow(dead_code)]
+
+
+
+use std::{net::SocketAddr, time::Duration};
+
+use broadside::{
+    admin::auth::hash_token,
+    app::{self, AppState},
+    config::Config,
+    store::Store,
+};
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+use sqlx::{Connection, Executor, PgConnection};
+use url::Url;
+
+pub const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database for one test; dropped (PostgreSQL) or deleted (SQLite) after.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// `None` when PostgreSQL is wanted but not available (and not required).
+    pub async fn new(backend: Backend) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/broadside.db", dir.path().display());
+                Some(TestDb {
+                    url,
+                    _dir: Some(dir),
+                    pg: None,
+                })
+            }
+            Backend::Postgres => {
+                let required = std::env::var("BROADSIDE_TEST_POSTGRES_URL").ok();
+                let admin_url = required.clone().unwrap_or_else(|| DEFAULT_PG.to_string());
+                let mut conn = match PgConnection::connect(&admin_url).await {
+                    Ok(conn) => conn,
+                    Err(err) if required.is_none() => {
+                        eprintln!("skipped: PostgreSQL not reachable at {admin_url} ({err})");
+                        return None;
+                    }
+                    Err(err) => panic!("BROADSIDE_TEST_POSTGRES_URL={admin_url}: {err}"),
+                };
+                let name = format!("broadside_test_{}", uuid::Uuid::new_v4().simple());
+                conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .await
+                    .expect("create test database");
+                let mut url = Url::parse(&admin_url).expect("postgres url");
+                url.set_path(&name);
+                Some(TestDb {
+                    url: url.to_string(),
+                    _dir: None,
+                    pg: Some((admin_url, name)),
+                })
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = self.pg.take() {
+            // Drop runs outside async context: use a thread with its own runtime.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    if let Ok(mut conn) = PgConnection::connect(&admin_url).await {
+                        let _ = conn
+                            .execute(sqlx::AssertSqlSafe(format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            )))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A running server.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub base: Url,
+    pub token: String,
+    pub store: Store,
+    pub state: AppState,
+    pub http: reqwest::Client,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub const TOKEN: &str = "bst_test-token-for-the-test-suite-0123456789";
+
+/// The configuration tests run with: loopback allowed, fast delivery retries.
+pub fn test_config(db: &TestDb, addr: SocketAddr) -> Config {
+    Config {
+        base_url: Url::parse(&format!("http://{addr}")).unwrap(),
+        listen: addr,
+        database_url: db.url.clone(),
+        allow_private_addresses: true,
+        ..Config::default()
+    }
+    .validated()
+    .expect("test config is valid")
+}
+
+impl TestServer {
+    pub async fn start(db: &TestDb) -> TestServer {
+        Self::start_with(db, |_| {}).await
+    }
+
+    /// Starts a server after letting the test adjust its configuration.
+    pub async fn start_with(db: &TestDb, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = test_config(db, addr);
+        adjust(&mut config);
+        let store = Store::connect(&config.database_url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        // Creating the same token twice (a restart on one database) is fine.
+        let _ = store.upsert_token("test", &hash_token(TOKEN)).await;
+        let state = AppState::new(config.clone(), store.clone()).expect("state");
+        let task = tokio::spawn({
+            let state = state.clone();
+            async move {
+                app::serve(state, listener).await.expect("server runs");
+            }
+        });
+        TestServer {
+            addr,
+            base: config.base_url.clone(),
+            token: TOKEN.to_string(),
+            store,
+            state,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            task,
+        }
+    }
+
+    /// Stops the server abruptly, as a crash would.
+    pub fn kill(self) {
+        self.task.abort();
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.base.join(path).unwrap().to_string()
+    }
+
+    pub fn domain(&self) -> String {
+        format!("{}", self.addr)
+    }
+
+    /// An admin API call with the test token.
+    pub async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, self.url(&format!("/api/v1{path}")))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        json_of(request.send().await.expect("request")).await
+    }
+
+    pub async fn get_ap(&self, url: &str) -> Response {
+        self.http
+            .get(url)
+            .header("Accept", "application/activity+json, application/ld+json")
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Creates an organisation through the API and returns its JSON.
+    pub async fn create_organisation(&self, handle: &str, name: &str) -> Value {
+        let (status, body) = self
+            .api(
+                reqwest::Method::POST,
+                "/organisations",
+                Some(serde_json::json!({
+                    "handle": handle,
+                    "name": name,
+                    "summary": format!("{name} signs statements."),
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+}
+
+pub async fn json_of(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, value)
+}
+
+/// Polls `check` until it returns `Some`, for up to `secs` seconds.
+pub async fn eventually<T, F, Fut>(secs: u64, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("condition not met within {secs} s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs one async test body against SQLite and against PostgreSQL:
+/// `both_backends!(name, |backend| async move { … });` makes `name::sqlite`
+/// and `name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::common::TestDb::new($crate::common::Backend::Sqlite).await.unwrap();
+                ($body)(db).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(db) = $crate::common::TestDb::new($crate::common::Backend::Postgres).await else {
+                    return;
+                };
+                ($body)(db).await;
+            }
+        }
+    };
+}
