@@ -10,7 +10,7 @@ use axum::{
     http::{HeaderValue, header},
     routing::get,
 };
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::watch};
 use tower_http::{
     set_header::SetResponseHeaderLayer,
     trace::{DefaultOnFailure, TraceLayer},
@@ -18,7 +18,15 @@ use tower_http::{
 use tracing::Level;
 
 use crate::{
-    admin, config::Config, federation, federation::urls::Urls, store::Store, web,
+    admin,
+    config::Config,
+    delivery::{
+        Outbox,
+        worker::{Worker, WorkerSettings},
+    },
+    federation::{self, instance_actor::InstanceActor, urls::Urls},
+    store::Store,
+    transport, web,
     web::templates::Templates,
 };
 
@@ -31,6 +39,12 @@ pub struct StateInner {
     pub store: Store,
     pub urls: Urls,
     pub templates: Templates,
+    /// Where every outgoing activity is queued.
+    pub outbox: Outbox,
+    /// The identity that signs our GETs.
+    pub instance: InstanceActor,
+    /// The one outbound HTTP client.
+    pub http: reqwest::Client,
 }
 
 impl Deref for AppState {
@@ -41,15 +55,39 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Store) -> anyhow::Result<Self> {
+    /// Builds the state; the instance actor's keys are created on first use.
+    pub async fn new(config: Config, store: Store) -> anyhow::Result<Self> {
         let urls = Urls::new(config.base_url.clone());
         let templates = Templates::new()?;
+        let instance = InstanceActor::load(&store).await?;
+        let http = transport::client(config.allow_private_addresses);
+        let outbox = Outbox::new(store.clone(), urls.clone());
         Ok(AppState(Arc::new(StateInner {
             config,
             store,
             urls,
             templates,
+            outbox,
+            instance,
+            http,
         })))
+    }
+
+    /// Starts this process's delivery workers; they stop when `shutdown`
+    /// turns true. Returns their tasks.
+    pub fn start_workers(&self, shutdown: &watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+        (0..self.config.delivery_workers)
+            .map(|_| {
+                let worker = Worker::new(
+                    self.store.clone(),
+                    self.urls.clone(),
+                    self.http.clone(),
+                    WorkerSettings::from_config(&self.config),
+                    self.outbox.wake_handle(),
+                );
+                tokio::spawn(worker.run(shutdown.clone()))
+            })
+            .collect()
     }
 }
 
@@ -91,12 +129,41 @@ pub async fn router(state: AppState) -> anyhow::Result<Router> {
     Ok(router)
 }
 
-/// Serves until Ctrl-C or SIGTERM.
-pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
+/// Serves HTTP and runs the delivery workers until Ctrl-C or SIGTERM (or
+/// until `stop` resolves), then lets the workers finish what is in flight.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let workers = state.start_workers(&shutdown_rx);
     let router = router(state).await?;
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                _ = stop => {}
+            }
+        })
+        .await;
+    let _ = shutdown_tx.send(true);
+    for worker in workers {
+        let _ = worker.await;
+    }
+    Ok(served?)
+}
+
+/// Runs only the delivery workers (`broadside deliver`), for deployments
+/// that send from other machines than they serve from.
+pub async fn deliver(state: AppState) -> anyhow::Result<()> {
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let workers = state.start_workers(&shutdown_rx);
+    shutdown_signal().await;
+    let _ = shutdown_tx.send(true);
+    for worker in workers {
+        let _ = worker.await;
+    }
     Ok(())
 }
 

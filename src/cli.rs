@@ -27,6 +27,12 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Run only the delivery workers (no HTTP), e.g. on another machine
+    /// sharing the PostgreSQL database.
+    Deliver,
+    /// Exit 0 if the server at `listen` answers its health check (Docker's
+    /// HEALTHCHECK).
+    Health,
     /// Manage admin API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -51,14 +57,15 @@ pub const BOOTSTRAP_TOKEN_NAME: &str = "bootstrap";
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(&cli.config)?;
     init_tracing(&config);
-    let store = Store::connect(&config.database_url).await?;
     match cli.command {
+        Command::Health => health(&config).await?,
         Command::Migrate => {
-            store.migrate().await?;
+            let store = migrated_store(&config).await?;
             tracing::info!(backend = store.backend_name(), "migrations applied");
+            store.close().await;
         }
         Command::Serve => {
-            store.migrate().await?;
+            let store = migrated_store(&config).await?;
             if let Some(token) = &config.admin_token {
                 store.upsert_token(BOOTSTRAP_TOKEN_NAME, &hash_token(token)).await?;
             }
@@ -69,15 +76,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 backend = store.backend_name(),
                 "broadside serving"
             );
-            let state = AppState::new(config, store.clone())?;
-            app::serve(state, listener).await?;
+            let state = AppState::new(config, store.clone()).await?;
+            app::serve(state, listener, std::future::pending()).await?;
+            store.close().await;
+        }
+        Command::Deliver => {
+            let store = migrated_store(&config).await?;
+            tracing::info!(workers = config.delivery_workers, "delivering");
+            let state = AppState::new(config, store.clone()).await?;
+            app::deliver(state).await?;
             store.close().await;
         }
         Command::Token(command) => {
-            store.migrate().await?;
+            let store = migrated_store(&config).await?;
             token_command(&store, command).await?;
+            store.close().await;
         }
     }
+    Ok(())
+}
+
+async fn migrated_store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+async fn health(config: &Config) -> anyhow::Result<()> {
+    let url = format!("http://{}/healthz", config.listen);
+    let response = reqwest::Client::new()
+        .get(&url)
+        .timeout(std::time::Duration::from_secs(5))
+        .send()
+        .await?;
+    anyhow::ensure!(response.status().is_success(), "{url} answered {}", response.status());
     Ok(())
 }
 

@@ -37,6 +37,7 @@ pub struct Config {
     pub delivery_per_host_concurrency: usize,
     pub delivery_max_attempts: u32,
     pub delivery_lease_seconds: u64,
+    pub delivery_retry_unit_ms: u64,
 }
 
 impl Default for Config {
@@ -61,6 +62,7 @@ impl Default for Config {
             delivery_per_host_concurrency: 8,
             delivery_max_attempts: 16,
             delivery_lease_seconds: 300,
+            delivery_retry_unit_ms: 1000,
         }
     }
 }
@@ -145,8 +147,11 @@ impl Config {
         if self.delivery_max_attempts == 0 {
             return Err(invalid("delivery_max_attempts", "must be at least 1"));
         }
-        if self.delivery_lease_seconds < 30 {
-            return Err(invalid("delivery_lease_seconds", "must be at least 30"));
+        if self.delivery_lease_seconds < 2 {
+            return Err(invalid("delivery_lease_seconds", "must be at least 2"));
+        }
+        if self.delivery_retry_unit_ms == 0 {
+            return Err(invalid("delivery_retry_unit_ms", "must be at least 1"));
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
             return Err(invalid("log", "is not a valid tracing filter"));

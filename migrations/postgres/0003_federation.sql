@@ -94,3 +94,11 @@ CREATE TABLE delivery_hosts (
     unavailable_since BIGINT,
     updated_at BIGINT NOT NULL
 );
+
+-- The instance actor's key pair (one row): it signs our GET requests.
+CREATE TABLE instance_keys (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    public_key_pem TEXT NOT NULL,
+    private_key_pem TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);

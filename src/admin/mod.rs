@@ -3,11 +3,14 @@
 //! and the publishing code, and never build ActivityPub documents themselves.
 
 pub mod auth;
+mod deliveries;
+mod domain_blocks;
+mod followers;
 mod organisations;
 
 use axum::{
     Router,
-    routing::get,
+    routing::{delete, get, post},
 };
 
 use crate::app::AppState;
@@ -24,6 +27,20 @@ pub fn routes() -> Router<AppState> {
                 .patch(organisations::update)
                 .delete(organisations::delete),
         )
+        .route("/organisations/{handle}/followers", get(followers::list))
+        .route("/organisations/{handle}/followers/{id}", delete(followers::remove))
+        .route("/organisations/{handle}/follow-requests", get(followers::requests))
+        .route(
+            "/organisations/{handle}/follow-requests/{id}/accept",
+            post(followers::accept),
+        )
+        .route(
+            "/organisations/{handle}/follow-requests/{id}/reject",
+            post(followers::reject),
+        )
+        .route("/domain-blocks", get(domain_blocks::list).post(domain_blocks::create))
+        .route("/domain-blocks/{domain}", delete(domain_blocks::delete))
+        .route("/deliveries", get(deliveries::list))
         .fallback(not_found)
 }
 

@@ -2,7 +2,7 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     response::IntoResponse,
 };
@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::auth::Admin;
 use crate::{
     app::AppState,
-    error::{ApiJson, AppError},
+    error::{ApiJson, ApiPath, AppError},
     federation::keys::generate_keypair,
     organisations::{Organisation, Profile, ProfileField, validate_handle},
     store::{ACCEPTED, NewOrganisation, StoreError},
@@ -165,7 +165,7 @@ pub async fn list(
     Ok(Json(views))
 }
 
-async fn find(state: &AppState, handle: &str) -> Result<Organisation, AppError> {
+pub(super) async fn find(state: &AppState, handle: &str) -> Result<Organisation, AppError> {
     state.store.organisation(handle).await.map_err(|err| match err {
         StoreError::NotFound => AppError::not_found(format!("no organisation {handle}")),
         other => other.into(),
@@ -176,7 +176,7 @@ async fn find(state: &AppState, handle: &str) -> Result<Organisation, AppError> 
 pub async fn show(
     State(state): State<AppState>,
     _admin: Admin,
-    Path(handle): Path<String>,
+    ApiPath(handle): ApiPath<String>,
 ) -> Result<Json<OrganisationView>, AppError> {
     let org = find(&state, &handle).await?;
     Ok(Json(view(&state, org).await?))
@@ -186,7 +186,7 @@ pub async fn show(
 pub async fn update(
     State(state): State<AppState>,
     _admin: Admin,
-    Path(handle): Path<String>,
+    ApiPath(handle): ApiPath<String>,
     ApiJson(input): ApiJson<UpdateOrganisation>,
 ) -> Result<Json<OrganisationView>, AppError> {
     let org = find(&state, &handle).await?;
@@ -219,7 +219,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     _admin: Admin,
-    Path(handle): Path<String>,
+    ApiPath(handle): ApiPath<String>,
 ) -> Result<StatusCode, AppError> {
     let org = find(&state, &handle).await?;
     state.store.delete_organisation(org.id).await?;

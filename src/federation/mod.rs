@@ -3,10 +3,15 @@
 //! inbox. Documents are built with activitypub_federation's types; each
 //! document has exactly one function that builds it.
 
+pub mod activities;
 pub mod actor;
 pub mod collections;
+pub mod follows;
+pub mod inbox;
+pub mod instance_actor;
 pub mod keys;
 pub mod nodeinfo;
+pub mod remote_actor;
 pub mod urls;
 pub mod webfinger;
 
@@ -16,17 +21,26 @@ use activitypub_federation::{
 };
 use axum::{
     Router,
+    extract::{DefaultBodyLimit, State},
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use serde::Serialize;
 
-use crate::{app::AppState, config::Config};
+use crate::{app::AppState, config::Config, transport};
 
 /// Routes other servers use.
-pub fn routes(_config: &Config) -> Router<AppState> {
+pub fn routes(config: &Config) -> Router<AppState> {
+    let inboxes = Router::new()
+        .route("/organisations/{handle}/inbox", post(inbox::organisation_inbox))
+        .route("/inbox", post(inbox::shared_inbox))
+        .route("/actor/inbox", post(inbox::shared_inbox))
+        .layer(DefaultBodyLimit::max(config.max_inbox_body_bytes));
     Router::new()
+        .merge(inboxes)
+        .route("/actor", get(instance_actor::instance_actor))
+        .route("/activities/{id}", get(activity))
         .route("/.well-known/webfinger", get(webfinger::webfinger))
         .route("/.well-known/host-meta", get(webfinger::host_meta))
         .route("/.well-known/nodeinfo", get(nodeinfo::discovery))
@@ -38,19 +52,44 @@ pub fn routes(_config: &Config) -> Router<AppState> {
         .route("/organisations/{handle}/featured", get(collections::featured))
 }
 
-/// The federation library's configuration: our domain, and whether plain
+/// The federation library's configuration: our domain, our guarded client
+/// that signs its GETs with the instance actor's key, and whether plain
 /// http and private addresses are allowed (tests and local trials only).
 pub async fn federation_config(state: AppState) -> anyhow::Result<FederationConfig<AppState>> {
     let allow_private = state.config.allow_private_addresses;
     let domain = state.urls.domain().to_string();
+    let signing = transport::SignedFetches {
+        signer: state.instance.private_key.signer()?,
+        key_id: state.urls.key_id(&state.urls.instance_actor()),
+        allow_private_addresses: allow_private,
+    };
+    let client = reqwest_middleware::ClientBuilder::new(state.http.clone())
+        .with(signing)
+        .build();
     Ok(FederationConfig::builder()
         .domain(domain)
         .app_data(state)
+        .client(client)
         .debug(allow_private)
         .allow_http_urls(allow_private)
-        .http_signature_compat(true)
+        .request_timeout(transport::REQUEST_TIMEOUT)
+        .http_fetch_limit(50)
         .build()
         .await?)
+}
+
+/// `GET /activities/{id}`: an activity we sent, as we sent it.
+async fn activity(
+    State(state): State<AppState>,
+    crate::error::ApiPath(id): crate::error::ApiPath<String>,
+) -> Result<Response, crate::error::AppError> {
+    let body = state
+        .store
+        .activity_body(&id)
+        .await?
+        .ok_or_else(|| crate::error::AppError::not_found("no such activity"))?;
+    let value: serde_json::Value = serde_json::from_str(&body).map_err(anyhow::Error::from)?;
+    Ok(ActivityJson(value).into_response())
 }
 
 /// Whether the client asked for ActivityPub JSON rather than a web page.

@@ -19,6 +19,11 @@ impl Urls {
         self.base.join(path).expect("paths we build are valid")
     }
 
+    /// A fixed path of ours (`/actor/inbox`…).
+    pub fn join_path(&self, path: &'static str) -> Url {
+        self.join(path)
+    }
+
     pub fn base(&self) -> &Url {
         &self.base
     }

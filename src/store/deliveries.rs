@@ -193,25 +193,40 @@ impl Store {
         })?)
     }
 
-    /// Records a 2xx answer and clears the host's failure record.
-    pub async fn delivery_succeeded(&self, delivery: &ClaimedDelivery, status: u16) -> StoreResult<()> {
+    /// Records 2xx answers, and clears the failure records of their hosts,
+    /// in one transaction.
+    pub async fn deliveries_succeeded(&self, done: &[ClaimedDelivery]) -> StoreResult<()> {
+        if done.is_empty() {
+            return Ok(());
+        }
         let now = now_ms();
+        let mut hosts: Vec<&str> = done.iter().map(|d| d.host.as_str()).collect();
+        hosts.sort_unstable();
+        hosts.dedup();
         on_pool!(self, |pool| {
             async {
                 let mut tx = pool.begin().await?;
-                sqlx::query(
-                    "UPDATE deliveries SET state = 'delivered', last_status = $2, last_error = NULL, \
-                     locked_until = NULL, finished_at = $3 WHERE id = $1",
-                )
-                .bind(delivery.id)
-                .bind(i32::from(status))
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("DELETE FROM delivery_hosts WHERE host = $1")
-                    .bind(&delivery.host)
-                    .execute(&mut *tx)
-                    .await?;
+                for chunk in done.chunks(INSERT_CHUNK) {
+                    let placeholders = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(",");
+                    let sql = format!(
+                        "UPDATE deliveries SET state = 'delivered', last_error = NULL, locked_until = NULL, \
+                         finished_at = $1 WHERE id IN ({placeholders})"
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+                    for delivery in chunk {
+                        query = query.bind(delivery.id);
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+                for chunk in hosts.chunks(INSERT_CHUNK) {
+                    let placeholders = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect::<Vec<_>>().join(",");
+                    let sql = format!("DELETE FROM delivery_hosts WHERE host IN ({placeholders})");
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for host in chunk {
+                        query = query.bind(*host);
+                    }
+                    query.execute(&mut *tx).await?;
+                }
                 tx.commit().await
             }
             .await
@@ -284,6 +299,17 @@ impl Store {
                     .bind(&delivery.host)
                     .bind(now)
                     .bind(UNAVAILABLE_AFTER_DAYS)
+                    .execute(&mut *tx)
+                    .await?;
+                    // Nothing more goes to an unavailable host until it is alive again.
+                    sqlx::query(
+                        "UPDATE deliveries SET state = 'failed', last_error = 'host unavailable', \
+                         locked_until = NULL, finished_at = $2 \
+                         WHERE host = $1 AND state = 'queued' AND EXISTS \
+                         (SELECT 1 FROM delivery_hosts h WHERE h.host = $1 AND h.unavailable_since IS NOT NULL)",
+                    )
+                    .bind(&delivery.host)
+                    .bind(now)
                     .execute(&mut *tx)
                     .await?;
                 }

@@ -202,4 +202,51 @@ impl Store {
         }
         Ok(())
     }
+
+    /// The handle and key of an organisation, deleted or not: activities it
+    /// sent before deletion (its own `Delete` among them) are still signed.
+    pub async fn organisation_key(&self, id: i64) -> StoreResult<(String, PrivateKey)> {
+        let (handle, pem): (String, String) = on_pool!(self, |pool| {
+            sqlx::query_as("SELECT handle, private_key_pem FROM organisations WHERE id = $1")
+                .bind(id)
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok((handle, PrivateKey::from_pem(pem)))
+    }
+
+    /// The instance actor's keys, created by the first process to ask.
+    pub async fn instance_keys(
+        &self,
+        generate: impl FnOnce() -> (PrivateKey, String),
+    ) -> StoreResult<(PrivateKey, String)> {
+        let existing: Option<(String, String)> = on_pool!(self, |pool| {
+            sqlx::query_as("SELECT private_key_pem, public_key_pem FROM instance_keys WHERE id = 1")
+                .fetch_optional(pool)
+                .await
+        })?;
+        if let Some((private, public)) = existing {
+            return Ok((PrivateKey::from_pem(private), public));
+        }
+        let (private, public) = generate();
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO instance_keys (id, public_key_pem, private_key_pem, created_at) \
+                 VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&public)
+            .bind(private.expose_pem())
+            .bind(now_ms())
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        // Another process may have won the race: read what is stored.
+        let (private, public): (String, String) = on_pool!(self, |pool| {
+            sqlx::query_as("SELECT private_key_pem, public_key_pem FROM instance_keys WHERE id = 1")
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok((PrivateKey::from_pem(private), public))
+    }
 }

@@ -143,11 +143,11 @@ impl TestServer {
         store.migrate().await.expect("migrate");
         // Creating the same token twice (a restart on one database) is fine.
         let _ = store.upsert_token("test", &hash_token(TOKEN)).await;
-        let state = AppState::new(config.clone(), store.clone()).expect("state");
+        let state = AppState::new(config.clone(), store.clone()).await.expect("state");
         let task = tokio::spawn({
             let state = state.clone();
             async move {
-                app::serve(state, listener).await.expect("server runs");
+                app::serve(state, listener, std::future::pending()).await.expect("server runs");
             }
         });
         TestServer {

@@ -1,0 +1,67 @@
+//! `/api/v1/deliveries`: how the queue is doing.
+
+use axum::{
+    Json,
+    extract::State,
+};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Admin;
+use crate::{
+    app::AppState,
+    error::{ApiQuery, AppError},
+    store::{DeliveryCounts, DeliveryInfo, FailingHost},
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryQuery {
+    state: Option<String>,
+    #[serde(default = "default_limit")]
+    limit: i64,
+}
+
+fn default_limit() -> i64 {
+    50
+}
+
+#[derive(Serialize)]
+pub struct DeliveryReport {
+    pub counts: DeliveryCounts,
+    pub failing_hosts: Vec<FailingHost>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deliveries: Option<Vec<DeliveryInfo>>,
+}
+
+pub const STATES: [&str; 4] = ["queued", "sending", "delivered", "failed"];
+
+/// Counts per state, the failing servers with their last error, and with
+/// `?state=…` the latest deliveries in that state.
+pub async fn report(state: &AppState, statement_id: Option<i64>, query: DeliveryQuery) -> Result<DeliveryReport, AppError> {
+    if let Some(s) = &query.state {
+        if !STATES.contains(&s.as_str()) {
+            return Err(AppError::invalid("state", format!("must be one of {}", STATES.join(", "))));
+        }
+    }
+    if !(1..=500).contains(&query.limit) {
+        return Err(AppError::invalid("limit", "must be 1 to 500"));
+    }
+    let deliveries = match &query.state {
+        Some(s) => Some(state.store.deliveries_in_state(s, statement_id, query.limit).await?),
+        None => None,
+    };
+    Ok(DeliveryReport {
+        counts: state.store.delivery_counts(statement_id).await?,
+        failing_hosts: state.store.failing_hosts(50).await?,
+        deliveries,
+    })
+}
+
+/// `GET /api/v1/deliveries?state=…`
+pub async fn list(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiQuery(query): ApiQuery<DeliveryQuery>,
+) -> Result<Json<DeliveryReport>, AppError> {
+    Ok(Json(report(&state, None, query).await?))
+}

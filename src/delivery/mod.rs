@@ -1,0 +1,83 @@
+//! Everything we send goes through here: an activity is stored with one
+//! delivery row per distinct inbox ([`Outbox::send`]), and workers
+//! ([`worker`]) sign and POST them, retrying on Mastodon's schedule. Nothing
+//! is sent from a request handler, so a slow peer never slows the API, and a
+//! restart loses nothing.
+
+pub mod retry;
+pub mod worker;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::Notify;
+use url::Url;
+
+use crate::{
+    federation::urls::Urls,
+    store::{NewActivity, Store, StoreError},
+};
+
+/// The entry point for sending: stores and queues, then wakes the workers of
+/// this process (workers elsewhere find the rows on their next poll).
+#[derive(Clone)]
+pub struct Outbox {
+    store: Store,
+    urls: Urls,
+    wake: Arc<Notify>,
+}
+
+/// An activity ready to queue: its JSON (with its `id`) and what it is about.
+pub struct Outgoing {
+    pub organisation_id: i64,
+    pub kind: &'static str,
+    pub statement_id: Option<i64>,
+    pub body: Value,
+}
+
+impl Outbox {
+    pub fn new(store: Store, urls: Urls) -> Self {
+        Outbox {
+            store,
+            urls,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// What workers of this process wait on.
+    pub fn wake_handle(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Stores `activity` and queues it for each inbox (duplicates collapse).
+    /// Returns how many deliveries were queued.
+    pub async fn send(&self, activity: Outgoing, inboxes: &[String]) -> Result<usize, StoreError> {
+        let id = activity.body["id"]
+            .as_str()
+            .and_then(|id| Url::parse(id).ok())
+            .expect("activities are built with an id");
+        let public_id = id
+            .path()
+            .strip_prefix("/activities/")
+            .filter(|_| self.urls.is_local(&id))
+            .expect("activity ids come from Urls::activity")
+            .to_string();
+        let body = serde_json::to_string(&activity.body).expect("activities serialise");
+        let (_, queued) = self
+            .store
+            .enqueue_activity(
+                NewActivity {
+                    public_id: &public_id,
+                    organisation_id: activity.organisation_id,
+                    kind: activity.kind,
+                    statement_id: activity.statement_id,
+                    body: &body,
+                },
+                inboxes,
+            )
+            .await?;
+        tracing::info!(kind = activity.kind, id = %id, inboxes = queued, "activity queued");
+        self.wake.notify_one();
+        Ok(queued)
+    }
+}

@@ -1,0 +1,376 @@
+//! The delivery worker: claims due deliveries from the database, signs each
+//! request with the sending organisation's key and POSTs it.
+//!
+//! - Concurrency is bounded overall (`delivery_concurrency`) and per host
+//!   (`delivery_per_host_concurrency`). A delivery claimed for a host that is
+//!   already at its limit goes straight back to the queue, so a slow or dead
+//!   server holds at most its own slots and never the others'.
+//! - A host that fails 10 times in a row gets a 60 s pause (Mastodon's
+//!   circuit breaker); failures on 7 distinct days make it unavailable.
+//! - Results are written in batches by one recorder task: a fan-out to a
+//!   thousand inboxes costs a few transactions, not a thousand.
+//! - Several workers, in one process or many, share the queue safely: claims
+//!   are atomic and leased (see `store::deliveries`).
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant, SystemTime},
+};
+
+use bytes::Bytes;
+use tokio::sync::{Notify, mpsc, watch};
+use url::Url;
+
+use super::retry::{Verdict, classify, retry_delay};
+use crate::{
+    config::Config,
+    federation::{keys::Signer, urls::Urls},
+    store::{ClaimedDelivery, Store, StoreError, now_ms},
+    transport::{self, signatures},
+};
+
+/// Consecutive failures that open a host's circuit breaker, and for how long.
+const BREAKER_THRESHOLD: u32 = 10;
+const BREAKER_PAUSE: Duration = Duration::from_secs(60);
+/// How long a claimed delivery for a busy host waits before it is due again.
+const BUSY_HOST_DELAY_MS: i64 = 100;
+/// How often an idle worker looks for work queued by other processes.
+const POLL_INTERVAL: Duration = Duration::from_millis(1000);
+/// Most rows claimed in one query.
+const CLAIM_BATCH: usize = 128;
+
+#[derive(Clone, Debug)]
+pub struct WorkerSettings {
+    pub concurrency: usize,
+    pub per_host: usize,
+    pub max_attempts: u32,
+    pub lease: Duration,
+    pub retry_unit: Duration,
+    pub allow_private_addresses: bool,
+}
+
+impl WorkerSettings {
+    pub fn from_config(config: &Config) -> Self {
+        WorkerSettings {
+            concurrency: config.delivery_concurrency,
+            per_host: config.delivery_per_host_concurrency,
+            max_attempts: config.delivery_max_attempts,
+            lease: Duration::from_secs(config.delivery_lease_seconds),
+            retry_unit: Duration::from_millis(config.delivery_retry_unit_ms),
+            allow_private_addresses: config.allow_private_addresses,
+        }
+    }
+}
+
+/// An activity as it goes on the wire, prepared once for all its inboxes.
+struct Prepared {
+    organisation_id: i64,
+    body: Bytes,
+    digest: String,
+}
+
+/// An organisation's parsed key and key id, kept across deliveries.
+struct KeyedSigner {
+    signer: Signer,
+    key_id: String,
+}
+
+enum Outcome {
+    Delivered(ClaimedDelivery),
+    Failed {
+        delivery: ClaimedDelivery,
+        status: Option<u16>,
+        error: String,
+        verdict: Verdict,
+    },
+    /// Not attempted (busy host, open breaker): back to the queue.
+    Release { id: i64, run_at: i64 },
+}
+
+#[derive(Default)]
+struct HostState {
+    in_flight: usize,
+    consecutive_failures: u32,
+    paused_until: Option<Instant>,
+}
+
+pub struct Worker {
+    store: Store,
+    urls: Urls,
+    client: reqwest::Client,
+    settings: WorkerSettings,
+    wake: Arc<Notify>,
+    slot_freed: Notify,
+    in_flight: AtomicUsize,
+    hosts: Mutex<HashMap<String, HostState>>,
+    prepared: Mutex<HashMap<i64, Arc<Prepared>>>,
+    signers: Mutex<HashMap<i64, Arc<KeyedSigner>>>,
+}
+
+impl Worker {
+    pub fn new(store: Store, urls: Urls, client: reqwest::Client, settings: WorkerSettings, wake: Arc<Notify>) -> Arc<Self> {
+        Arc::new(Worker {
+            store,
+            urls,
+            client,
+            settings,
+            wake,
+            slot_freed: Notify::new(),
+            in_flight: AtomicUsize::new(0),
+            hosts: Mutex::new(HashMap::new()),
+            prepared: Mutex::new(HashMap::new()),
+            signers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Runs until `shutdown` turns true, then waits (up to 30 s) for the
+    /// requests in flight. Unfinished claims return to the queue when their
+    /// lease expires.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let (outcomes, receiver) = mpsc::unbounded_channel();
+        let recorder = tokio::spawn(record(self.store.clone(), self.settings.clone(), receiver));
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let free = self.settings.concurrency.saturating_sub(self.in_flight.load(Ordering::Acquire));
+            if free == 0 {
+                tokio::select! {
+                    _ = self.slot_freed.notified() => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            let lease_ms = self.settings.lease.as_millis() as i64;
+            let claimed = match self.store.claim_deliveries(free.min(CLAIM_BATCH) as i64, lease_ms).await {
+                Ok(claimed) => claimed,
+                Err(err) => {
+                    tracing::error!(error = %err, "claiming deliveries failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if claimed.is_empty() {
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            for delivery in claimed {
+                if let Some(run_at) = self.reserve_host(&delivery.host) {
+                    let _ = outcomes.send(Outcome::Release { id: delivery.id, run_at });
+                    continue;
+                }
+                self.in_flight.fetch_add(1, Ordering::AcqRel);
+                let worker = self.clone();
+                let outcomes = outcomes.clone();
+                tokio::spawn(async move {
+                    let host = delivery.host.clone();
+                    let outcome = worker.deliver(delivery).await;
+                    worker.release_host(&host, &outcome);
+                    let _ = outcomes.send(outcome);
+                    worker.in_flight.fetch_sub(1, Ordering::AcqRel);
+                    worker.slot_freed.notify_one();
+                });
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.in_flight.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        drop(outcomes);
+        let _ = recorder.await;
+    }
+
+    /// Takes a slot for `host`, or says when to come back.
+    fn reserve_host(&self, host: &str) -> Option<i64> {
+        let mut hosts = self.hosts.lock().expect("hosts lock");
+        let state = hosts.entry(host.to_string()).or_default();
+        if let Some(until) = state.paused_until {
+            if until > Instant::now() {
+                return Some(now_ms() + (until - Instant::now()).as_millis() as i64);
+            }
+            state.paused_until = None;
+        }
+        if state.in_flight >= self.settings.per_host {
+            return Some(now_ms() + BUSY_HOST_DELAY_MS);
+        }
+        state.in_flight += 1;
+        None
+    }
+
+    fn release_host(&self, host: &str, outcome: &Outcome) {
+        let mut hosts = self.hosts.lock().expect("hosts lock");
+        let state = hosts.entry(host.to_string()).or_default();
+        state.in_flight = state.in_flight.saturating_sub(1);
+        match outcome {
+            Outcome::Delivered(_) => state.consecutive_failures = 0,
+            Outcome::Failed { verdict: Verdict::Retry, .. } => {
+                state.consecutive_failures += 1;
+                if state.consecutive_failures >= BREAKER_THRESHOLD {
+                    tracing::warn!(host, "{BREAKER_THRESHOLD} failures in a row: pausing deliveries to it");
+                    state.paused_until = Some(Instant::now() + BREAKER_PAUSE);
+                    state.consecutive_failures = 0;
+                }
+            }
+            _ => {}
+        }
+        if state.in_flight == 0 && state.consecutive_failures == 0 && state.paused_until.is_none() {
+            hosts.remove(host);
+        }
+    }
+
+    async fn deliver(&self, delivery: ClaimedDelivery) -> Outcome {
+        let started = Instant::now();
+        let result = self.try_deliver(&delivery).await;
+        let ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(status) => match classify(Some(status)) {
+                Verdict::Delivered => {
+                    tracing::info!(inbox = %delivery.inbox, status, ms, attempt = delivery.attempts, "delivered");
+                    Outcome::Delivered(delivery)
+                }
+                verdict => {
+                    tracing::warn!(inbox = %delivery.inbox, status, ms, attempt = delivery.attempts, "delivery refused");
+                    Outcome::Failed { delivery, status: Some(status), error: format!("HTTP {status}"), verdict }
+                }
+            },
+            Err(DeliverError::Permanent(error)) => {
+                tracing::warn!(inbox = %delivery.inbox, error, "delivery impossible");
+                Outcome::Failed { delivery, status: None, error, verdict: Verdict::Permanent }
+            }
+            Err(DeliverError::Network(error)) => {
+                tracing::warn!(inbox = %delivery.inbox, error, ms, attempt = delivery.attempts, "delivery failed");
+                Outcome::Failed { delivery, status: None, error, verdict: Verdict::Retry }
+            }
+        }
+    }
+
+    async fn try_deliver(&self, delivery: &ClaimedDelivery) -> Result<u16, DeliverError> {
+        let activity = self.prepared(delivery.activity_id).await?;
+        let signer = self.signer(activity.organisation_id).await?;
+        let url = Url::parse(&delivery.inbox).map_err(|e| DeliverError::Permanent(format!("bad inbox URL: {e}")))?;
+        transport::check_url(&url, self.settings.allow_private_addresses)
+            .map_err(|e| DeliverError::Permanent(e.to_string()))?;
+        let headers = signatures::sign_post(&signer.signer, &signer.key_id, &url, &activity.digest, SystemTime::now())
+            .map_err(|e| DeliverError::Permanent(e.to_string()))?;
+        let mut request = self
+            .client
+            .post(url)
+            .header("Content-Type", "application/activity+json")
+            .header("Accept", "application/activity+json")
+            .body(activity.body.clone());
+        for (name, value) in headers {
+            if name != "Host" {
+                request = request.header(name, value);
+            }
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| DeliverError::Network(error_chain(&e)))?;
+        Ok(response.status().as_u16())
+    }
+
+    async fn prepared(&self, activity_id: i64) -> Result<Arc<Prepared>, DeliverError> {
+        if let Some(found) = self.prepared.lock().expect("cache lock").get(&activity_id) {
+            return Ok(found.clone());
+        }
+        let activity = self.store.activity_to_send(activity_id).await.map_err(DeliverError::store)?;
+        let digest = signatures::digest_header(activity.body.as_bytes());
+        let prepared = Arc::new(Prepared {
+            organisation_id: activity.organisation_id,
+            body: Bytes::from(activity.body),
+            digest,
+        });
+        let mut cache = self.prepared.lock().expect("cache lock");
+        if cache.len() >= 64 {
+            cache.clear();
+        }
+        cache.insert(activity_id, prepared.clone());
+        Ok(prepared)
+    }
+
+    async fn signer(&self, organisation_id: i64) -> Result<Arc<KeyedSigner>, DeliverError> {
+        if let Some(found) = self.signers.lock().expect("signer lock").get(&organisation_id) {
+            return Ok(found.clone());
+        }
+        let (handle, key) = self.store.organisation_key(organisation_id).await.map_err(DeliverError::store)?;
+        let signer = key.signer().map_err(|e| DeliverError::Permanent(e.to_string()))?;
+        let keyed = Arc::new(KeyedSigner {
+            signer,
+            key_id: self.urls.key_id(&self.urls.organisation(&handle)),
+        });
+        self.signers.lock().expect("signer lock").insert(organisation_id, keyed.clone());
+        Ok(keyed)
+    }
+}
+
+enum DeliverError {
+    /// Nothing will make this delivery possible.
+    Permanent(String),
+    /// No answer: connection refused, timeout, TLS failure…
+    Network(String),
+}
+
+impl DeliverError {
+    fn store(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => DeliverError::Permanent("activity or sender no longer exists".into()),
+            other => DeliverError::Network(format!("database: {other}")),
+        }
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+/// Writes outcomes to the database: successes in batches, failures one by one.
+async fn record(store: Store, settings: WorkerSettings, mut outcomes: mpsc::UnboundedReceiver<Outcome>) {
+    let mut batch = Vec::with_capacity(256);
+    while outcomes.recv_many(&mut batch, 256).await > 0 {
+        let mut delivered = Vec::new();
+        for outcome in batch.drain(..) {
+            match outcome {
+                Outcome::Delivered(delivery) => delivered.push(delivery),
+                Outcome::Release { id, run_at } => {
+                    if let Err(err) = store.release_delivery(id, run_at).await {
+                        tracing::error!(error = %err, "returning a delivery to the queue failed");
+                    }
+                }
+                Outcome::Failed { delivery, status, error, verdict } => {
+                    let retry_at = (verdict == Verdict::Retry
+                        && (delivery.attempts as u32) < settings.max_attempts)
+                        .then(|| now_ms() + retry_delay(delivery.attempts as u32, settings.retry_unit).as_millis() as i64);
+                    let count_against_host = verdict == Verdict::Retry;
+                    if let Err(err) = store
+                        .delivery_failed(&delivery, status, &error, retry_at, count_against_host)
+                        .await
+                    {
+                        tracing::error!(error = %err, "recording a failed delivery failed");
+                    }
+                    if retry_at.is_none() {
+                        tracing::warn!(inbox = %delivery.inbox, attempts = delivery.attempts, error, "delivery given up");
+                    }
+                }
+            }
+        }
+        if let Err(err) = store.deliveries_succeeded(&delivered).await {
+            tracing::error!(error = %err, "recording deliveries failed; their leases will expire and they will be resent");
+        }
+    }
+}

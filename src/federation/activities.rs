@@ -1,0 +1,71 @@
+//! The activities we send, one builder each. Every activity gets a fresh,
+//! never reused id under `/activities/`, where it can be dereferenced.
+
+use serde_json::{Value, json};
+use url::Url;
+
+use super::urls::Urls;
+use crate::store::Follower;
+
+pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+const AS_CONTEXT: &str = "https://www.w3.org/ns/activitystreams";
+
+/// A new activity id: a UUIDv7, so ids sort by time and are never reused.
+pub fn new_activity_id(urls: &Urls) -> Url {
+    urls.activity(&uuid::Uuid::now_v7().to_string())
+}
+
+/// The Follow as the follower sent it, embedded in our answers so that the
+/// follower's server can match it by id or by actor (INTEROP §3).
+fn follow_object(follower: &Follower, organisation: &Url) -> Value {
+    json!({
+        "id": follower.follow_activity_id,
+        "type": "Follow",
+        "actor": follower.actor,
+        "object": organisation,
+    })
+}
+
+/// `Accept{Follow}` from the organisation.
+pub fn accept_follow(urls: &Urls, handle: &str, follower: &Follower) -> Value {
+    let organisation = urls.organisation(handle);
+    json!({
+        "@context": AS_CONTEXT,
+        "id": new_activity_id(urls),
+        "type": "Accept",
+        "actor": organisation,
+        "to": [follower.actor],
+        "object": follow_object(follower, &organisation),
+    })
+}
+
+/// `Reject{Follow}`: refuses a request, or ends an accepted follow.
+pub fn reject_follow(urls: &Urls, handle: &str, follower: &Follower) -> Value {
+    let organisation = urls.organisation(handle);
+    json!({
+        "@context": AS_CONTEXT,
+        "id": new_activity_id(urls),
+        "type": "Reject",
+        "actor": organisation,
+        "to": [follower.actor],
+        "object": follow_object(follower, &organisation),
+    })
+}
+
+/// `Undo{Accept{Follow}}`: revokes an accepted follow.
+pub fn undo_accept(urls: &Urls, handle: &str, follower: &Follower) -> Value {
+    let organisation = urls.organisation(handle);
+    json!({
+        "@context": AS_CONTEXT,
+        "id": new_activity_id(urls),
+        "type": "Undo",
+        "actor": organisation,
+        "to": [follower.actor],
+        "object": {
+            "id": format!("{}#accepts/{}", organisation, follower.id),
+            "type": "Accept",
+            "actor": organisation,
+            "object": follow_object(follower, &organisation),
+        },
+    })
+}

@@ -1,0 +1,305 @@
+//! The inboxes: each organisation's own and the shared one.
+//!
+//! Checks come cheapest first, and nothing is fetched or stored before the
+//! request has passed the ones that need no network:
+//!
+//! 1. a `Signature` covering `(request-target)`, `host`, `date`/`(created)`
+//!    and `digest`; Date within an hour; Digest matching the body (401);
+//! 2. a JSON body of bounded size and depth with `id`, `type` and `actor`;
+//!    the keyId and the activity id on the actor's host (401/400);
+//! 3. the actor's domain not blocked (403);
+//! 4. the key: the actor's document is fetched (or read from cache) and its
+//!    `publicKey.id` must be the keyId — a key of another actor is refused
+//!    (Mastodon issue #34014) — then the RSA signature is verified, with one
+//!    refetch in case the key rotated (401);
+//! 5. the activity id not seen before: each activity is acted on once.
+//!
+//! We do not use the library's `receive_activity`: it fetches the actor
+//! before checking anything, ignores Date and replays (STACK.md), and
+//! verifies with the key of the *actor*, never looking at the keyId.
+
+use std::time::SystemTime;
+
+use activitypub_federation::config::Data;
+use axum::{
+    body::Bytes,
+    extract::{Path, rejection::BytesRejection},
+    http::{HeaderMap, Method, StatusCode, Uri},
+};
+use serde_json::Value;
+use url::Url;
+
+use super::{follows, remote_actor};
+use crate::{
+    app::AppState,
+    config::host_and_port,
+    error::AppError,
+    store::StoreError,
+    transport::signatures::{self, SignatureError},
+};
+
+/// Deepest JSON nesting we parse; real activities stay under 10.
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// `POST /organisations/{handle}/inbox`
+pub async fn organisation_inbox(
+    data: Data<AppState>,
+    Path(handle): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, AppError> {
+    // An inbox of an organisation that does not exist is not a place to post.
+    data.store.organisation(&handle).await.map_err(|err| match err {
+        StoreError::NotFound => AppError::not_found(format!("no organisation {handle}")),
+        other => other.into(),
+    })?;
+    receive(&data, method, uri, headers, body).await
+}
+
+/// `POST /inbox` (and `/actor/inbox`)
+pub async fn shared_inbox(
+    data: Data<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, AppError> {
+    receive(&data, method, uri, headers, body).await
+}
+
+fn unauthorized(err: SignatureError) -> AppError {
+    AppError::Unauthorized(err.to_string())
+}
+
+/// The string id of a field that may hold an id or an object with one.
+fn id_of(value: &Value) -> Option<&str> {
+    match value {
+        Value::String(id) => Some(id),
+        Value::Object(map) => map.get("id").and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// A verified activity, ready to act on.
+struct Incoming {
+    id: String,
+    kind: String,
+    actor: Url,
+    actor_row: i64,
+    json: Value,
+}
+
+async fn receive(
+    data: &Data<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, AppError> {
+    let body = body.map_err(|err| {
+        if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::PayloadTooLarge("the activity is too large".into())
+        } else {
+            AppError::BadRequest(err.body_text())
+        }
+    })?;
+
+    // 1. Signature coverage, freshness and digest: no network, no storage.
+    if headers.contains_key("signature-input") && !headers.contains_key("signature") {
+        return Err(AppError::Unauthorized(
+            "RFC 9421 signatures are not supported here; sign with draft-cavage".into(),
+        ));
+    }
+    let sig = signatures::parse_header(&headers).map_err(unauthorized)?;
+    signatures::check_request(&sig, &method, &headers, &body, SystemTime::now()).map_err(unauthorized)?;
+
+    // 2. The activity's shape.
+    let json: Value = serde_json::from_slice(&body)
+        .map_err(|e| AppError::BadRequest(format!("the body is not JSON: {e}")))?;
+    if depth(&json) > MAX_JSON_DEPTH {
+        return Err(AppError::BadRequest("the activity is nested too deeply".into()));
+    }
+    let id = json.get("id").and_then(Value::as_str).and_then(|s| Url::parse(s).ok());
+    let kind = json.get("type").and_then(Value::as_str);
+    let actor = json.get("actor").and_then(id_of).and_then(|s| Url::parse(s).ok());
+    let (Some(id), Some(kind), Some(actor)) = (id, kind, actor) else {
+        return Err(AppError::BadRequest("an activity needs an id, a type and an actor".into()));
+    };
+    let kind = kind.to_string();
+    let actor_host = host_and_port(&actor).to_ascii_lowercase();
+    let key_url = Url::parse(&sig.key_id).map_err(|_| AppError::Unauthorized("keyId is not a URL".into()))?;
+    if host_and_port(&key_url).to_ascii_lowercase() != actor_host {
+        return Err(AppError::Unauthorized("the signing key is not on the actor's server".into()));
+    }
+    if host_and_port(&id).to_ascii_lowercase() != actor_host {
+        return Err(AppError::BadRequest("the activity id is not on the actor's server".into()));
+    }
+    if data.urls.is_local(&actor) {
+        return Err(AppError::Forbidden("activities from this server are not accepted here".into()));
+    }
+
+    // 3. Blocked domains are refused before anything is fetched.
+    if data.store.is_domain_blocked(&actor_host).await? {
+        return Err(AppError::Forbidden(format!("{actor_host} is blocked")));
+    }
+
+    // A deleted account's Delete: its key is gone, so never fetch it
+    // (Mastodon sends these to every server it knows; INTEROP §8).
+    if kind == "Delete" && json.get("object").and_then(id_of) == Some(actor.as_str()) {
+        return actor_deleted(data, &sig, &method, &uri, &headers, &actor, id.as_str()).await;
+    }
+
+    // 4. The key must belong to the actor, and verify.
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let mut peer = remote_actor::peer(&actor, data).await.map_err(|e| {
+        tracing::info!(actor = %actor, error = %e, "actor of an incoming activity could not be fetched");
+        AppError::Unauthorized("the actor's key could not be fetched".into())
+    })?;
+    let verified = peer.record.public_key_id == sig.key_id
+        && signatures::verify(&sig, &method, path, &headers, &peer.record.public_key_pem).is_ok();
+    if !verified {
+        // The key may have rotated since we cached it: fetch once more.
+        peer = remote_actor::refetch_peer(&actor, data)
+            .await
+            .map_err(|_| AppError::Unauthorized("the actor's key could not be fetched".into()))?;
+        if peer.record.public_key_id != sig.key_id {
+            return Err(AppError::Unauthorized("the signing key does not belong to the activity's actor".into()));
+        }
+        signatures::verify(&sig, &method, path, &headers, &peer.record.public_key_pem).map_err(unauthorized)?;
+    }
+    // A validly signed request proves the host is up.
+    data.store.host_is_alive(&actor_host).await?;
+
+    // 5. Once per activity id.
+    if !data.store.record_received_activity(id.as_str()).await? {
+        tracing::info!(id = %id, "activity already processed");
+        return Ok(StatusCode::ACCEPTED);
+    }
+    let incoming = Incoming {
+        id: id.to_string(),
+        kind,
+        actor,
+        actor_row: peer.record.id,
+        json,
+    };
+    match act(data, &incoming).await {
+        Ok(status) => Ok(status),
+        Err(err) => {
+            // Let the sender retry what we could not act on.
+            if let Err(forget) = data.store.forget_received_activity(&incoming.id).await {
+                tracing::error!(error = %forget, "could not forget a failed activity id");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// `Delete{actor}` by the actor itself: acted on only if we know the actor
+/// and its cached key verifies the request; otherwise answered 202 unread.
+async fn actor_deleted(
+    data: &Data<AppState>,
+    sig: &signatures::SignatureHeader,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    actor: &Url,
+    id: &str,
+) -> Result<StatusCode, AppError> {
+    let Some(known) = data.store.remote_actor(actor.as_str()).await? else {
+        return Ok(StatusCode::ACCEPTED);
+    };
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    if known.public_key_id != sig.key_id {
+        return Err(AppError::Unauthorized("the signing key does not belong to the activity's actor".into()));
+    }
+    signatures::verify(sig, method, path, headers, &known.public_key_pem).map_err(unauthorized)?;
+    if data.store.record_received_activity(id).await? {
+        data.store.delete_remote_actor(actor.as_str()).await?;
+        tracing::info!(actor = %actor, "remote actor deleted; its follows are gone");
+    }
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Acts on a verified activity.
+async fn act(data: &Data<AppState>, activity: &Incoming) -> Result<StatusCode, AppError> {
+    let object = activity.json.get("object").unwrap_or(&Value::Null);
+    match activity.kind.as_str() {
+        "Follow" => {
+            let target = id_of(object).and_then(|s| Url::parse(s).ok());
+            let org = match target.as_ref().and_then(|t| data.urls.handle_of(t)) {
+                Some(handle) => data.store.organisation(&handle).await.ok(),
+                None => None,
+            };
+            let Some(org) = org else {
+                return Err(AppError::not_found(format!(
+                    "no organisation here to follow: {}",
+                    id_of(object).unwrap_or("(no object)")
+                )));
+            };
+            follows::follow_received(data, &org, activity.actor_row, &activity.id).await?;
+            Ok(StatusCode::ACCEPTED)
+        }
+        "Undo" => {
+            let inner_kind = object.get("type").and_then(Value::as_str);
+            if inner_kind == Some("Follow") {
+                if object.get("actor").and_then(id_of) != Some(activity.actor.as_str()) {
+                    return Err(AppError::Forbidden("only the follower can undo its follow".into()));
+                }
+                undo_follow(data, activity, object.get("object").and_then(id_of), id_of(object)).await?;
+            } else if inner_kind.is_none() {
+                // A bare id: it may name a Follow of this actor.
+                undo_follow(data, activity, None, id_of(object)).await?;
+            }
+            Ok(StatusCode::ACCEPTED)
+        }
+        "Update" => {
+            if id_of(object) == Some(activity.actor.as_str()) {
+                remote_actor::refetch_peer(&activity.actor, data)
+                    .await
+                    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+            }
+            Ok(StatusCode::ACCEPTED)
+        }
+        other => {
+            tracing::info!(kind = other, actor = %activity.actor, "activity received and ignored");
+            Ok(StatusCode::ACCEPTED)
+        }
+    }
+}
+
+/// Removes the follow that an Undo names, by the organisation it followed or
+/// by the Follow's id.
+async fn undo_follow(
+    data: &Data<AppState>,
+    activity: &Incoming,
+    organisation: Option<&str>,
+    follow_id: Option<&str>,
+) -> Result<(), AppError> {
+    let handles: Vec<String> = match organisation.and_then(|o| Url::parse(o).ok()).and_then(|u| data.urls.handle_of(&u)) {
+        Some(handle) => vec![handle],
+        None => data.store.organisations().await?.into_iter().map(|o| o.handle).collect(),
+    };
+    for handle in handles {
+        let Ok(org) = data.store.organisation(&handle).await else {
+            continue;
+        };
+        if let Some(follow) = data.store.follow_of(org.id, activity.actor.as_str()).await? {
+            let matches = organisation.is_some() || follow_id == Some(follow.follow_activity_id.as_str());
+            if matches {
+                data.store.remove_follow(org.id, follow.id).await?;
+                tracing::info!(organisation = %org.handle, follower = %activity.actor, "unfollowed");
+            }
+        }
+    }
+    Ok(())
+}

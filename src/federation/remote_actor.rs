@@ -1,0 +1,148 @@
+//! Actors of other servers, fetched with activitypub_federation's
+//! `ObjectId::dereference` (content type and `id == URL` checked, cached in
+//! `remote_actors`, refetched after a day) through our guarded, signing client.
+
+use activitypub_federation::{
+    config::Data,
+    fetch::object_id::ObjectId,
+    protocol::{public_key::PublicKey, verification::verify_domains_match},
+    traits::{Actor, Object},
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::{
+    app::AppState,
+    config::host_and_port,
+    store::{RemoteActor, RemoteActorData, StoreError, from_ms},
+};
+
+/// A remote actor we know, with its id parsed.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub id: Url,
+    pub record: RemoteActor,
+}
+
+/// The parts of an actor document we use. Unknown fields are ignored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActorDocument {
+    pub id: Url,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub preferred_username: Option<String>,
+    pub name: Option<String>,
+    pub inbox: Url,
+    #[serde(default)]
+    pub endpoints: Option<ActorEndpoints>,
+    pub public_key: PublicKey,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActorEndpoints {
+    pub shared_inbox: Option<Url>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    #[error("fetching the actor failed: {0}")]
+    Fetch(#[from] activitypub_federation::error::Error),
+    #[error("the actor document is not acceptable: {0}")]
+    Invalid(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+const ACTOR_TYPES: [&str; 5] = ["Person", "Service", "Application", "Group", "Organization"];
+
+#[async_trait::async_trait]
+impl Object for Peer {
+    type DataType = AppState;
+    type Kind = ActorDocument;
+    type Error = PeerError;
+
+    fn id(&self) -> &Url {
+        &self.id
+    }
+
+    fn last_refreshed_at(&self) -> Option<DateTime<Utc>> {
+        Some(from_ms(self.record.fetched_at))
+    }
+
+    async fn read_from_id(id: Url, data: &Data<AppState>) -> Result<Option<Self>, PeerError> {
+        Ok(data
+            .store
+            .remote_actor(id.as_str())
+            .await?
+            .map(|record| Peer { id, record }))
+    }
+
+    async fn into_json(self, _: &Data<AppState>) -> Result<ActorDocument, PeerError> {
+        Err(PeerError::Invalid("remote actors are not served by us"))
+    }
+
+    async fn verify(json: &ActorDocument, expected: &Url, _: &Data<AppState>) -> Result<(), PeerError> {
+        verify_domains_match(&json.id, expected)?;
+        verify_domains_match(&json.inbox, &json.id)?;
+        if !ACTOR_TYPES.contains(&json.kind.as_str()) {
+            return Err(PeerError::Invalid("not an actor type"));
+        }
+        if json.public_key.owner != json.id {
+            return Err(PeerError::Invalid("publicKey.owner is not the actor"));
+        }
+        Ok(())
+    }
+
+    async fn from_json(json: ActorDocument, data: &Data<AppState>) -> Result<Self, PeerError> {
+        let record = data
+            .store
+            .upsert_remote_actor(&RemoteActorData {
+                uri: json.id.to_string(),
+                domain: host_and_port(&json.id).to_ascii_lowercase(),
+                inbox: json.inbox.to_string(),
+                shared_inbox: json
+                    .endpoints
+                    .and_then(|e| e.shared_inbox)
+                    .map(|u| u.to_string()),
+                public_key_id: json.public_key.id,
+                public_key_pem: json.public_key.public_key_pem,
+                preferred_username: json.preferred_username,
+                name: json.name,
+                kind: json.kind,
+            })
+            .await?;
+        Ok(Peer { id: json.id, record })
+    }
+}
+
+impl Actor for Peer {
+    fn public_key_pem(&self) -> &str {
+        &self.record.public_key_pem
+    }
+
+    fn private_key_pem(&self) -> Option<String> {
+        None
+    }
+
+    fn inbox(&self) -> Url {
+        Url::parse(&self.record.inbox).unwrap_or_else(|_| self.id.clone())
+    }
+
+    fn shared_inbox(&self) -> Option<Url> {
+        self.record.shared_inbox.as_deref().and_then(|u| Url::parse(u).ok())
+    }
+}
+
+/// The actor at `id`: from the cache when fresh, else fetched (signed GET).
+pub async fn peer(id: &Url, data: &Data<AppState>) -> Result<Peer, PeerError> {
+    ObjectId::<Peer>::from(id.clone()).dereference(data).await
+}
+
+/// The actor at `id`, fetched now whatever the cache holds (its key may
+/// have changed).
+pub async fn refetch_peer(id: &Url, data: &Data<AppState>) -> Result<Peer, PeerError> {
+    ObjectId::<Peer>::from(id.clone()).dereference_forced(data).await
+}

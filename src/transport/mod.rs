@@ -1,0 +1,191 @@
+//! How bytes leave this server: the one outbound HTTP client (deliveries and
+//! fetches alike) and HTTP signatures in both directions.
+//!
+//! The client refuses loopback, private, link-local and other non-global
+//! addresses — checked on the resolved address, not the name, so DNS cannot
+//! smuggle an internal target in — unless `allow_private_addresses` is on.
+//! It never follows redirects: an inbox POST must not be redirected, and
+//! fetches follow at most one redirect under the federation library's checks.
+
+pub mod signatures;
+
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    time::Duration,
+};
+
+use activitypub_federation::resolver::ValidatingDnsResolver;
+use url::Url;
+
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most we read of any response (Mastodon caps fetched documents at 1 MB).
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+pub const USER_AGENT: &str = concat!("Broadside/", env!("CARGO_PKG_VERSION"), " (+", env!("CARGO_PKG_REPOSITORY"), ")");
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("refused to contact {0}: not a public address")]
+    PrivateAddress(String),
+    #[error("refused to contact {0}: only http and https URLs")]
+    BadScheme(String),
+    #[error("{0}")]
+    Http(#[from] reqwest::Error),
+    #[error("response larger than {MAX_RESPONSE_BYTES} bytes")]
+    TooLarge,
+}
+
+/// Builds the outbound client. One per process, shared by every sender.
+pub fn client(allow_private_addresses: bool) -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(8)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .dns_resolver(std::sync::Arc::new(ValidatingDnsResolver::new(
+            vec![],
+            !allow_private_addresses,
+        )))
+        .build()
+        .expect("the HTTP client builds")
+}
+
+/// Checks a URL before any request: http(s) only, and, since the resolver is
+/// not consulted for IP literals, a literal address must be public.
+pub fn check_url(url: &Url, allow_private_addresses: bool) -> Result<(), TransportError> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(TransportError::BadScheme(url.to_string()));
+    }
+    if allow_private_addresses {
+        return Ok(());
+    }
+    let literal = match url.host() {
+        Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+        Some(url::Host::Domain(_)) => None,
+        None => return Err(TransportError::PrivateAddress(url.to_string())),
+    };
+    match literal {
+        Some(ip) if !is_public(ip) => Err(TransportError::PrivateAddress(url.to_string())),
+        _ => Ok(()),
+    }
+}
+
+/// Whether an address is globally reachable (not loopback, private, CGNAT,
+/// link-local, unique-local, multicast, documentation or unspecified).
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => public_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return public_v4(v4);
+            }
+            public_v6(v6)
+        }
+    }
+}
+
+fn public_v4(v4: Ipv4Addr) -> bool {
+    let o = v4.octets();
+    !(v4.is_private()
+        || v4.is_loopback()
+        || v4.is_link_local()
+        || v4.is_multicast()
+        || v4.is_documentation()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || o[0] == 0
+        || (o[0] == 100 && (o[1] & 0xc0) == 0x40)
+        || o[0] >= 240)
+}
+
+fn public_v6(v6: Ipv6Addr) -> bool {
+    let s = v6.segments();
+    !(v6.is_loopback()
+        || v6.is_multicast()
+        || v6.is_unspecified()
+        || v6.is_unique_local()
+        || v6.is_unicast_link_local()
+        || matches!(s, [0x2001, 0xdb8, ..] | [0, 0, 0, 0, 0, 0, ..] | [0x64, 0xff9b, ..]))
+}
+
+/// Reads a response body up to [`MAX_RESPONSE_BYTES`].
+pub async fn read_limited(response: reqwest::Response) -> Result<Vec<u8>, TransportError> {
+    use futures::StreamExt;
+    if response.content_length().is_some_and(|n| n as usize > MAX_RESPONSE_BYTES) {
+        return Err(TransportError::TooLarge);
+    }
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(TransportError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_private_addresses_are_refused() {
+        for url in [
+            "http://127.0.0.1/inbox",
+            "http://10.1.2.3/inbox",
+            "http://192.168.1.1/",
+            "http://169.254.169.254/latest/meta-data",
+            "http://[::1]/",
+            "http://[fd00::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://100.64.0.1/",
+            "http://0.0.0.0/",
+        ] {
+            let url = Url::parse(url).unwrap();
+            assert!(check_url(&url, false).is_err(), "{url}");
+            assert!(check_url(&url, true).is_ok(), "{url} allowed by the switch");
+        }
+        assert!(check_url(&Url::parse("https://93.184.215.14/").unwrap(), false).is_ok());
+        assert!(check_url(&Url::parse("https://mastodon.example/inbox").unwrap(), false).is_ok());
+        assert!(check_url(&Url::parse("file:///etc/passwd").unwrap(), true).is_err());
+    }
+}
+
+/// Signs every GET the federation library makes with the instance actor's key
+/// (through our constant-time signer), and applies [`check_url`] first.
+pub struct SignedFetches {
+    pub signer: crate::federation::keys::Signer,
+    pub key_id: String,
+    pub allow_private_addresses: bool,
+}
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for SignedFetches {
+    async fn handle(
+        &self,
+        mut request: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        check_url(request.url(), self.allow_private_addresses)
+            .map_err(|e| reqwest_middleware::Error::Middleware(e.into()))?;
+        if request.method() == reqwest::Method::GET {
+            let headers = signatures::sign_get(&self.signer, &self.key_id, request.url(), std::time::SystemTime::now())
+                .map_err(|e| reqwest_middleware::Error::Middleware(e.into()))?;
+            for (name, value) in headers {
+                if name == "Host" {
+                    continue;
+                }
+                let value = http::HeaderValue::from_str(&value)
+                    .map_err(|e| reqwest_middleware::Error::Middleware(e.into()))?;
+                request.headers_mut().insert(name, value);
+            }
+        }
+        next.run(request, extensions).await
+    }
+}
