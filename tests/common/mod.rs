@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+pub mod peer;
 
 
 use std::{net::SocketAddr, time::Duration};
