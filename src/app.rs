@@ -75,7 +75,10 @@ impl AppState {
 
     /// Starts this process's delivery workers; they stop when `shutdown`
     /// turns true. Returns their tasks.
-    pub fn start_workers(&self, shutdown: &watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+    pub fn start_workers(
+        &self,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
         (0..self.config.delivery_workers)
             .map(|_| {
                 let worker = Worker::new(
@@ -173,7 +176,8 @@ pub async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

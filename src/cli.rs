@@ -12,10 +12,19 @@ use crate::{
 };
 
 #[derive(Parser)]
-#[command(name = "broadside", version, about = "Publish joint statements on the fediverse")]
+#[command(
+    name = "broadside",
+    version,
+    about = "Publish joint statements on the fediverse"
+)]
 pub struct Cli {
     /// Configuration file; missing is fine (defaults and BROADSIDE_* apply).
-    #[arg(long, env = "BROADSIDE_CONFIG", default_value = "config/broadside.toml", global = true)]
+    #[arg(
+        long,
+        env = "BROADSIDE_CONFIG",
+        default_value = "config/broadside.toml",
+        global = true
+    )]
     pub config: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -67,7 +76,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             let store = migrated_store(&config).await?;
             if let Some(token) = &config.admin_token {
-                store.upsert_token(BOOTSTRAP_TOKEN_NAME, &hash_token(token)).await?;
+                store
+                    .upsert_token(BOOTSTRAP_TOKEN_NAME, &hash_token(token))
+                    .await?;
             }
             let listener = tokio::net::TcpListener::bind(config.listen).await?;
             tracing::info!(
@@ -109,7 +120,11 @@ async fn health(config: &Config) -> anyhow::Result<()> {
         .timeout(std::time::Duration::from_secs(5))
         .send()
         .await?;
-    anyhow::ensure!(response.status().is_success(), "{url} answered {}", response.status());
+    anyhow::ensure!(
+        response.status().is_success(),
+        "{url} answered {}",
+        response.status()
+    );
     Ok(())
 }
 

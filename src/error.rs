@@ -10,8 +10,8 @@ use axum::{
         FromRequest, FromRequestParts, Path, Query, Request,
         rejection::{JsonRejection, PathRejection, QueryRejection},
     },
-    http::request::Parts,
     http::StatusCode,
+    http::request::Parts,
     response::{IntoResponse, Response},
 };
 use serde::de::DeserializeOwned;
@@ -210,15 +210,19 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
 /// `x`" or "missing field `x`", else the path before the first colon.
 fn field_of(detail: &str) -> String {
     for marker in ["unknown field `", "missing field `"] {
-        if let Some(rest) = detail.split_once(marker).map(|(_, r)| r) {
-            if let Some((name, _)) = rest.split_once('`') {
-                let path = detail.split_once(": ").map(|(p, _)| p).unwrap_or("");
-                return if path.is_empty() || path == "." || !detail.starts_with(path) || path.contains(' ') {
-                    name.to_string()
-                } else {
-                    format!("{path}.{name}")
-                };
-            }
+        if let Some(rest) = detail.split_once(marker).map(|(_, r)| r)
+            && let Some((name, _)) = rest.split_once('`')
+        {
+            let path = detail.split_once(": ").map(|(p, _)| p).unwrap_or("");
+            return if path.is_empty()
+                || path == "."
+                || !detail.starts_with(path)
+                || path.contains(' ')
+            {
+                name.to_string()
+            } else {
+                format!("{path}.{name}")
+            };
         }
     }
     detail
@@ -234,9 +238,18 @@ mod tests {
 
     #[test]
     fn names_the_field_of_a_serde_error() {
-        assert_eq!(field_of("unknown field `colour`, expected one of `a`, `b` at line 1 column 9"), "colour");
+        assert_eq!(
+            field_of("unknown field `colour`, expected one of `a`, `b` at line 1 column 9"),
+            "colour"
+        );
         assert_eq!(field_of("missing field `name` at line 1 column 2"), "name");
-        assert_eq!(field_of("fields[0]: missing field `value` at line 1 column 40"), "fields[0].value");
-        assert_eq!(field_of("handle: invalid type: integer `3`, expected a string at line 1 column 12"), "handle");
+        assert_eq!(
+            field_of("fields[0]: missing field `value` at line 1 column 40"),
+            "fields[0].value"
+        );
+        assert_eq!(
+            field_of("handle: invalid type: integer `3`, expected a string at line 1 column 12"),
+            "handle"
+        );
     }
 }

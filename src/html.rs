@@ -9,8 +9,23 @@ use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
 
 /// Tags that survive Mastodon's sanitizer (`lib/sanitize_ext/sanitize_config.rb`).
 const MASTODON_TAGS: &[&str] = &[
-    "p", "br", "span", "a", "del", "s", "pre", "blockquote", "code", "b", "strong", "u", "i",
-    "em", "ul", "ol", "li",
+    "p",
+    "br",
+    "span",
+    "a",
+    "del",
+    "s",
+    "pre",
+    "blockquote",
+    "code",
+    "b",
+    "strong",
+    "u",
+    "i",
+    "em",
+    "ul",
+    "ol",
+    "li",
 ];
 
 static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
@@ -96,7 +111,10 @@ mod tests {
         );
         assert!(html.starts_with("<p><strong>Title</strong></p>"), "{html}");
         assert!(html.contains("<em>text</em>"));
-        assert!(html.contains(r#"<a href="https://x.org" rel="nofollow noopener noreferrer">link</a>"#), "{html}");
+        assert!(
+            html.contains(r#"<a href="https://x.org" rel="nofollow noopener noreferrer">link</a>"#),
+            "{html}"
+        );
         assert!(!html.contains("<img"));
         assert!(!html.contains("<script"));
         assert!(!html.contains("<table"));

@@ -153,10 +153,21 @@ impl Profile {
             field.name = field.name.trim().to_string();
             field.value = field.value.trim().to_string();
             if field.name.is_empty() {
-                return Err(Invalid::new(format!("fields[{i}].name"), "must not be empty"));
+                return Err(Invalid::new(
+                    format!("fields[{i}].name"),
+                    "must not be empty",
+                ));
             }
-            check_len(&format!("fields[{i}].name"), &field.name, MAX_FIELD_NAME_LEN)?;
-            check_len(&format!("fields[{i}].value"), &field.value, MAX_FIELD_VALUE_LEN)?;
+            check_len(
+                &format!("fields[{i}].name"),
+                &field.name,
+                MAX_FIELD_NAME_LEN,
+            )?;
+            check_len(
+                &format!("fields[{i}].value"),
+                &field.value,
+                MAX_FIELD_VALUE_LEN,
+            )?;
         }
         Ok(self)
     }
@@ -164,7 +175,10 @@ impl Profile {
 
 fn check_len(field: &str, value: &str, max: usize) -> Result<(), Invalid> {
     if value.chars().count() > max {
-        return Err(Invalid::new(field, format!("must be at most {max} characters")));
+        return Err(Invalid::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     Ok(())
 }
@@ -172,11 +186,17 @@ fn check_len(field: &str, value: &str, max: usize) -> Result<(), Invalid> {
 /// An absolute http(s) URL, as people paste them into profiles.
 pub fn validate_web_url(field: &str, value: &str) -> Result<(), Invalid> {
     if value.len() > MAX_URL_LEN {
-        return Err(Invalid::new(field, format!("must be at most {MAX_URL_LEN} characters")));
+        return Err(Invalid::new(
+            field,
+            format!("must be at most {MAX_URL_LEN} characters"),
+        ));
     }
     match Url::parse(value) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Ok(()),
-        _ => Err(Invalid::new(field, "must be an absolute http:// or https:// URL")),
+        _ => Err(Invalid::new(
+            field,
+            "must be an absolute http:// or https:// URL",
+        )),
     }
 }
 
@@ -200,10 +220,20 @@ mod tests {
 
     #[test]
     fn handles_follow_mastodons_username_rule() {
-        for good in ["cras", "CRAS", "stop_total_control", "a.b", "iwa-ait", "x1", "a..b"] {
+        for good in [
+            "cras",
+            "CRAS",
+            "stop_total_control",
+            "a.b",
+            "iwa-ait",
+            "x1",
+            "a..b",
+        ] {
             assert_eq!(validate_handle(good), Ok(()), "{good}");
         }
-        for bad in ["", ".cras", "cras.", "cras-", "cr as", "crás", "c@s", "a/b", "actor"] {
+        for bad in [
+            "", ".cras", "cras.", "cras-", "cr as", "crás", "c@s", "a/b", "actor",
+        ] {
             assert!(validate_handle(bad).is_err(), "{bad}");
         }
         assert!(validate_handle(&"a".repeat(31)).is_err());
@@ -211,8 +241,14 @@ mod tests {
 
     #[test]
     fn media_type_comes_from_the_extension() {
-        assert_eq!(image_media_type("https://x.org/a/logo.PNG"), Some("image/png"));
-        assert_eq!(image_media_type("https://x.org/a/logo.jpg?v=2"), Some("image/jpeg"));
+        assert_eq!(
+            image_media_type("https://x.org/a/logo.PNG"),
+            Some("image/png")
+        );
+        assert_eq!(
+            image_media_type("https://x.org/a/logo.jpg?v=2"),
+            Some("image/jpeg")
+        );
         assert_eq!(image_media_type("https://x.org/a/logo"), None);
     }
 }

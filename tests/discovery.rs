@@ -49,10 +49,18 @@ both_backends!(mastodon_resolves_an_organisation, |db: TestDb| async move {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert!(
-        response.headers()["content-type"].to_str().unwrap().starts_with("application/jrd+json")
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/jrd+json")
     );
     let jrd: Value = response.json().await.unwrap();
-    assert!(jrd["subject"].as_str().unwrap().eq_ignore_ascii_case(&format!("acct:cras@{domain}")));
+    assert!(
+        jrd["subject"]
+            .as_str()
+            .unwrap()
+            .eq_ignore_ascii_case(&format!("acct:cras@{domain}"))
+    );
     let self_link = jrd["links"]
         .as_array()
         .unwrap()
@@ -64,12 +72,20 @@ both_backends!(mastodon_resolves_an_organisation, |db: TestDb| async move {
 
     // 2. The actor, with each content type Mastodon sends.
     for accept in AP_TYPES {
-        let response = server.http.get(&actor_url).header("Accept", accept).send().await.unwrap();
+        let response = server
+            .http
+            .get(&actor_url)
+            .header("Accept", accept)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
-        assert!(response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/activity+json"));
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/activity+json")
+        );
     }
     let actor: Value = server.get_ap(&actor_url).await.json().await.unwrap();
     assert_eq!(actor["id"], actor_url, "the id is the URL we fetched");
@@ -77,10 +93,24 @@ both_backends!(mastodon_resolves_an_organisation, |db: TestDb| async move {
     assert_eq!(context[0], "https://www.w3.org/ns/activitystreams");
     assert_eq!(actor["type"], "Organization");
     assert_eq!(actor["preferredUsername"], "cras");
-    assert!(mastodon_username_ok(actor["preferredUsername"].as_str().unwrap()));
+    assert!(mastodon_username_ok(
+        actor["preferredUsername"].as_str().unwrap()
+    ));
     assert_eq!(actor["name"], "CRAS-IWA");
-    assert!(actor["summary"].as_str().unwrap().contains("<strong>IWA</strong>"));
-    for key in ["inbox", "outbox", "followers", "following", "featured", "url"] {
+    assert!(
+        actor["summary"]
+            .as_str()
+            .unwrap()
+            .contains("<strong>IWA</strong>")
+    );
+    for key in [
+        "inbox",
+        "outbox",
+        "followers",
+        "following",
+        "featured",
+        "url",
+    ] {
         let url = url::Url::parse(actor[key].as_str().unwrap()).unwrap();
         assert_eq!(url.host_str(), server.base.host_str(), "{key} on our host");
     }
@@ -93,12 +123,24 @@ both_backends!(mastodon_resolves_an_organisation, |db: TestDb| async move {
     let key = &actor["publicKey"];
     assert_eq!(key["owner"], actor_url);
     assert!(key["id"].as_str().unwrap().starts_with(&actor_url));
-    assert!(key["publicKeyPem"].as_str().unwrap().starts_with("-----BEGIN PUBLIC KEY-----"));
-    let attachment = actor["attachment"].as_array().expect("attachment is an array");
+    assert!(
+        key["publicKeyPem"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN PUBLIC KEY-----")
+    );
+    let attachment = actor["attachment"]
+        .as_array()
+        .expect("attachment is an array");
     assert_eq!(attachment.len(), 2);
     assert!(attachment.iter().all(|a| a["type"] == "PropertyValue"));
     assert_eq!(attachment[0]["name"], "Website");
-    assert!(attachment[0]["value"].as_str().unwrap().contains("href=\"https://aitrus.info/\""));
+    assert!(
+        attachment[0]["value"]
+            .as_str()
+            .unwrap()
+            .contains("href=\"https://aitrus.info/\"")
+    );
     assert_eq!(attachment[1]["value"], "cras@example.org");
     assert_eq!(actor["manuallyApprovesFollowers"], false);
     assert_eq!(actor["discoverable"], true);
@@ -112,14 +154,26 @@ both_backends!(mastodon_resolves_an_organisation, |db: TestDb| async move {
     let jrd: Value = server
         .http
         .get(server.url("/.well-known/webfinger"))
-        .query(&[("resource", format!("acct:{}@{domain}", actor["preferredUsername"].as_str().unwrap()))])
+        .query(&[(
+            "resource",
+            format!(
+                "acct:{}@{domain}",
+                actor["preferredUsername"].as_str().unwrap()
+            ),
+        )])
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let href = jrd["links"].as_array().unwrap().iter().find(|l| l["rel"] == "self").unwrap()["href"].clone();
+    let href = jrd["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["rel"] == "self")
+        .unwrap()["href"]
+        .clone();
     assert_eq!(href, actor["id"]);
     // The actor URL works as a resource too.
     let by_url = server
@@ -133,7 +187,12 @@ both_backends!(mastodon_resolves_an_organisation, |db: TestDb| async move {
 
     // 4. Collections: OrderedCollection with numeric totalItems and a first page.
     for key in ["outbox", "followers", "following", "featured"] {
-        let collection: Value = server.get_ap(actor[key].as_str().unwrap()).await.json().await.unwrap();
+        let collection: Value = server
+            .get_ap(actor[key].as_str().unwrap())
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(collection["type"], "OrderedCollection", "{key}");
         assert_eq!(collection["id"], actor[key]);
         assert_eq!(collection["totalItems"], 0, "{key}");
@@ -148,7 +207,12 @@ both_backends!(mastodon_resolves_an_organisation, |db: TestDb| async move {
 both_backends!(discovery_documents, |db: TestDb| async move {
     let server = TestServer::start(&db).await;
     server.create_organisation("cras", "CRAS").await;
-    server.create_organisation("stop_total_control", "Anarchist Initiative StopTotalControl").await;
+    server
+        .create_organisation(
+            "stop_total_control",
+            "Anarchist Initiative StopTotalControl",
+        )
+        .await;
 
     // Unknown resources are a JSON 404; a missing one is a 400.
     for resource in [
@@ -157,13 +221,27 @@ both_backends!(discovery_documents, |db: TestDb| async move {
         "https://elsewhere.example/organisations/cras".to_string(),
     ] {
         let (status, body) = json_of(
-            server.http.get(server.url("/.well-known/webfinger")).query(&[("resource", &resource)]).send().await.unwrap(),
+            server
+                .http
+                .get(server.url("/.well-known/webfinger"))
+                .query(&[("resource", &resource)])
+                .send()
+                .await
+                .unwrap(),
         )
         .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{resource}");
         assert!(body["error"].is_string());
     }
-    let (status, body) = json_of(server.http.get(server.url("/.well-known/webfinger")).send().await.unwrap()).await;
+    let (status, body) = json_of(
+        server
+            .http
+            .get(server.url("/.well-known/webfinger"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["error"].is_string());
 
@@ -181,18 +259,50 @@ both_backends!(discovery_documents, |db: TestDb| async move {
     assert_eq!(jrd["subject"], format!("acct:cras@{}", server.domain()));
 
     // host-meta points at WebFinger.
-    let response = server.http.get(server.url("/.well-known/host-meta")).send().await.unwrap();
+    let response = server
+        .http
+        .get(server.url("/.well-known/host-meta"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/xrd+xml"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/xrd+xml")
+    );
     let xrd = response.text().await.unwrap();
     assert!(xrd.contains(r#"rel="lrdd""#));
-    assert!(xrd.contains(&format!("{}?resource={{uri}}", server.url("/.well-known/webfinger"))));
+    assert!(xrd.contains(&format!(
+        "{}?resource={{uri}}",
+        server.url("/.well-known/webfinger")
+    )));
 
     // NodeInfo: discovery, then 2.1 with our counts.
-    let discovery: Value = server.http.get(server.url("/.well-known/nodeinfo")).send().await.unwrap().json().await.unwrap();
+    let discovery: Value = server
+        .http
+        .get(server.url("/.well-known/nodeinfo"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let link = &discovery["links"][0];
-    assert_eq!(link["rel"], "http://nodeinfo.diaspora.software/ns/schema/2.1");
-    let nodeinfo: Value = server.http.get(link["href"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        link["rel"],
+        "http://nodeinfo.diaspora.software/ns/schema/2.1"
+    );
+    let nodeinfo: Value = server
+        .http
+        .get(link["href"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(nodeinfo["version"], "2.1");
     assert_eq!(nodeinfo["software"]["name"], "broadside");
     assert_eq!(nodeinfo["protocols"], json!(["activitypub"]));
@@ -209,21 +319,41 @@ both_backends!(discovery_documents, |db: TestDb| async move {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     assert_eq!(response.headers()["vary"], "Accept");
     let html = response.text().await.unwrap();
     assert!(html.contains("CRAS signs statements."));
     assert!(html.contains(&format!("@cras@{}", server.domain())));
     // The home page lists both.
-    let home = server.http.get(server.url("/")).send().await.unwrap().text().await.unwrap();
+    let home = server
+        .http
+        .get(server.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(home.contains("Anarchist Initiative StopTotalControl"));
 
     // Health.
-    let health = server.http.get(server.url("/healthz")).send().await.unwrap();
+    let health = server
+        .http
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
 
     // A deleted organisation is gone for good: 410 on WebFinger and actor.
-    let (status, _) = server.api(Method::DELETE, "/organisations/cras", None).await;
+    let (status, _) = server
+        .api(Method::DELETE, "/organisations/cras", None)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let gone = server
         .http
@@ -233,7 +363,21 @@ both_backends!(discovery_documents, |db: TestDb| async move {
         .await
         .unwrap();
     assert_eq!(gone.status(), StatusCode::GONE);
-    assert_eq!(server.get_ap(&server.url("/organisations/cras")).await.status(), StatusCode::GONE);
-    let nodeinfo: Value = server.http.get(server.url("/nodeinfo/2.1")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        server
+            .get_ap(&server.url("/organisations/cras"))
+            .await
+            .status(),
+        StatusCode::GONE
+    );
+    let nodeinfo: Value = server
+        .http
+        .get(server.url("/nodeinfo/2.1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(nodeinfo["usage"]["users"]["total"], 1);
 });

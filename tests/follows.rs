@@ -25,26 +25,50 @@ both_backends!(follow_accept_unfollow, |db: TestDb| async move {
 
     // Mastodon sends the Follow to the organisation's own inbox.
     let follow = peer.follow("alice", &org);
-    let response = peer.send(&server.url("/organisations/cras/inbox"), "alice", &follow).await;
+    let response = peer
+        .send(&server.url("/organisations/cras/inbox"), "alice", &follow)
+        .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
 
     // The Accept arrives, signed by the organisation's own key, embedding the Follow.
-    let accept = eventually(5, || async { peer.received_of("Accept").into_iter().next() }).await;
-    assert!(accept.verified, "the peer verified the Accept's signature: {accept:?}");
+    let accept = eventually(5, || async {
+        peer.received_of("Accept").into_iter().next()
+    })
+    .await;
+    assert!(
+        accept.verified,
+        "the peer verified the Accept's signature: {accept:?}"
+    );
     assert_eq!(accept.key_id, format!("{org}#main-key"));
-    assert_eq!(accept.signed_headers, ["(request-target)", "host", "date", "digest"]);
-    assert_eq!(accept.path, "/users/alice/inbox", "to the follower's own inbox");
+    assert_eq!(
+        accept.signed_headers,
+        ["(request-target)", "host", "date", "digest"]
+    );
+    assert_eq!(
+        accept.path, "/users/alice/inbox",
+        "to the follower's own inbox"
+    );
     assert_eq!(accept.activity["actor"], org);
     assert_eq!(accept.activity["object"]["type"], "Follow");
     assert_eq!(accept.activity["object"]["id"], follow["id"]);
-    assert_eq!(accept.activity["object"]["actor"], peer.actor("alice").as_str());
+    assert_eq!(
+        accept.activity["object"]["actor"],
+        peer.actor("alice").as_str()
+    );
     // The Accept can be dereferenced at its id.
-    let fetched: Value = server.get_ap(accept.activity["id"].as_str().unwrap()).await.json().await.unwrap();
+    let fetched: Value = server
+        .get_ap(accept.activity["id"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(fetched["id"], accept.activity["id"]);
 
     // Counts and the editor's view.
     assert_eq!(followers_total(&server, "cras").await, 1);
-    let (_, followers) = server.api(Method::GET, "/organisations/cras/followers", None).await;
+    let (_, followers) = server
+        .api(Method::GET, "/organisations/cras/followers", None)
+        .await;
     assert_eq!(followers["total"], 1);
     assert_eq!(followers["items"][0]["actor"], peer.actor("alice").as_str());
     assert_eq!(followers["items"][0]["domain"], peer.domain());
@@ -59,14 +83,21 @@ both_backends!(follow_accept_unfollow, |db: TestDb| async move {
 
     // Following again works, and an unknown organisation is a clear 404.
     let again = peer.follow("alice", &org);
-    assert_eq!(peer.send(&server.url("/inbox"), "alice", &again).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        peer.send(&server.url("/inbox"), "alice", &again)
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
     assert_eq!(followers_total(&server, "cras").await, 1);
     let nobody = peer.follow("alice", &server.url("/organisations/nobody"));
     let response = peer.send(&server.url("/inbox"), "alice", &nobody).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let body: Value = response.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("nobody"));
-    let response = peer.send(&server.url("/organisations/nobody/inbox"), "alice", &nobody).await;
+    let response = peer
+        .send(&server.url("/organisations/nobody/inbox"), "alice", &nobody)
+        .await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 });
 
@@ -84,20 +115,32 @@ both_backends!(manual_approval, |db: TestDb| async move {
     let peer = Peer::start().await;
     for name in ["bob", "carol"] {
         let follow = peer.follow(name, &org);
-        assert_eq!(peer.send(&server.url("/organisations/iwa/inbox"), name, &follow).await.status(), StatusCode::ACCEPTED);
+        assert_eq!(
+            peer.send(&server.url("/organisations/iwa/inbox"), name, &follow)
+                .await
+                .status(),
+            StatusCode::ACCEPTED
+        );
     }
     // Pending: no Accept, no follower, two requests for the editor.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(peer.received_of("Accept").is_empty());
     assert_eq!(followers_total(&server, "iwa").await, 0);
-    let (_, requests) = server.api(Method::GET, "/organisations/iwa/follow-requests", None).await;
+    let (_, requests) = server
+        .api(Method::GET, "/organisations/iwa/follow-requests", None)
+        .await;
     assert_eq!(requests["total"], 2);
     let id_of = |name: &str| {
         requests["items"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|r| r["actor"].as_str().unwrap().ends_with(&format!("/users/{name}")))
+            .find(|r| {
+                r["actor"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("/users/{name}"))
+            })
             .unwrap()["id"]
             .as_i64()
             .unwrap()
@@ -105,32 +148,79 @@ both_backends!(manual_approval, |db: TestDb| async move {
     let (bob, carol) = (id_of("bob"), id_of("carol"));
 
     // Accept bob: an Accept goes out and bob counts as a follower.
-    let (status, _) = server.api(Method::POST, &format!("/organisations/iwa/follow-requests/{bob}/accept"), None).await;
+    let (status, _) = server
+        .api(
+            Method::POST,
+            &format!("/organisations/iwa/follow-requests/{bob}/accept"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let accept = eventually(5, || async { peer.received_of("Accept").into_iter().next() }).await;
+    let accept = eventually(5, || async {
+        peer.received_of("Accept").into_iter().next()
+    })
+    .await;
     assert!(accept.verified);
-    assert!(accept.activity["object"]["actor"].as_str().unwrap().ends_with("/users/bob"));
+    assert!(
+        accept.activity["object"]["actor"]
+            .as_str()
+            .unwrap()
+            .ends_with("/users/bob")
+    );
     assert_eq!(followers_total(&server, "iwa").await, 1);
 
     // Reject carol: a Reject goes out and she is gone.
-    let (status, _) = server.api(Method::POST, &format!("/organisations/iwa/follow-requests/{carol}/reject"), None).await;
+    let (status, _) = server
+        .api(
+            Method::POST,
+            &format!("/organisations/iwa/follow-requests/{carol}/reject"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let reject = eventually(5, || async { peer.received_of("Reject").into_iter().next() }).await;
+    let reject = eventually(5, || async {
+        peer.received_of("Reject").into_iter().next()
+    })
+    .await;
     assert!(reject.verified);
-    assert!(reject.activity["object"]["actor"].as_str().unwrap().ends_with("/users/carol"));
-    let (_, requests) = server.api(Method::GET, "/organisations/iwa/follow-requests", None).await;
+    assert!(
+        reject.activity["object"]["actor"]
+            .as_str()
+            .unwrap()
+            .ends_with("/users/carol")
+    );
+    let (_, requests) = server
+        .api(Method::GET, "/organisations/iwa/follow-requests", None)
+        .await;
     assert_eq!(requests["total"], 0);
     // A request that no longer exists is a 404.
-    let (status, _) = server.api(Method::POST, &format!("/organisations/iwa/follow-requests/{carol}/accept"), None).await;
+    let (status, _) = server
+        .api(
+            Method::POST,
+            &format!("/organisations/iwa/follow-requests/{carol}/accept"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Removing bob sends Undo{Accept}.
-    let (status, _) = server.api(Method::DELETE, &format!("/organisations/iwa/followers/{bob}"), None).await;
+    let (status, _) = server
+        .api(
+            Method::DELETE,
+            &format!("/organisations/iwa/followers/{bob}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let undo = eventually(5, || async { peer.received_of("Undo").into_iter().next() }).await;
     assert!(undo.verified);
     assert_eq!(undo.activity["object"]["type"], "Accept");
-    assert!(undo.activity["object"]["object"]["actor"].as_str().unwrap().ends_with("/users/bob"));
+    assert!(
+        undo.activity["object"]["object"]["actor"]
+            .as_str()
+            .unwrap()
+            .ends_with("/users/bob")
+    );
     assert_eq!(followers_total(&server, "iwa").await, 0);
 });
 
@@ -150,7 +240,10 @@ both_backends!(actor_deletion_and_domain_blocks, |db: TestDb| async move {
     });
     let response = stranger.send(&server.url("/inbox"), "ghost", &delete).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    assert!(stranger.fetches().is_empty(), "the unknown actor was not fetched");
+    assert!(
+        stranger.fetches().is_empty(),
+        "the unknown actor was not fetched"
+    );
 
     // A Delete from a follower we know removes its follows.
     for name in ["dave", "erin"] {
@@ -164,12 +257,21 @@ both_backends!(actor_deletion_and_domain_blocks, |db: TestDb| async move {
         "actor": peer.actor("dave"),
         "object": peer.actor("dave"),
     });
-    assert_eq!(peer.send(&server.url("/inbox"), "dave", &delete).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        peer.send(&server.url("/inbox"), "dave", &delete)
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
     assert_eq!(followers_total(&server, "cras").await, 1);
 
     // Blocking the domain removes its followers and refuses what it sends.
     let (status, block) = server
-        .api(Method::POST, "/domain-blocks", Some(serde_json::json!({"domain": peer.domain(), "reason": "spam"})))
+        .api(
+            Method::POST,
+            "/domain-blocks",
+            Some(serde_json::json!({"domain": peer.domain(), "reason": "spam"})),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{block}");
     assert_eq!(followers_total(&server, "cras").await, 0);
@@ -179,13 +281,30 @@ both_backends!(actor_deletion_and_domain_blocks, |db: TestDb| async move {
     assert_eq!(followers_total(&server, "cras").await, 0);
     let (_, blocks) = server.api(Method::GET, "/domain-blocks", None).await;
     assert_eq!(blocks[0]["domain"], peer.domain());
-    let (status, _) = server.api(Method::POST, "/domain-blocks", Some(serde_json::json!({"domain": "not a domain"}))).await;
+    let (status, _) = server
+        .api(
+            Method::POST,
+            "/domain-blocks",
+            Some(serde_json::json!({"domain": "not a domain"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     // Unblocked, it can follow again.
-    let (status, _) = server.api(Method::DELETE, &format!("/domain-blocks/{}", peer.domain()), None).await;
+    let (status, _) = server
+        .api(
+            Method::DELETE,
+            &format!("/domain-blocks/{}", peer.domain()),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let follow = peer.follow("frank", &org);
-    assert_eq!(peer.send(&server.url("/inbox"), "frank", &follow).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        peer.send(&server.url("/inbox"), "frank", &follow)
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
     assert_eq!(followers_total(&server, "cras").await, 1);
 });
 
@@ -196,12 +315,31 @@ both_backends!(we_sign_our_fetches, |db: TestDb| async move {
     let peer = Peer::start().await;
     peer.require_signed_fetches();
     let follow = peer.follow("grace", &server.url("/organisations/cras"));
-    assert_eq!(peer.send(&server.url("/inbox"), "grace", &follow).await.status(), StatusCode::ACCEPTED);
-    assert_eq!(peer.fetches(), vec![true], "one fetch of grace, signed by our instance actor");
+    assert_eq!(
+        peer.send(&server.url("/inbox"), "grace", &follow)
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        peer.fetches(),
+        vec![true],
+        "one fetch of grace, signed by our instance actor"
+    );
     assert_eq!(followers_total(&server, "cras").await, 1);
     // The instance actor is fetchable unsigned.
-    let actor: Value = server.get_ap(&server.url("/actor")).await.json().await.unwrap();
+    let actor: Value = server
+        .get_ap(&server.url("/actor"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(actor["type"], "Application");
     assert_eq!(actor["id"], server.url("/actor"));
-    assert!(actor["publicKey"]["publicKeyPem"].as_str().unwrap().contains("PUBLIC KEY"));
+    assert!(
+        actor["publicKey"]["publicKeyPem"]
+            .as_str()
+            .unwrap()
+            .contains("PUBLIC KEY")
+    );
 });

@@ -14,7 +14,9 @@ use serde_json::Value;
 
 /// Followers plus pending requests, and the Accepts the peer got.
 async fn nothing_changed(server: &TestServer, peer: &Peer) {
-    let (_, org) = server.api(reqwest::Method::GET, "/organisations/cras", None).await;
+    let (_, org) = server
+        .api(reqwest::Method::GET, "/organisations/cras", None)
+        .await;
     assert_eq!(org["followers_count"], 0, "no follower was added");
     assert_eq!(org["follow_requests_count"], 0, "no request was added");
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -32,55 +34,119 @@ both_backends!(refusals, |db: TestDb| async move {
     let valid = Signing::as_actor(&peer, "mallory");
 
     let mut cases: Vec<(&str, Signing, StatusCode)> = Vec::new();
-    cases.push(("no signature", Signing { sign: false, ..valid.clone() }, StatusCode::UNAUTHORIZED));
+    cases.push((
+        "no signature",
+        Signing {
+            sign: false,
+            ..valid.clone()
+        },
+        StatusCode::UNAUTHORIZED,
+    ));
     for (what, headers) in [
         ("no (request-target)", vec!["host", "date", "digest"]),
         ("no host", vec!["(request-target)", "date", "digest"]),
         ("no date", vec!["(request-target)", "host", "digest"]),
         ("no digest", vec!["(request-target)", "host", "date"]),
     ] {
-        cases.push((what, Signing { headers, ..valid.clone() }, StatusCode::UNAUTHORIZED));
+        cases.push((
+            what,
+            Signing {
+                headers,
+                ..valid.clone()
+            },
+            StatusCode::UNAUTHORIZED,
+        ));
     }
     cases.push((
         "digest header missing",
-        Signing { send_digest: false, ..valid.clone() },
+        Signing {
+            send_digest: false,
+            ..valid.clone()
+        },
         StatusCode::UNAUTHORIZED,
     ));
     cases.push((
         "wrong digest",
-        Signing { digest_override: Some("SHA-256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".into()), ..valid.clone() },
+        Signing {
+            digest_override: Some("SHA-256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".into()),
+            ..valid.clone()
+        },
         StatusCode::UNAUTHORIZED,
     ));
     cases.push((
         "stale date",
-        Signing { date: SystemTime::now() - Duration::from_secs(2 * 3600), ..valid.clone() },
+        Signing {
+            date: SystemTime::now() - Duration::from_secs(2 * 3600),
+            ..valid.clone()
+        },
         StatusCode::UNAUTHORIZED,
     ));
     cases.push((
         "future date",
-        Signing { date: SystemTime::now() + Duration::from_secs(2 * 3600), ..valid.clone() },
+        Signing {
+            date: SystemTime::now() + Duration::from_secs(2 * 3600),
+            ..valid.clone()
+        },
         StatusCode::UNAUTHORIZED,
     ));
-    cases.push(("unknown algorithm", Signing { algorithm: "ed25519".into(), ..valid.clone() }, StatusCode::UNAUTHORIZED));
+    cases.push((
+        "unknown algorithm",
+        Signing {
+            algorithm: "ed25519".into(),
+            ..valid.clone()
+        },
+        StatusCode::UNAUTHORIZED,
+    ));
     // Signed by another actor of the same server: its key, not mallory's.
-    cases.push(("key of another actor", Signing { key_id: peer.key_id("trudy"), ..valid.clone() }, StatusCode::UNAUTHORIZED));
+    cases.push((
+        "key of another actor",
+        Signing {
+            key_id: peer.key_id("trudy"),
+            ..valid.clone()
+        },
+        StatusCode::UNAUTHORIZED,
+    ));
     // A key on another server than the actor.
-    cases.push(("key on another host", Signing { key_id: other.key_id("mallory"), ..valid.clone() }, StatusCode::UNAUTHORIZED));
+    cases.push((
+        "key on another host",
+        Signing {
+            key_id: other.key_id("mallory"),
+            ..valid.clone()
+        },
+        StatusCode::UNAUTHORIZED,
+    ));
     // Valid signature over a body that is not JSON.
     cases.push((
         "not JSON",
-        Signing { raw_body: Some(b"{\"type\": \"Follow\",".to_vec()), ..valid.clone() },
+        Signing {
+            raw_body: Some(b"{\"type\": \"Follow\",".to_vec()),
+            ..valid.clone()
+        },
         StatusCode::BAD_REQUEST,
     ));
     // Nested 40 deep.
-    let deep = format!("{{\"id\":\"x\",\"a\":{}1{}}}", "[".repeat(40), "]".repeat(40));
-    cases.push(("too deep", Signing { raw_body: Some(deep.into_bytes()), ..valid.clone() }, StatusCode::BAD_REQUEST));
+    let deep = format!(
+        "{{\"id\":\"x\",\"a\":{}1{}}}",
+        "[".repeat(40),
+        "]".repeat(40)
+    );
+    cases.push((
+        "too deep",
+        Signing {
+            raw_body: Some(deep.into_bytes()),
+            ..valid.clone()
+        },
+        StatusCode::BAD_REQUEST,
+    ));
     // Over the body cap.
     let mut big = follow.clone();
     big["padding"] = Value::String("x".repeat(100 * 1024));
     cases.push((
         "oversized",
-        Signing { raw_body: Some(serde_json::to_vec(&big).unwrap()), ..valid.clone() },
+        Signing {
+            raw_body: Some(serde_json::to_vec(&big).unwrap()),
+            ..valid.clone()
+        },
         StatusCode::PAYLOAD_TOO_LARGE,
     ));
 
@@ -96,7 +162,10 @@ both_backends!(refusals, |db: TestDb| async move {
     let response = server
         .http
         .post(&inbox)
-        .header("Signature-Input", "sig1=(\"@method\" \"@target-uri\");keyid=\"k\";created=1")
+        .header(
+            "Signature-Input",
+            "sig1=(\"@method\" \"@target-uri\");keyid=\"k\";created=1",
+        )
         .header("Content-Type", "application/activity+json")
         .body(serde_json::to_vec(&follow).unwrap())
         .send()
@@ -107,26 +176,55 @@ both_backends!(refusals, |db: TestDb| async move {
     // An activity whose id is on another host than its actor.
     let mut spoofed = follow.clone();
     spoofed["id"] = Value::String(format!("{}#follow", other.actor("x")));
-    assert_eq!(peer.send(&inbox, "mallory", &spoofed).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        peer.send(&inbox, "mallory", &spoofed).await.status(),
+        StatusCode::BAD_REQUEST
+    );
     // An activity claiming to come from one of our own organisations.
     let mut forged = follow.clone();
     forged["actor"] = Value::String(org.clone());
     forged["id"] = Value::String(format!("{org}#forged"));
-    let forged_signing = Signing { key_id: format!("{org}#main-key"), ..valid.clone() };
-    let status = peer.send_with(&inbox, &forged_signing, &forged).await.status();
-    assert!(status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN, "{status}");
+    let forged_signing = Signing {
+        key_id: format!("{org}#main-key"),
+        ..valid.clone()
+    };
+    let status = peer
+        .send_with(&inbox, &forged_signing, &forged)
+        .await
+        .status();
+    assert!(
+        status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN,
+        "{status}"
+    );
     nothing_changed(&server, &peer).await;
 
     // The genuine request works, once: a replay of the same id changes nothing.
-    assert_eq!(peer.send(&inbox, "mallory", &follow).await.status(), StatusCode::ACCEPTED);
-    common::eventually(5, || async { (!peer.received_of("Accept").is_empty()).then_some(()) }).await;
+    assert_eq!(
+        peer.send(&inbox, "mallory", &follow).await.status(),
+        StatusCode::ACCEPTED
+    );
+    common::eventually(5, || async {
+        (!peer.received_of("Accept").is_empty()).then_some(())
+    })
+    .await;
     let undo = peer.undo("mallory", &follow);
-    assert_eq!(peer.send(&inbox, "mallory", &undo).await.status(), StatusCode::ACCEPTED);
-    let (_, org_view) = server.api(reqwest::Method::GET, "/organisations/cras", None).await;
+    assert_eq!(
+        peer.send(&inbox, "mallory", &undo).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let (_, org_view) = server
+        .api(reqwest::Method::GET, "/organisations/cras", None)
+        .await;
     assert_eq!(org_view["followers_count"], 0);
     let replay = peer.send(&inbox, "mallory", &follow).await;
-    assert_eq!(replay.status(), StatusCode::ACCEPTED, "a replay is acknowledged");
-    let (_, org_view) = server.api(reqwest::Method::GET, "/organisations/cras", None).await;
+    assert_eq!(
+        replay.status(),
+        StatusCode::ACCEPTED,
+        "a replay is acknowledged"
+    );
+    let (_, org_view) = server
+        .api(reqwest::Method::GET, "/organisations/cras", None)
+        .await;
     assert_eq!(org_view["followers_count"], 0, "but not acted on");
     assert_eq!(peer.received_of("Accept").len(), 1);
 
@@ -135,7 +233,12 @@ both_backends!(refusals, |db: TestDb| async move {
     peer.send(&inbox, "bob", &bob_follow).await;
     let mut hijack = peer.undo("mallory", &bob_follow);
     hijack["id"] = Value::String(format!("{}#undo-hijack", peer.actor("mallory")));
-    assert_eq!(peer.send(&inbox, "mallory", &hijack).await.status(), StatusCode::FORBIDDEN);
-    let (_, org_view) = server.api(reqwest::Method::GET, "/organisations/cras", None).await;
+    assert_eq!(
+        peer.send(&inbox, "mallory", &hijack).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let (_, org_view) = server
+        .api(reqwest::Method::GET, "/organisations/cras", None)
+        .await;
     assert_eq!(org_view["followers_count"], 1, "bob still follows");
 });

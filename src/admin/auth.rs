@@ -38,13 +38,17 @@ impl FromRequestParts<AppState> for Admin {
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| AppError::Unauthorized("an Authorization: Bearer token is required".into()))?;
+            .ok_or_else(|| {
+                AppError::Unauthorized("an Authorization: Bearer token is required".into())
+            })?;
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| AppError::Unauthorized("an Authorization: Bearer token is required".into()))?;
+            .ok_or_else(|| {
+                AppError::Unauthorized("an Authorization: Bearer token is required".into())
+            })?;
         match state.store.token_by_hash(&hash_token(token)).await? {
             Some(found) => Ok(Admin(found)),
             None => Err(AppError::Unauthorized("invalid token".into())),

@@ -1,9 +1,6 @@
 //! `/api/v1/deliveries`: how the queue is doing.
 
-use axum::{
-    Json,
-    extract::State,
-};
+use axum::{Json, extract::State};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Admin;
@@ -37,17 +34,29 @@ pub const STATES: [&str; 4] = ["queued", "sending", "delivered", "failed"];
 
 /// Counts per state, the failing servers with their last error, and with
 /// `?state=…` the latest deliveries in that state.
-pub async fn report(state: &AppState, statement_id: Option<i64>, query: DeliveryQuery) -> Result<DeliveryReport, AppError> {
-    if let Some(s) = &query.state {
-        if !STATES.contains(&s.as_str()) {
-            return Err(AppError::invalid("state", format!("must be one of {}", STATES.join(", "))));
-        }
+pub async fn report(
+    state: &AppState,
+    statement_id: Option<i64>,
+    query: DeliveryQuery,
+) -> Result<DeliveryReport, AppError> {
+    if let Some(s) = &query.state
+        && !STATES.contains(&s.as_str())
+    {
+        return Err(AppError::invalid(
+            "state",
+            format!("must be one of {}", STATES.join(", ")),
+        ));
     }
     if !(1..=500).contains(&query.limit) {
         return Err(AppError::invalid("limit", "must be 1 to 500"));
     }
     let deliveries = match &query.state {
-        Some(s) => Some(state.store.deliveries_in_state(s, statement_id, query.limit).await?),
+        Some(s) => Some(
+            state
+                .store
+                .deliveries_in_state(s, statement_id, query.limit)
+                .await?,
+        ),
         None => None,
     };
     Ok(DeliveryReport {

@@ -1,10 +1,6 @@
 //! `/api/v1/domain-blocks`: servers we refuse to federate with.
 
-use axum::{
-    Json,
-    extract::State,
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
 
 use super::auth::Admin;
@@ -29,10 +25,16 @@ fn normalise(domain: &str) -> Result<String, AppError> {
         && domain.len() <= 253
         && url::Url::parse(&format!("https://{domain}/"))
             .ok()
-            .and_then(|u| u.host_str().map(|h| crate::config::host_and_port(&u) == domain && !h.is_empty()))
+            .and_then(|u| {
+                u.host_str()
+                    .map(|h| crate::config::host_and_port(&u) == domain && !h.is_empty())
+            })
             .unwrap_or(false);
     if !valid {
-        return Err(AppError::invalid("domain", "must be a host name such as example.org"));
+        return Err(AppError::invalid(
+            "domain",
+            "must be a host name such as example.org",
+        ));
     }
     Ok(domain)
 }
@@ -45,13 +47,19 @@ pub async fn create(
     ApiJson(input): ApiJson<NewBlock>,
 ) -> Result<(StatusCode, Json<DomainBlock>), AppError> {
     let domain = normalise(&input.domain)?;
-    let block = state.store.block_domain(&domain, input.reason.trim()).await?;
+    let block = state
+        .store
+        .block_domain(&domain, input.reason.trim())
+        .await?;
     tracing::info!(domain, "domain blocked");
     Ok((StatusCode::CREATED, Json(block)))
 }
 
 /// `GET /api/v1/domain-blocks`
-pub async fn list(State(state): State<AppState>, _admin: Admin) -> Result<Json<Vec<DomainBlock>>, AppError> {
+pub async fn list(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<Vec<DomainBlock>>, AppError> {
     Ok(Json(state.store.domain_blocks().await?))
 }
 

@@ -1,11 +1,7 @@
 //! `/api/v1/organisations/{handle}/followers` and `/follow-requests`: who
 //! follows an organisation, and the requests an editor accepts or rejects.
 
-use axum::{
-    Json,
-    extract::State,
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::{auth::Admin, organisations::find};
@@ -37,13 +33,24 @@ pub struct FollowerPage {
     items: Vec<Follower>,
 }
 
-async fn page(state: &AppState, handle: &str, follow_state: &str, paging: Paging) -> Result<Json<FollowerPage>, AppError> {
+async fn page(
+    state: &AppState,
+    handle: &str,
+    follow_state: &str,
+    paging: Paging,
+) -> Result<Json<FollowerPage>, AppError> {
     if !(1..=200).contains(&paging.limit) || paging.offset < 0 {
-        return Err(AppError::invalid("limit", "limit must be 1 to 200 and offset at least 0"));
+        return Err(AppError::invalid(
+            "limit",
+            "limit must be 1 to 200 and offset at least 0",
+        ));
     }
     let org = find(state, handle).await?;
     let total = state.store.count_followers(org.id, follow_state).await?;
-    let items = state.store.followers(org.id, follow_state, paging.limit, paging.offset).await?;
+    let items = state
+        .store
+        .followers(org.id, follow_state, paging.limit, paging.offset)
+        .await?;
     Ok(Json(FollowerPage {
         total,
         limit: paging.limit,
@@ -86,7 +93,9 @@ pub async fn accept(
     ApiPath((handle, id)): ApiPath<(String, i64)>,
 ) -> Result<Json<Follower>, AppError> {
     let org = find(&state, &handle).await?;
-    let follower = follows::approve(&state, &org, id).await.map_err(no_such("follow request", id))?;
+    let follower = follows::approve(&state, &org, id)
+        .await
+        .map_err(no_such("follow request", id))?;
     Ok(Json(follower))
 }
 
@@ -97,7 +106,9 @@ pub async fn reject(
     ApiPath((handle, id)): ApiPath<(String, i64)>,
 ) -> Result<Json<Follower>, AppError> {
     let org = find(&state, &handle).await?;
-    let follower = follows::reject(&state, &org, id).await.map_err(no_such("follow request", id))?;
+    let follower = follows::reject(&state, &org, id)
+        .await
+        .map_err(no_such("follow request", id))?;
     Ok(Json(follower))
 }
 
@@ -108,6 +119,8 @@ pub async fn remove(
     ApiPath((handle, id)): ApiPath<(String, i64)>,
 ) -> Result<StatusCode, AppError> {
     let org = find(&state, &handle).await?;
-    follows::remove(&state, &org, id).await.map_err(no_such("follower", id))?;
+    follows::remove(&state, &org, id)
+        .await
+        .map_err(no_such("follower", id))?;
     Ok(StatusCode::NO_CONTENT)
 }

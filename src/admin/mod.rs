@@ -28,8 +28,14 @@ pub fn routes() -> Router<AppState> {
                 .delete(organisations::delete),
         )
         .route("/organisations/{handle}/followers", get(followers::list))
-        .route("/organisations/{handle}/followers/{id}", delete(followers::remove))
-        .route("/organisations/{handle}/follow-requests", get(followers::requests))
+        .route(
+            "/organisations/{handle}/followers/{id}",
+            delete(followers::remove),
+        )
+        .route(
+            "/organisations/{handle}/follow-requests",
+            get(followers::requests),
+        )
         .route(
             "/organisations/{handle}/follow-requests/{id}/accept",
             post(followers::accept),
@@ -38,7 +44,10 @@ pub fn routes() -> Router<AppState> {
             "/organisations/{handle}/follow-requests/{id}/reject",
             post(followers::reject),
         )
-        .route("/domain-blocks", get(domain_blocks::list).post(domain_blocks::create))
+        .route(
+            "/domain-blocks",
+            get(domain_blocks::list).post(domain_blocks::create),
+        )
         .route("/domain-blocks/{domain}", delete(domain_blocks::delete))
         .route("/deliveries", get(deliveries::list))
         .fallback(not_found)

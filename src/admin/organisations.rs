@@ -1,11 +1,6 @@
 //! `/api/v1/organisations`: create, list, show, edit and delete signatories.
 
-use axum::{
-    Json,
-    extract::State,
-    http::StatusCode,
-    response::IntoResponse,
-};
+use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::auth::Admin;
@@ -86,7 +81,10 @@ pub struct OrganisationView {
 
 async fn view(state: &AppState, org: Organisation) -> Result<OrganisationView, AppError> {
     let followers_count = state.store.count_followers(org.id, ACCEPTED).await?;
-    let follow_requests_count = state.store.count_followers(org.id, crate::store::PENDING).await?;
+    let follow_requests_count = state
+        .store
+        .count_followers(org.id, crate::store::PENDING)
+        .await?;
     let statuses_count = state.store.count_outbox(org.id).await?;
     Ok(OrganisationView {
         actor_url: state.urls.organisation(&org.handle).to_string(),
@@ -166,10 +164,14 @@ pub async fn list(
 }
 
 pub(super) async fn find(state: &AppState, handle: &str) -> Result<Organisation, AppError> {
-    state.store.organisation(handle).await.map_err(|err| match err {
-        StoreError::NotFound => AppError::not_found(format!("no organisation {handle}")),
-        other => other.into(),
-    })
+    state
+        .store
+        .organisation(handle)
+        .await
+        .map_err(|err| match err {
+            StoreError::NotFound => AppError::not_found(format!("no organisation {handle}")),
+            other => other.into(),
+        })
 }
 
 /// `GET /api/v1/organisations/{handle}`

@@ -13,7 +13,7 @@
 //!   are atomic and leased (see `store::deliveries`).
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::{
         Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
@@ -36,8 +36,12 @@ use crate::{
 /// Consecutive failures that open a host's circuit breaker, and for how long.
 const BREAKER_THRESHOLD: u32 = 10;
 const BREAKER_PAUSE: Duration = Duration::from_secs(60);
-/// How long a claimed delivery for a busy host waits before it is due again.
-const BUSY_HOST_DELAY_MS: i64 = 100;
+/// Deliveries held in memory per host, as a multiple of its concurrency.
+/// Eight rounds of 30 s timeouts stay within the 300 s lease, so a waiting
+/// delivery is not claimed again by another worker while it waits.
+const WAITING_PER_SLOT: usize = 8;
+/// How long a delivery for a host with a full waiting line stays back.
+const BUSY_HOST_DELAY_MS: i64 = 1000;
 /// How often an idle worker looks for work queued by other processes.
 const POLL_INTERVAL: Duration = Duration::from_millis(1000);
 /// Most rows claimed in one query.
@@ -88,14 +92,31 @@ enum Outcome {
         verdict: Verdict,
     },
     /// Not attempted (busy host, open breaker): back to the queue.
-    Release { id: i64, run_at: i64 },
+    Release {
+        id: i64,
+        run_at: i64,
+    },
 }
 
 #[derive(Default)]
 struct HostState {
     in_flight: usize,
+    /// Claimed deliveries waiting for one of this host's slots.
+    waiting: VecDeque<ClaimedDelivery>,
     consecutive_failures: u32,
     paused_until: Option<Instant>,
+}
+
+/// What to do with a claimed delivery.
+enum Admission {
+    Send(ClaimedDelivery),
+    /// Queued in memory behind the host's requests in flight.
+    Wait,
+    /// Back to the database, due at this time.
+    Release {
+        id: i64,
+        run_at: i64,
+    },
 }
 
 pub struct Worker {
@@ -106,13 +127,20 @@ pub struct Worker {
     wake: Arc<Notify>,
     slot_freed: Notify,
     in_flight: AtomicUsize,
+    waiting: AtomicUsize,
     hosts: Mutex<HashMap<String, HostState>>,
     prepared: Mutex<HashMap<i64, Arc<Prepared>>>,
     signers: Mutex<HashMap<i64, Arc<KeyedSigner>>>,
 }
 
 impl Worker {
-    pub fn new(store: Store, urls: Urls, client: reqwest::Client, settings: WorkerSettings, wake: Arc<Notify>) -> Arc<Self> {
+    pub fn new(
+        store: Store,
+        urls: Urls,
+        client: reqwest::Client,
+        settings: WorkerSettings,
+        wake: Arc<Notify>,
+    ) -> Arc<Self> {
         Arc::new(Worker {
             store,
             urls,
@@ -121,6 +149,7 @@ impl Worker {
             wake,
             slot_freed: Notify::new(),
             in_flight: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
             hosts: Mutex::new(HashMap::new()),
             prepared: Mutex::new(HashMap::new()),
             signers: Mutex::new(HashMap::new()),
@@ -137,7 +166,9 @@ impl Worker {
             if *shutdown.borrow() {
                 break;
             }
-            let free = self.settings.concurrency.saturating_sub(self.in_flight.load(Ordering::Acquire));
+            let busy =
+                self.in_flight.load(Ordering::Acquire) + self.waiting.load(Ordering::Acquire);
+            let free = self.settings.concurrency.saturating_sub(busy);
             if free == 0 {
                 tokio::select! {
                     _ = self.slot_freed.notified() => {}
@@ -146,7 +177,11 @@ impl Worker {
                 continue;
             }
             let lease_ms = self.settings.lease.as_millis() as i64;
-            let claimed = match self.store.claim_deliveries(free.min(CLAIM_BATCH) as i64, lease_ms).await {
+            let claimed = match self
+                .store
+                .claim_deliveries(free.min(CLAIM_BATCH) as i64, lease_ms)
+                .await
+            {
                 Ok(claimed) => claimed,
                 Err(err) => {
                     tracing::error!(error = %err, "claiming deliveries failed");
@@ -163,21 +198,13 @@ impl Worker {
                 continue;
             }
             for delivery in claimed {
-                if let Some(run_at) = self.reserve_host(&delivery.host) {
-                    let _ = outcomes.send(Outcome::Release { id: delivery.id, run_at });
-                    continue;
+                match self.admit(delivery) {
+                    Admission::Send(delivery) => self.spawn_send(delivery, outcomes.clone()),
+                    Admission::Wait => {}
+                    Admission::Release { id, run_at } => {
+                        let _ = outcomes.send(Outcome::Release { id, run_at });
+                    }
                 }
-                self.in_flight.fetch_add(1, Ordering::AcqRel);
-                let worker = self.clone();
-                let outcomes = outcomes.clone();
-                tokio::spawn(async move {
-                    let host = delivery.host.clone();
-                    let outcome = worker.deliver(delivery).await;
-                    worker.release_host(&host, &outcome);
-                    let _ = outcomes.send(outcome);
-                    worker.in_flight.fetch_sub(1, Ordering::AcqRel);
-                    worker.slot_freed.notify_one();
-                });
             }
         }
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -188,42 +215,113 @@ impl Worker {
         let _ = recorder.await;
     }
 
-    /// Takes a slot for `host`, or says when to come back.
-    fn reserve_host(&self, host: &str) -> Option<i64> {
+    /// Decides whether a claimed delivery goes now, waits for its host, or
+    /// returns to the queue (host paused, or its waiting line full).
+    fn admit(&self, delivery: ClaimedDelivery) -> Admission {
         let mut hosts = self.hosts.lock().expect("hosts lock");
-        let state = hosts.entry(host.to_string()).or_default();
+        let state = hosts.entry(delivery.host.clone()).or_default();
         if let Some(until) = state.paused_until {
-            if until > Instant::now() {
-                return Some(now_ms() + (until - Instant::now()).as_millis() as i64);
+            let now = Instant::now();
+            if until > now {
+                let run_at = now_ms() + (until - now).as_millis() as i64;
+                return Admission::Release {
+                    id: delivery.id,
+                    run_at,
+                };
             }
             state.paused_until = None;
         }
-        if state.in_flight >= self.settings.per_host {
-            return Some(now_ms() + BUSY_HOST_DELAY_MS);
+        if state.in_flight < self.settings.per_host {
+            state.in_flight += 1;
+            return Admission::Send(delivery);
         }
-        state.in_flight += 1;
-        None
+        if state.waiting.len() < self.settings.per_host * WAITING_PER_SLOT {
+            state.waiting.push_back(delivery);
+            self.waiting.fetch_add(1, Ordering::AcqRel);
+            return Admission::Wait;
+        }
+        Admission::Release {
+            id: delivery.id,
+            run_at: now_ms() + BUSY_HOST_DELAY_MS,
+        }
     }
 
-    fn release_host(&self, host: &str, outcome: &Outcome) {
+    /// Sends `delivery`, then whatever waits for the same host, in one task.
+    fn spawn_send(
+        self: &Arc<Self>,
+        delivery: ClaimedDelivery,
+        outcomes: mpsc::UnboundedSender<Outcome>,
+    ) {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        let worker = self.clone();
+        tokio::spawn(async move {
+            let mut next = Some(delivery);
+            while let Some(delivery) = next.take() {
+                let host = delivery.host.clone();
+                let outcome = worker.deliver(delivery).await;
+                next = worker.finish(&host, &outcome, &outcomes);
+                let _ = outcomes.send(outcome);
+            }
+            worker.in_flight.fetch_sub(1, Ordering::AcqRel);
+            worker.slot_freed.notify_one();
+        });
+    }
+
+    /// Frees the host's slot, feeds its circuit breaker, and hands back the
+    /// next delivery waiting for it (which takes the slot over).
+    fn finish(
+        &self,
+        host: &str,
+        outcome: &Outcome,
+        outcomes: &mpsc::UnboundedSender<Outcome>,
+    ) -> Option<ClaimedDelivery> {
         let mut hosts = self.hosts.lock().expect("hosts lock");
         let state = hosts.entry(host.to_string()).or_default();
         state.in_flight = state.in_flight.saturating_sub(1);
         match outcome {
             Outcome::Delivered(_) => state.consecutive_failures = 0,
-            Outcome::Failed { verdict: Verdict::Retry, .. } => {
+            Outcome::Failed {
+                verdict: Verdict::Retry,
+                ..
+            } => {
                 state.consecutive_failures += 1;
                 if state.consecutive_failures >= BREAKER_THRESHOLD {
-                    tracing::warn!(host, "{BREAKER_THRESHOLD} failures in a row: pausing deliveries to it");
+                    tracing::warn!(
+                        host,
+                        "{BREAKER_THRESHOLD} failures in a row: pausing deliveries to it"
+                    );
                     state.paused_until = Some(Instant::now() + BREAKER_PAUSE);
                     state.consecutive_failures = 0;
                 }
             }
             _ => {}
         }
-        if state.in_flight == 0 && state.consecutive_failures == 0 && state.paused_until.is_none() {
+        let next = if let Some(until) = state.paused_until {
+            // Everything waiting for a paused host goes back to the queue.
+            let run_at =
+                now_ms() + until.saturating_duration_since(Instant::now()).as_millis() as i64;
+            for waiting in state.waiting.drain(..) {
+                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                let _ = outcomes.send(Outcome::Release {
+                    id: waiting.id,
+                    run_at,
+                });
+            }
+            None
+        } else {
+            state.waiting.pop_front().inspect(|_| {
+                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                state.in_flight += 1;
+            })
+        };
+        if state.in_flight == 0
+            && state.waiting.is_empty()
+            && state.consecutive_failures == 0
+            && state.paused_until.is_none()
+        {
             hosts.remove(host);
         }
+        next
     }
 
     async fn deliver(&self, delivery: ClaimedDelivery) -> Outcome {
@@ -238,16 +336,31 @@ impl Worker {
                 }
                 verdict => {
                     tracing::warn!(inbox = %delivery.inbox, status, ms, attempt = delivery.attempts, "delivery refused");
-                    Outcome::Failed { delivery, status: Some(status), error: format!("HTTP {status}"), verdict }
+                    Outcome::Failed {
+                        delivery,
+                        status: Some(status),
+                        error: format!("HTTP {status}"),
+                        verdict,
+                    }
                 }
             },
             Err(DeliverError::Permanent(error)) => {
                 tracing::warn!(inbox = %delivery.inbox, error, "delivery impossible");
-                Outcome::Failed { delivery, status: None, error, verdict: Verdict::Permanent }
+                Outcome::Failed {
+                    delivery,
+                    status: None,
+                    error,
+                    verdict: Verdict::Permanent,
+                }
             }
             Err(DeliverError::Network(error)) => {
                 tracing::warn!(inbox = %delivery.inbox, error, ms, attempt = delivery.attempts, "delivery failed");
-                Outcome::Failed { delivery, status: None, error, verdict: Verdict::Retry }
+                Outcome::Failed {
+                    delivery,
+                    status: None,
+                    error,
+                    verdict: Verdict::Retry,
+                }
             }
         }
     }
@@ -255,11 +368,18 @@ impl Worker {
     async fn try_deliver(&self, delivery: &ClaimedDelivery) -> Result<u16, DeliverError> {
         let activity = self.prepared(delivery.activity_id).await?;
         let signer = self.signer(activity.organisation_id).await?;
-        let url = Url::parse(&delivery.inbox).map_err(|e| DeliverError::Permanent(format!("bad inbox URL: {e}")))?;
+        let url = Url::parse(&delivery.inbox)
+            .map_err(|e| DeliverError::Permanent(format!("bad inbox URL: {e}")))?;
         transport::check_url(&url, self.settings.allow_private_addresses)
             .map_err(|e| DeliverError::Permanent(e.to_string()))?;
-        let headers = signatures::sign_post(&signer.signer, &signer.key_id, &url, &activity.digest, SystemTime::now())
-            .map_err(|e| DeliverError::Permanent(e.to_string()))?;
+        let headers = signatures::sign_post(
+            &signer.signer,
+            &signer.key_id,
+            &url,
+            &activity.digest,
+            SystemTime::now(),
+        )
+        .map_err(|e| DeliverError::Permanent(e.to_string()))?;
         let mut request = self
             .client
             .post(url)
@@ -282,7 +402,11 @@ impl Worker {
         if let Some(found) = self.prepared.lock().expect("cache lock").get(&activity_id) {
             return Ok(found.clone());
         }
-        let activity = self.store.activity_to_send(activity_id).await.map_err(DeliverError::store)?;
+        let activity = self
+            .store
+            .activity_to_send(activity_id)
+            .await
+            .map_err(DeliverError::store)?;
         let digest = signatures::digest_header(activity.body.as_bytes());
         let prepared = Arc::new(Prepared {
             organisation_id: activity.organisation_id,
@@ -298,16 +422,30 @@ impl Worker {
     }
 
     async fn signer(&self, organisation_id: i64) -> Result<Arc<KeyedSigner>, DeliverError> {
-        if let Some(found) = self.signers.lock().expect("signer lock").get(&organisation_id) {
+        if let Some(found) = self
+            .signers
+            .lock()
+            .expect("signer lock")
+            .get(&organisation_id)
+        {
             return Ok(found.clone());
         }
-        let (handle, key) = self.store.organisation_key(organisation_id).await.map_err(DeliverError::store)?;
-        let signer = key.signer().map_err(|e| DeliverError::Permanent(e.to_string()))?;
+        let (handle, key) = self
+            .store
+            .organisation_key(organisation_id)
+            .await
+            .map_err(DeliverError::store)?;
+        let signer = key
+            .signer()
+            .map_err(|e| DeliverError::Permanent(e.to_string()))?;
         let keyed = Arc::new(KeyedSigner {
             signer,
             key_id: self.urls.key_id(&self.urls.organisation(&handle)),
         });
-        self.signers.lock().expect("signer lock").insert(organisation_id, keyed.clone());
+        self.signers
+            .lock()
+            .expect("signer lock")
+            .insert(organisation_id, keyed.clone());
         Ok(keyed)
     }
 }
@@ -322,7 +460,9 @@ enum DeliverError {
 impl DeliverError {
     fn store(err: StoreError) -> Self {
         match err {
-            StoreError::NotFound => DeliverError::Permanent("activity or sender no longer exists".into()),
+            StoreError::NotFound => {
+                DeliverError::Permanent("activity or sender no longer exists".into())
+            }
             other => DeliverError::Network(format!("database: {other}")),
         }
     }
@@ -340,7 +480,11 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 }
 
 /// Writes outcomes to the database: successes in batches, failures one by one.
-async fn record(store: Store, settings: WorkerSettings, mut outcomes: mpsc::UnboundedReceiver<Outcome>) {
+async fn record(
+    store: Store,
+    settings: WorkerSettings,
+    mut outcomes: mpsc::UnboundedReceiver<Outcome>,
+) {
     let mut batch = Vec::with_capacity(256);
     while outcomes.recv_many(&mut batch, 256).await > 0 {
         let mut delivered = Vec::new();
@@ -352,10 +496,19 @@ async fn record(store: Store, settings: WorkerSettings, mut outcomes: mpsc::Unbo
                         tracing::error!(error = %err, "returning a delivery to the queue failed");
                     }
                 }
-                Outcome::Failed { delivery, status, error, verdict } => {
+                Outcome::Failed {
+                    delivery,
+                    status,
+                    error,
+                    verdict,
+                } => {
                     let retry_at = (verdict == Verdict::Retry
                         && (delivery.attempts as u32) < settings.max_attempts)
-                        .then(|| now_ms() + retry_delay(delivery.attempts as u32, settings.retry_unit).as_millis() as i64);
+                        .then(|| {
+                            now_ms()
+                                + retry_delay(delivery.attempts as u32, settings.retry_unit)
+                                    .as_millis() as i64
+                        });
                     let count_against_host = verdict == Verdict::Retry;
                     if let Err(err) = store
                         .delivery_failed(&delivery, status, &error, retry_at, count_against_host)

@@ -92,10 +92,10 @@ fn image(url: &Option<String>) -> Option<Image> {
 /// The profile fields shown on the actor: the website first, then the rest.
 pub fn profile_fields(org: &Organisation) -> Vec<(String, String)> {
     let mut fields = Vec::with_capacity(org.fields.len() + 1);
-    if let Some(website) = &org.website {
-        if !org.fields.iter().any(|f| f.value == *website) {
-            fields.push(("Website".to_string(), website.clone()));
-        }
+    if let Some(website) = &org.website
+        && !org.fields.iter().any(|f| f.value == *website)
+    {
+        fields.push(("Website".to_string(), website.clone()));
     }
     fields.extend(org.fields.iter().map(|f| (f.name.clone(), f.value.clone())));
     fields

@@ -50,12 +50,7 @@ pub struct OrderedCollectionPage {
 
 /// The collection document, or one of its pages when `?page=N` is given.
 /// The one function that builds collections.
-fn collection(
-    urls: &Urls,
-    id: Url,
-    total_items: i64,
-    page: Option<(u64, Vec<Value>)>,
-) -> Response {
+fn collection(urls: &Urls, id: Url, total_items: i64, page: Option<(u64, Vec<Value>)>) -> Response {
     let document = match page {
         None => serde_json::to_value(OrderedCollection {
             kind: "OrderedCollection",
@@ -64,7 +59,8 @@ fn collection(
             total_items,
         }),
         Some((number, items)) => {
-            let has_more = (number as i64) * PAGE_SIZE < total_items && items.len() as i64 == PAGE_SIZE;
+            let has_more =
+                (number as i64) * PAGE_SIZE < total_items && items.len() as i64 == PAGE_SIZE;
             serde_json::to_value(OrderedCollectionPage {
                 kind: "OrderedCollectionPage",
                 id: urls.page(&id, number),
@@ -110,7 +106,12 @@ pub async fn outbox(
         Some(n) => Some((n, state.store.outbox(org.id, PAGE_SIZE, offset(n)).await?)),
         None => None,
     };
-    Ok(collection(&state.urls, state.urls.outbox(&org.handle), total, items))
+    Ok(collection(
+        &state.urls,
+        state.urls.outbox(&org.handle),
+        total,
+        items,
+    ))
 }
 
 /// `GET /organisations/{handle}/followers`: the count always; the addresses
@@ -125,13 +126,27 @@ pub async fn followers(
     let total = state.store.count_followers(org.id, ACCEPTED).await?;
     let items = match page {
         Some(n) if state.config.public_follower_lists => {
-            let followers = state.store.followers(org.id, ACCEPTED, PAGE_SIZE, offset(n)).await?;
-            Some((n, followers.into_iter().map(|f| Value::String(f.actor)).collect()))
+            let followers = state
+                .store
+                .followers(org.id, ACCEPTED, PAGE_SIZE, offset(n))
+                .await?;
+            Some((
+                n,
+                followers
+                    .into_iter()
+                    .map(|f| Value::String(f.actor))
+                    .collect(),
+            ))
         }
         Some(n) => Some((n, Vec::new())),
         None => None,
     };
-    Ok(collection(&state.urls, state.urls.followers(&org.handle), total, items))
+    Ok(collection(
+        &state.urls,
+        state.urls.followers(&org.handle),
+        total,
+        items,
+    ))
 }
 
 /// `GET /organisations/{handle}/following`: organisations follow nobody.
@@ -143,7 +158,12 @@ pub async fn following(
     let page = page_number(&query)?;
     let org = organisation(&state, &handle).await?;
     let items = page.map(|n| (n, Vec::new()));
-    Ok(collection(&state.urls, state.urls.following(&org.handle), 0, items))
+    Ok(collection(
+        &state.urls,
+        state.urls.following(&org.handle),
+        0,
+        items,
+    ))
 }
 
 /// `GET /organisations/{handle}/featured`: pinned statements.
@@ -158,10 +178,18 @@ pub async fn featured(
     let items = match page {
         Some(n) => {
             let ids = state.store.featured(org.id, PAGE_SIZE, offset(n)).await?;
-            let items = ids.iter().map(|id| Value::String(state.urls.statement(id).into())).collect();
+            let items = ids
+                .iter()
+                .map(|id| Value::String(state.urls.statement(id).into()))
+                .collect();
             Some((n, items))
         }
         None => None,
     };
-    Ok(collection(&state.urls, state.urls.featured(&org.handle), total, items))
+    Ok(collection(
+        &state.urls,
+        state.urls.featured(&org.handle),
+        total,
+        items,
+    ))
 }

@@ -11,7 +11,13 @@ use crate::{
 };
 
 /// Queues an activity about a follow to the follower's own inbox.
-async fn tell(state: &AppState, org: &Organisation, kind: &'static str, body: serde_json::Value, follower: &Follower) -> StoreResult<()> {
+async fn tell(
+    state: &AppState,
+    org: &Organisation,
+    kind: &'static str,
+    body: serde_json::Value,
+    follower: &Follower,
+) -> StoreResult<()> {
     state
         .outbox
         .send(
@@ -30,9 +36,17 @@ async fn tell(state: &AppState, org: &Organisation, kind: &'static str, body: se
 /// Records a Follow. Accepted at once unless the organisation approves
 /// followers by hand; an already accepted follower gets the Accept again
 /// (its server asks because it lost it).
-pub async fn follow_received(state: &AppState, org: &Organisation, actor_id: i64, follow_id: &str) -> StoreResult<Follower> {
+pub async fn follow_received(
+    state: &AppState,
+    org: &Organisation,
+    actor_id: i64,
+    follow_id: &str,
+) -> StoreResult<Follower> {
     let accept_now = !org.manually_approves_followers;
-    let follower = state.store.record_follow(org.id, actor_id, follow_id, accept_now).await?;
+    let follower = state
+        .store
+        .record_follow(org.id, actor_id, follow_id, accept_now)
+        .await?;
     if follower.state == crate::store::ACCEPTED {
         tracing::info!(organisation = %org.handle, follower = %follower.actor, "follow accepted");
         let accept = activities::accept_follow(&state.urls, &org.handle, &follower);
@@ -44,7 +58,11 @@ pub async fn follow_received(state: &AppState, org: &Organisation, actor_id: i64
 }
 
 /// The editor accepts a pending request.
-pub async fn approve(state: &AppState, org: &Organisation, request_id: i64) -> StoreResult<Follower> {
+pub async fn approve(
+    state: &AppState,
+    org: &Organisation,
+    request_id: i64,
+) -> StoreResult<Follower> {
     let follower = state.store.accept_follow(org.id, request_id).await?;
     let accept = activities::accept_follow(&state.urls, &org.handle, &follower);
     tell(state, org, "Accept", accept, &follower).await?;
@@ -52,7 +70,11 @@ pub async fn approve(state: &AppState, org: &Organisation, request_id: i64) -> S
 }
 
 /// The editor rejects a pending request: it is removed and a Reject sent.
-pub async fn reject(state: &AppState, org: &Organisation, request_id: i64) -> StoreResult<Follower> {
+pub async fn reject(
+    state: &AppState,
+    org: &Organisation,
+    request_id: i64,
+) -> StoreResult<Follower> {
     let follower = state.store.follower(org.id, request_id).await?;
     if follower.state != crate::store::PENDING {
         return Err(crate::store::StoreError::NotFound);
@@ -64,7 +86,11 @@ pub async fn reject(state: &AppState, org: &Organisation, request_id: i64) -> St
 }
 
 /// The editor removes a follower: Undo{Accept} tells its server.
-pub async fn remove(state: &AppState, org: &Organisation, follower_id: i64) -> StoreResult<Follower> {
+pub async fn remove(
+    state: &AppState,
+    org: &Organisation,
+    follower_id: i64,
+) -> StoreResult<Follower> {
     let follower = state.store.follower(org.id, follower_id).await?;
     if follower.state != crate::store::ACCEPTED {
         return Err(crate::store::StoreError::NotFound);

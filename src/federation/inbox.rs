@@ -51,10 +51,13 @@ pub async fn organisation_inbox(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, AppError> {
     // An inbox of an organisation that does not exist is not a place to post.
-    data.store.organisation(&handle).await.map_err(|err| match err {
-        StoreError::NotFound => AppError::not_found(format!("no organisation {handle}")),
-        other => other.into(),
-    })?;
+    data.store
+        .organisation(&handle)
+        .await
+        .map_err(|err| match err {
+            StoreError::NotFound => AppError::not_found(format!("no organisation {handle}")),
+            other => other.into(),
+        })?;
     receive(&data, method, uri, headers, body).await
 }
 
@@ -121,31 +124,49 @@ async fn receive(
         ));
     }
     let sig = signatures::parse_header(&headers).map_err(unauthorized)?;
-    signatures::check_request(&sig, &method, &headers, &body, SystemTime::now()).map_err(unauthorized)?;
+    signatures::check_request(&sig, &method, &headers, &body, SystemTime::now())
+        .map_err(unauthorized)?;
 
     // 2. The activity's shape.
     let json: Value = serde_json::from_slice(&body)
         .map_err(|e| AppError::BadRequest(format!("the body is not JSON: {e}")))?;
     if depth(&json) > MAX_JSON_DEPTH {
-        return Err(AppError::BadRequest("the activity is nested too deeply".into()));
+        return Err(AppError::BadRequest(
+            "the activity is nested too deeply".into(),
+        ));
     }
-    let id = json.get("id").and_then(Value::as_str).and_then(|s| Url::parse(s).ok());
+    let id = json
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(|s| Url::parse(s).ok());
     let kind = json.get("type").and_then(Value::as_str);
-    let actor = json.get("actor").and_then(id_of).and_then(|s| Url::parse(s).ok());
+    let actor = json
+        .get("actor")
+        .and_then(id_of)
+        .and_then(|s| Url::parse(s).ok());
     let (Some(id), Some(kind), Some(actor)) = (id, kind, actor) else {
-        return Err(AppError::BadRequest("an activity needs an id, a type and an actor".into()));
+        return Err(AppError::BadRequest(
+            "an activity needs an id, a type and an actor".into(),
+        ));
     };
     let kind = kind.to_string();
     let actor_host = host_and_port(&actor).to_ascii_lowercase();
-    let key_url = Url::parse(&sig.key_id).map_err(|_| AppError::Unauthorized("keyId is not a URL".into()))?;
+    let key_url =
+        Url::parse(&sig.key_id).map_err(|_| AppError::Unauthorized("keyId is not a URL".into()))?;
     if host_and_port(&key_url).to_ascii_lowercase() != actor_host {
-        return Err(AppError::Unauthorized("the signing key is not on the actor's server".into()));
+        return Err(AppError::Unauthorized(
+            "the signing key is not on the actor's server".into(),
+        ));
     }
     if host_and_port(&id).to_ascii_lowercase() != actor_host {
-        return Err(AppError::BadRequest("the activity id is not on the actor's server".into()));
+        return Err(AppError::BadRequest(
+            "the activity id is not on the actor's server".into(),
+        ));
     }
     if data.urls.is_local(&actor) {
-        return Err(AppError::Forbidden("activities from this server are not accepted here".into()));
+        return Err(AppError::Forbidden(
+            "activities from this server are not accepted here".into(),
+        ));
     }
 
     // 3. Blocked domains are refused before anything is fetched.
@@ -173,9 +194,12 @@ async fn receive(
             .await
             .map_err(|_| AppError::Unauthorized("the actor's key could not be fetched".into()))?;
         if peer.record.public_key_id != sig.key_id {
-            return Err(AppError::Unauthorized("the signing key does not belong to the activity's actor".into()));
+            return Err(AppError::Unauthorized(
+                "the signing key does not belong to the activity's actor".into(),
+            ));
         }
-        signatures::verify(&sig, &method, path, &headers, &peer.record.public_key_pem).map_err(unauthorized)?;
+        signatures::verify(&sig, &method, path, &headers, &peer.record.public_key_pem)
+            .map_err(unauthorized)?;
     }
     // A validly signed request proves the host is up.
     data.store.host_is_alive(&actor_host).await?;
@@ -220,7 +244,9 @@ async fn actor_deleted(
     };
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     if known.public_key_id != sig.key_id {
-        return Err(AppError::Unauthorized("the signing key does not belong to the activity's actor".into()));
+        return Err(AppError::Unauthorized(
+            "the signing key does not belong to the activity's actor".into(),
+        ));
     }
     signatures::verify(sig, method, path, headers, &known.public_key_pem).map_err(unauthorized)?;
     if data.store.record_received_activity(id).await? {
@@ -253,9 +279,17 @@ async fn act(data: &Data<AppState>, activity: &Incoming) -> Result<StatusCode, A
             let inner_kind = object.get("type").and_then(Value::as_str);
             if inner_kind == Some("Follow") {
                 if object.get("actor").and_then(id_of) != Some(activity.actor.as_str()) {
-                    return Err(AppError::Forbidden("only the follower can undo its follow".into()));
+                    return Err(AppError::Forbidden(
+                        "only the follower can undo its follow".into(),
+                    ));
                 }
-                undo_follow(data, activity, object.get("object").and_then(id_of), id_of(object)).await?;
+                undo_follow(
+                    data,
+                    activity,
+                    object.get("object").and_then(id_of),
+                    id_of(object),
+                )
+                .await?;
             } else if inner_kind.is_none() {
                 // A bare id: it may name a Follow of this actor.
                 undo_follow(data, activity, None, id_of(object)).await?;
@@ -285,16 +319,30 @@ async fn undo_follow(
     organisation: Option<&str>,
     follow_id: Option<&str>,
 ) -> Result<(), AppError> {
-    let handles: Vec<String> = match organisation.and_then(|o| Url::parse(o).ok()).and_then(|u| data.urls.handle_of(&u)) {
+    let handles: Vec<String> = match organisation
+        .and_then(|o| Url::parse(o).ok())
+        .and_then(|u| data.urls.handle_of(&u))
+    {
         Some(handle) => vec![handle],
-        None => data.store.organisations().await?.into_iter().map(|o| o.handle).collect(),
+        None => data
+            .store
+            .organisations()
+            .await?
+            .into_iter()
+            .map(|o| o.handle)
+            .collect(),
     };
     for handle in handles {
         let Ok(org) = data.store.organisation(&handle).await else {
             continue;
         };
-        if let Some(follow) = data.store.follow_of(org.id, activity.actor.as_str()).await? {
-            let matches = organisation.is_some() || follow_id == Some(follow.follow_activity_id.as_str());
+        if let Some(follow) = data
+            .store
+            .follow_of(org.id, activity.actor.as_str())
+            .await?
+        {
+            let matches =
+                organisation.is_some() || follow_id == Some(follow.follow_activity_id.as_str());
             if matches {
                 data.store.remove_follow(org.id, follow.id).await?;
                 tracing::info!(organisation = %org.handle, follower = %activity.actor, "unfollowed");

@@ -6,8 +6,15 @@ use activitypub_federation::protocol::{context::WithContext, public_key::PublicK
 use axum::{extract::State, response::IntoResponse};
 use serde_json::json;
 
-use super::{ActivityJson, keys::{PrivateKey, generate_keypair}, urls::Urls};
-use crate::{app::AppState, store::{Store, StoreResult}};
+use super::{
+    ActivityJson,
+    keys::{PrivateKey, generate_keypair},
+    urls::Urls,
+};
+use crate::{
+    app::AppState,
+    store::{Store, StoreResult},
+};
 
 /// The instance actor's name; reserved as an organisation handle.
 pub const USERNAME: &str = "broadside";
@@ -24,12 +31,19 @@ impl InstanceActor {
         let (private_key, public_key_pem) = store
             .instance_keys(|| generate_keypair().expect("RSA key generation works"))
             .await?;
-        Ok(InstanceActor { public_key_pem, private_key })
+        Ok(InstanceActor {
+            public_key_pem,
+            private_key,
+        })
     }
 }
 
 /// The instance actor document.
-pub fn instance_actor_document(actor: &InstanceActor, urls: &Urls, name: &str) -> serde_json::Value {
+pub fn instance_actor_document(
+    actor: &InstanceActor,
+    urls: &Urls,
+    name: &str,
+) -> serde_json::Value {
     let id = urls.instance_actor();
     json!({
         "type": "Application",
@@ -51,6 +65,7 @@ pub fn instance_actor_document(actor: &InstanceActor, urls: &Urls, name: &str) -
 
 /// `GET /actor`
 pub async fn instance_actor(State(state): State<AppState>) -> impl IntoResponse {
-    let document = instance_actor_document(&state.instance, &state.urls, &state.config.instance_name);
+    let document =
+        instance_actor_document(&state.instance, &state.urls, &state.config.instance_name);
     ActivityJson(WithContext::new(document, super::context()))
 }

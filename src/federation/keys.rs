@@ -88,7 +88,12 @@ impl Signer {
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         let mut signature = vec![0; self.pair.public_modulus_len()];
         self.pair
-            .sign(&signature::RSA_PKCS1_SHA256, &self.rng, message, &mut signature)
+            .sign(
+                &signature::RSA_PKCS1_SHA256,
+                &self.rng,
+                message,
+                &mut signature,
+            )
             .map_err(|_| KeyError::Sign)?;
         Ok(signature)
     }
@@ -96,7 +101,11 @@ impl Signer {
 
 /// Verifies an RSASSA-PKCS1-v1_5 SHA-256 signature against a PEM public key
 /// (SPKI `PUBLIC KEY` or PKCS#1 `RSA PUBLIC KEY`, both seen in the wild).
-pub fn verify_rsa_sha256(public_key_pem: &str, message: &[u8], sig: &[u8]) -> Result<bool, KeyError> {
+pub fn verify_rsa_sha256(
+    public_key_pem: &str,
+    message: &[u8],
+    sig: &[u8],
+) -> Result<bool, KeyError> {
     let pem = pem::parse(public_key_pem.trim()).map_err(|_| KeyError::BadPublicKey)?;
     if !matches!(pem.tag(), "PUBLIC KEY" | "RSA PUBLIC KEY") {
         return Err(KeyError::BadPublicKey);

@@ -15,10 +15,7 @@ pub mod remote_actor;
 pub mod urls;
 pub mod webfinger;
 
-use activitypub_federation::{
-    FEDERATION_CONTENT_TYPE,
-    config::FederationConfig,
-};
+use activitypub_federation::{FEDERATION_CONTENT_TYPE, config::FederationConfig};
 use axum::{
     Router,
     extract::{DefaultBodyLimit, State},
@@ -33,7 +30,10 @@ use crate::{app::AppState, config::Config, transport};
 /// Routes other servers use.
 pub fn routes(config: &Config) -> Router<AppState> {
     let inboxes = Router::new()
-        .route("/organisations/{handle}/inbox", post(inbox::organisation_inbox))
+        .route(
+            "/organisations/{handle}/inbox",
+            post(inbox::organisation_inbox),
+        )
         .route("/inbox", post(inbox::shared_inbox))
         .route("/actor/inbox", post(inbox::shared_inbox))
         .layer(DefaultBodyLimit::max(config.max_inbox_body_bytes));
@@ -47,9 +47,18 @@ pub fn routes(config: &Config) -> Router<AppState> {
         .route("/nodeinfo/2.1", get(nodeinfo::nodeinfo))
         .route("/organisations/{handle}", get(actor::organisation))
         .route("/organisations/{handle}/outbox", get(collections::outbox))
-        .route("/organisations/{handle}/followers", get(collections::followers))
-        .route("/organisations/{handle}/following", get(collections::following))
-        .route("/organisations/{handle}/featured", get(collections::featured))
+        .route(
+            "/organisations/{handle}/followers",
+            get(collections::followers),
+        )
+        .route(
+            "/organisations/{handle}/following",
+            get(collections::following),
+        )
+        .route(
+            "/organisations/{handle}/featured",
+            get(collections::featured),
+        )
 }
 
 /// The federation library's configuration: our domain, our guarded client

@@ -84,7 +84,11 @@ impl Object for Peer {
         Err(PeerError::Invalid("remote actors are not served by us"))
     }
 
-    async fn verify(json: &ActorDocument, expected: &Url, _: &Data<AppState>) -> Result<(), PeerError> {
+    async fn verify(
+        json: &ActorDocument,
+        expected: &Url,
+        _: &Data<AppState>,
+    ) -> Result<(), PeerError> {
         verify_domains_match(&json.id, expected)?;
         verify_domains_match(&json.inbox, &json.id)?;
         if !ACTOR_TYPES.contains(&json.kind.as_str()) {
@@ -114,7 +118,10 @@ impl Object for Peer {
                 kind: json.kind,
             })
             .await?;
-        Ok(Peer { id: json.id, record })
+        Ok(Peer {
+            id: json.id,
+            record,
+        })
     }
 }
 
@@ -132,7 +139,10 @@ impl Actor for Peer {
     }
 
     fn shared_inbox(&self) -> Option<Url> {
-        self.record.shared_inbox.as_deref().and_then(|u| Url::parse(u).ok())
+        self.record
+            .shared_inbox
+            .as_deref()
+            .and_then(|u| Url::parse(u).ok())
     }
 }
 
@@ -144,5 +154,7 @@ pub async fn peer(id: &Url, data: &Data<AppState>) -> Result<Peer, PeerError> {
 /// The actor at `id`, fetched now whatever the cache holds (its key may
 /// have changed).
 pub async fn refetch_peer(id: &Url, data: &Data<AppState>) -> Result<Peer, PeerError> {
-    ObjectId::<Peer>::from(id.clone()).dereference_forced(data).await
+    ObjectId::<Peer>::from(id.clone())
+        .dereference_forced(data)
+        .await
 }

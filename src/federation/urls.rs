@@ -122,7 +122,10 @@ mod tests {
     fn handle_of_reads_back_what_organisation_builds() {
         let urls = Urls::new(Url::parse("https://statements.example.org").unwrap());
         let actor = urls.organisation("cras");
-        assert_eq!(actor.as_str(), "https://statements.example.org/organisations/cras");
+        assert_eq!(
+            actor.as_str(),
+            "https://statements.example.org/organisations/cras"
+        );
         assert_eq!(urls.handle_of(&actor).as_deref(), Some("cras"));
         assert_eq!(urls.handle_of(&urls.outbox("cras")), None);
         let foreign = Url::parse("https://elsewhere.example/organisations/cras").unwrap();

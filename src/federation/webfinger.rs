@@ -21,10 +21,10 @@ pub struct WebfingerQuery {
 /// `acct:handle@domain` (the `acct:` is optional, as some clients omit it)
 /// or the actor URL itself.
 fn requested_handle(resource: &str, state: &AppState) -> Option<String> {
-    if let Ok(url) = Url::parse(resource) {
-        if matches!(url.scheme(), "http" | "https") {
-            return state.urls.handle_of(&url);
-        }
+    if let Ok(url) = Url::parse(resource)
+        && matches!(url.scheme(), "http" | "https")
+    {
+        return state.urls.handle_of(&url);
     }
     let acct = resource.strip_prefix("acct:").unwrap_or(resource);
     let (handle, domain) = acct.rsplit_once('@')?;
@@ -51,7 +51,9 @@ pub async fn webfinger(
             return Err(AppError::Gone(format!("{resource} was deleted")));
         }
         Err(StoreError::NotFound) => {
-            return Err(AppError::not_found(format!("no such resource here: {resource}")));
+            return Err(AppError::not_found(format!(
+                "no such resource here: {resource}"
+            )));
         }
         Err(err) => return Err(err.into()),
     };
@@ -76,9 +78,10 @@ fn jrd(document: Webfinger) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/jrd+json; charset=utf-8"),
     );
-    response
-        .headers_mut()
-        .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
     response
 }
 

@@ -77,7 +77,11 @@ impl Store {
     /// transaction: either all of it is durable or none. Inboxes on blocked or
     /// unavailable hosts are left out. Returns the activity's row id and the
     /// number of deliveries queued.
-    pub async fn enqueue_activity(&self, activity: NewActivity<'_>, inboxes: &[String]) -> StoreResult<(i64, usize)> {
+    pub async fn enqueue_activity(
+        &self,
+        activity: NewActivity<'_>,
+        inboxes: &[String],
+    ) -> StoreResult<(i64, usize)> {
         let now = now_ms();
         let mut targets: Vec<(String, String)> = Vec::with_capacity(inboxes.len());
         for inbox in inboxes {
@@ -132,7 +136,11 @@ impl Store {
 
     /// Claims up to `limit` deliveries that are due, or whose lease expired,
     /// for `lease_ms`. Each claim counts as an attempt.
-    pub async fn claim_deliveries(&self, limit: i64, lease_ms: i64) -> StoreResult<Vec<ClaimedDelivery>> {
+    pub async fn claim_deliveries(
+        &self,
+        limit: i64,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
         let now = now_ms();
         let claimed = match &self.backend {
             Backend::Postgres(pool) => {
@@ -186,10 +194,12 @@ impl Store {
 
     pub async fn activity_to_send(&self, activity_id: i64) -> StoreResult<ActivityToSend> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query_as("SELECT id, organisation_id, body FROM outbound_activities WHERE id = $1")
-                .bind(activity_id)
-                .fetch_one(pool)
-                .await
+            sqlx::query_as(
+                "SELECT id, organisation_id, body FROM outbound_activities WHERE id = $1",
+            )
+            .bind(activity_id)
+            .fetch_one(pool)
+            .await
         })?)
     }
 
@@ -395,7 +405,12 @@ impl Store {
     }
 
     /// Deliveries in one state, newest first, for the admin API.
-    pub async fn deliveries_in_state(&self, state: &str, statement_id: Option<i64>, limit: i64) -> StoreResult<Vec<DeliveryInfo>> {
+    pub async fn deliveries_in_state(
+        &self,
+        state: &str,
+        statement_id: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryInfo>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT d.id, a.public_id AS activity, a.kind, d.inbox, d.host, d.state, d.attempts, \
@@ -413,7 +428,12 @@ impl Store {
 
     /// The Create or Announce activities of an organisation's published
     /// statements, newest first.
-    pub async fn outbox(&self, organisation_id: i64, limit: i64, offset: i64) -> StoreResult<Vec<serde_json::Value>> {
+    pub async fn outbox(
+        &self,
+        organisation_id: i64,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<serde_json::Value>> {
         let bodies: Vec<String> = on_pool!(self, |pool| {
             sqlx::query_scalar(concat!(
                 "SELECT a.body FROM outbound_activities a ",
@@ -434,10 +454,13 @@ impl Store {
 
     pub async fn count_outbox(&self, organisation_id: i64) -> StoreResult<i64> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query_scalar(concat!("SELECT COUNT(*) FROM outbound_activities a ", outbox_filter!()))
-                .bind(organisation_id)
-                .fetch_one(pool)
-                .await
+            sqlx::query_scalar(concat!(
+                "SELECT COUNT(*) FROM outbound_activities a ",
+                outbox_filter!()
+            ))
+            .bind(organisation_id)
+            .fetch_one(pool)
+            .await
         })?)
     }
 
@@ -455,7 +478,6 @@ impl Store {
 /// Failures on this many distinct days, without a success in between, make a
 /// host unavailable (Mastodon's `DeliveryFailureTracker`).
 pub const UNAVAILABLE_AFTER_DAYS: i32 = 7;
-
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 pub struct DeliveryInfo {

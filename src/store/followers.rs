@@ -70,22 +70,32 @@ impl Store {
 
     pub async fn follower(&self, organisation_id: i64, id: i64) -> StoreResult<Follower> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query_as(concat!(follower_select!(), "WHERE f.organisation_id = $1 AND f.id = $2"))
-                .bind(organisation_id)
-                .bind(id)
-                .fetch_one(pool)
-                .await
+            sqlx::query_as(concat!(
+                follower_select!(),
+                "WHERE f.organisation_id = $1 AND f.id = $2"
+            ))
+            .bind(organisation_id)
+            .bind(id)
+            .fetch_one(pool)
+            .await
         })?)
     }
 
     /// The follow of `actor_uri`, if any.
-    pub async fn follow_of(&self, organisation_id: i64, actor_uri: &str) -> StoreResult<Option<Follower>> {
+    pub async fn follow_of(
+        &self,
+        organisation_id: i64,
+        actor_uri: &str,
+    ) -> StoreResult<Option<Follower>> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query_as(concat!(follower_select!(), "WHERE f.organisation_id = $1 AND a.uri = $2"))
-                .bind(organisation_id)
-                .bind(actor_uri)
-                .fetch_optional(pool)
-                .await
+            sqlx::query_as(concat!(
+                follower_select!(),
+                "WHERE f.organisation_id = $1 AND a.uri = $2"
+            ))
+            .bind(organisation_id)
+            .bind(actor_uri)
+            .fetch_optional(pool)
+            .await
         })?)
     }
 
@@ -146,11 +156,13 @@ impl Store {
 
     pub async fn count_followers(&self, organisation_id: i64, state: &str) -> StoreResult<i64> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query_scalar("SELECT COUNT(*) FROM followers WHERE organisation_id = $1 AND state = $2")
-                .bind(organisation_id)
-                .bind(state)
-                .fetch_one(pool)
-                .await
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM followers WHERE organisation_id = $1 AND state = $2",
+            )
+            .bind(organisation_id)
+            .bind(state)
+            .fetch_one(pool)
+            .await
         })?)
     }
 

@@ -78,11 +78,15 @@ impl Store {
     pub async fn create_organisation(&self, new: NewOrganisation) -> StoreResult<Organisation> {
         let now = now_ms();
         let p = &new.profile;
-        let sql = concat!("INSERT INTO organisations (handle, handle_key, name, summary, website, fields, \
+        let sql = concat!(
+            "INSERT INTO organisations (handle, handle_key, name, summary, website, fields, \
              avatar_url, header_url, manually_approves_followers, discoverable, indexable, \
              public_key_pem, private_key_pem, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
-             RETURNING ", columns!(), "");
+             RETURNING ",
+            columns!(),
+            ""
+        );
         let row: OrganisationRow = on_pool!(self, |pool| {
             sqlx::query_as(sql)
                 .bind(&new.handle)
@@ -107,7 +111,11 @@ impl Store {
 
     /// A live organisation by handle, case-insensitively.
     pub async fn organisation(&self, handle: &str) -> StoreResult<Organisation> {
-        let sql = concat!("SELECT ", columns!(), " FROM organisations WHERE handle_key = $1 AND deleted_at IS NULL");
+        let sql = concat!(
+            "SELECT ",
+            columns!(),
+            " FROM organisations WHERE handle_key = $1 AND deleted_at IS NULL"
+        );
         let row: OrganisationRow = on_pool!(self, |pool| {
             sqlx::query_as(sql)
                 .bind(handle.to_ascii_lowercase())
@@ -118,12 +126,13 @@ impl Store {
     }
 
     pub async fn organisation_by_id(&self, id: i64) -> StoreResult<Organisation> {
-        let sql = concat!("SELECT ", columns!(), " FROM organisations WHERE id = $1 AND deleted_at IS NULL");
+        let sql = concat!(
+            "SELECT ",
+            columns!(),
+            " FROM organisations WHERE id = $1 AND deleted_at IS NULL"
+        );
         let row: OrganisationRow = on_pool!(self, |pool| {
-            sqlx::query_as(sql)
-                .bind(id)
-                .fetch_one(pool)
-                .await
+            sqlx::query_as(sql).bind(id).fetch_one(pool).await
         })?;
         row.try_into()
     }
@@ -144,12 +153,13 @@ impl Store {
 
     /// Every live organisation, by handle.
     pub async fn organisations(&self) -> StoreResult<Vec<Organisation>> {
-        let sql = concat!("SELECT ", columns!(), " FROM organisations WHERE deleted_at IS NULL ORDER BY handle_key");
-        let rows: Vec<OrganisationRow> = on_pool!(self, |pool| {
-            sqlx::query_as(sql)
-                .fetch_all(pool)
-                .await
-        })?;
+        let sql = concat!(
+            "SELECT ",
+            columns!(),
+            " FROM organisations WHERE deleted_at IS NULL ORDER BY handle_key"
+        );
+        let rows: Vec<OrganisationRow> =
+            on_pool!(self, |pool| { sqlx::query_as(sql).fetch_all(pool).await })?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
@@ -163,10 +173,14 @@ impl Store {
 
     /// Replaces the profile of a live organisation.
     pub async fn update_organisation(&self, id: i64, p: &Profile) -> StoreResult<Organisation> {
-        let sql = concat!("UPDATE organisations SET name = $2, summary = $3, website = $4, fields = $5, \
+        let sql = concat!(
+            "UPDATE organisations SET name = $2, summary = $3, website = $4, fields = $5, \
              avatar_url = $6, header_url = $7, manually_approves_followers = $8, \
              discoverable = $9, indexable = $10, updated_at = $11 \
-             WHERE id = $1 AND deleted_at IS NULL RETURNING ", columns!(), "");
+             WHERE id = $1 AND deleted_at IS NULL RETURNING ",
+            columns!(),
+            ""
+        );
         let row: OrganisationRow = on_pool!(self, |pool| {
             sqlx::query_as(sql)
                 .bind(id)
@@ -190,12 +204,14 @@ impl Store {
     /// with it its actor id, is never given to anyone else.
     pub async fn delete_organisation(&self, id: i64) -> StoreResult<()> {
         let done = on_pool!(self, |pool| {
-            sqlx::query("UPDATE organisations SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL")
-                .bind(id)
-                .bind(now_ms())
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
+            sqlx::query(
+                "UPDATE organisations SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL",
+            )
+            .bind(id)
+            .bind(now_ms())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
         })?;
         if done == 0 {
             return Err(StoreError::NotFound);

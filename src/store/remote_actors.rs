@@ -88,10 +88,14 @@ impl Store {
 
     pub async fn remote_actor(&self, uri: &str) -> StoreResult<Option<RemoteActor>> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query_as(concat!("SELECT ", actor_columns!(), " FROM remote_actors WHERE uri = $1"))
-                .bind(uri)
-                .fetch_optional(pool)
-                .await
+            sqlx::query_as(concat!(
+                "SELECT ",
+                actor_columns!(),
+                " FROM remote_actors WHERE uri = $1"
+            ))
+            .bind(uri)
+            .fetch_optional(pool)
+            .await
         })?)
     }
 

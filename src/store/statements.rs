@@ -30,7 +30,12 @@ impl Store {
 impl Store {
     /// Public ids of the published statements pinned by an organisation,
     /// most recently pinned first.
-    pub async fn featured(&self, organisation_id: i64, limit: i64, offset: i64) -> StoreResult<Vec<String>> {
+    pub async fn featured(
+        &self,
+        organisation_id: i64,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<String>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT s.public_id FROM featured_statements f \

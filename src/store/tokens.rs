@@ -75,9 +75,11 @@ impl Store {
 
     pub async fn tokens(&self) -> StoreResult<Vec<AdminToken>> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query_as("SELECT id, name, created_at, last_used_at FROM admin_tokens ORDER BY name")
-                .fetch_all(pool)
-                .await
+            sqlx::query_as(
+                "SELECT id, name, created_at, last_used_at FROM admin_tokens ORDER BY name",
+            )
+            .fetch_all(pool)
+            .await
         })?)
     }
 }

@@ -21,7 +21,13 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most we read of any response (Mastodon caps fetched documents at 1 MB).
 pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
-pub const USER_AGENT: &str = concat!("Broadside/", env!("CARGO_PKG_VERSION"), " (+", env!("CARGO_PKG_REPOSITORY"), ")");
+pub const USER_AGENT: &str = concat!(
+    "Broadside/",
+    env!("CARGO_PKG_VERSION"),
+    " (+",
+    env!("CARGO_PKG_REPOSITORY"),
+    ")"
+);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -108,13 +114,19 @@ fn public_v6(v6: Ipv6Addr) -> bool {
         || v6.is_unspecified()
         || v6.is_unique_local()
         || v6.is_unicast_link_local()
-        || matches!(s, [0x2001, 0xdb8, ..] | [0, 0, 0, 0, 0, 0, ..] | [0x64, 0xff9b, ..]))
+        || matches!(
+            s,
+            [0x2001, 0xdb8, ..] | [0, 0, 0, 0, 0, 0, ..] | [0x64, 0xff9b, ..]
+        ))
 }
 
 /// Reads a response body up to [`MAX_RESPONSE_BYTES`].
 pub async fn read_limited(response: reqwest::Response) -> Result<Vec<u8>, TransportError> {
     use futures::StreamExt;
-    if response.content_length().is_some_and(|n| n as usize > MAX_RESPONSE_BYTES) {
+    if response
+        .content_length()
+        .is_some_and(|n| n as usize > MAX_RESPONSE_BYTES)
+    {
         return Err(TransportError::TooLarge);
     }
     let mut body = Vec::new();
@@ -127,6 +139,45 @@ pub async fn read_limited(response: reqwest::Response) -> Result<Vec<u8>, Transp
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Signs every GET the federation library makes with the instance actor's key
+/// (through our constant-time signer), and applies [`check_url`] first.
+pub struct SignedFetches {
+    pub signer: crate::federation::keys::Signer,
+    pub key_id: String,
+    pub allow_private_addresses: bool,
+}
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for SignedFetches {
+    async fn handle(
+        &self,
+        mut request: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        check_url(request.url(), self.allow_private_addresses)
+            .map_err(|e| reqwest_middleware::Error::Middleware(e.into()))?;
+        if request.method() == reqwest::Method::GET {
+            let headers = signatures::sign_get(
+                &self.signer,
+                &self.key_id,
+                request.url(),
+                std::time::SystemTime::now(),
+            )
+            .map_err(|e| reqwest_middleware::Error::Middleware(e.into()))?;
+            for (name, value) in headers {
+                if name == "Host" {
+                    continue;
+                }
+                let value = http::HeaderValue::from_str(&value)
+                    .map_err(|e| reqwest_middleware::Error::Middleware(e.into()))?;
+                request.headers_mut().insert(name, value);
+            }
+        }
+        next.run(request, extensions).await
+    }
 }
 
 #[cfg(test)]
@@ -151,41 +202,13 @@ mod tests {
             assert!(check_url(&url, true).is_ok(), "{url} allowed by the switch");
         }
         assert!(check_url(&Url::parse("https://93.184.215.14/").unwrap(), false).is_ok());
-        assert!(check_url(&Url::parse("https://mastodon.example/inbox").unwrap(), false).is_ok());
+        assert!(
+            check_url(
+                &Url::parse("https://mastodon.example/inbox").unwrap(),
+                false
+            )
+            .is_ok()
+        );
         assert!(check_url(&Url::parse("file:///etc/passwd").unwrap(), true).is_err());
-    }
-}
-
-/// Signs every GET the federation library makes with the instance actor's key
-/// (through our constant-time signer), and applies [`check_url`] first.
-pub struct SignedFetches {
-    pub signer: crate::federation::keys::Signer,
-    pub key_id: String,
-    pub allow_private_addresses: bool,
-}
-
-#[async_trait::async_trait]
-impl reqwest_middleware::Middleware for SignedFetches {
-    async fn handle(
-        &self,
-        mut request: reqwest::Request,
-        extensions: &mut http::Extensions,
-        next: reqwest_middleware::Next<'_>,
-    ) -> reqwest_middleware::Result<reqwest::Response> {
-        check_url(request.url(), self.allow_private_addresses)
-            .map_err(|e| reqwest_middleware::Error::Middleware(e.into()))?;
-        if request.method() == reqwest::Method::GET {
-            let headers = signatures::sign_get(&self.signer, &self.key_id, request.url(), std::time::SystemTime::now())
-                .map_err(|e| reqwest_middleware::Error::Middleware(e.into()))?;
-            for (name, value) in headers {
-                if name == "Host" {
-                    continue;
-                }
-                let value = http::HeaderValue::from_str(&value)
-                    .map_err(|e| reqwest_middleware::Error::Middleware(e.into()))?;
-                request.headers_mut().insert(name, value);
-            }
-        }
-        next.run(request, extensions).await
     }
 }

@@ -91,7 +91,13 @@ pub type SignedHeaders = Vec<(&'static str, String)>;
 
 /// Signs a POST of `body` (whose Digest header the caller may have computed
 /// once for many inboxes) to `url`.
-pub fn sign_post(signer: &Signer, key_id: &str, url: &Url, digest: &str, now: SystemTime) -> Result<SignedHeaders, KeyError> {
+pub fn sign_post(
+    signer: &Signer,
+    key_id: &str,
+    url: &Url,
+    digest: &str,
+    now: SystemTime,
+) -> Result<SignedHeaders, KeyError> {
     let date = http_date(now);
     let host = host_header(url);
     let signing_string = format!(
@@ -113,10 +119,18 @@ pub fn sign_post(signer: &Signer, key_id: &str, url: &Url, digest: &str, now: Sy
 }
 
 /// Signs a GET of `url` (authorized-fetch servers answer only those).
-pub fn sign_get(signer: &Signer, key_id: &str, url: &Url, now: SystemTime) -> Result<SignedHeaders, KeyError> {
+pub fn sign_get(
+    signer: &Signer,
+    key_id: &str,
+    url: &Url,
+    now: SystemTime,
+) -> Result<SignedHeaders, KeyError> {
     let date = http_date(now);
     let host = host_header(url);
-    let signing_string = format!("(request-target): {}\nhost: {host}\ndate: {date}", request_target("get", url));
+    let signing_string = format!(
+        "(request-target): {}\nhost: {host}\ndate: {date}",
+        request_target("get", url)
+    );
     let signature = BASE64.encode(signer.sign(signing_string.as_bytes())?);
     Ok(vec![
         ("Host", host),
@@ -134,7 +148,9 @@ pub fn sign_get(signer: &Signer, key_id: &str, url: &Url, now: SystemTime) -> Re
 /// (or the same after `Authorization: Signature `).
 pub fn parse_header(headers: &HeaderMap) -> Result<SignatureHeader, SignatureError> {
     let raw = if let Some(value) = headers.get("signature") {
-        value.to_str().map_err(|_| SignatureError::Malformed("not text"))?
+        value
+            .to_str()
+            .map_err(|_| SignatureError::Malformed("not text"))?
     } else if let Some(auth) = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -156,12 +172,26 @@ pub fn parse_header(headers: &HeaderMap) -> Result<SignatureHeader, SignatureErr
             "algorithm" => algorithm = Some(value),
             "headers" => covered = Some(value),
             "signature" => signature = Some(value),
-            "created" => created = Some(value.parse().map_err(|_| SignatureError::Malformed("created"))?),
-            "expires" => expires = Some(value.parse().map_err(|_| SignatureError::Malformed("expires"))?),
+            "created" => {
+                created = Some(
+                    value
+                        .parse()
+                        .map_err(|_| SignatureError::Malformed("created"))?,
+                )
+            }
+            "expires" => {
+                expires = Some(
+                    value
+                        .parse()
+                        .map_err(|_| SignatureError::Malformed("expires"))?,
+                )
+            }
             _ => {}
         }
     }
-    let key_id = key_id.filter(|k| !k.is_empty()).ok_or(SignatureError::Malformed("keyId is required"))?;
+    let key_id = key_id
+        .filter(|k| !k.is_empty())
+        .ok_or(SignatureError::Malformed("keyId is required"))?;
     let signature = signature.ok_or(SignatureError::Malformed("signature is required"))?;
     let signature = BASE64
         .decode(signature.as_bytes())
@@ -187,11 +217,19 @@ fn parameters(raw: &str) -> Result<Vec<(String, String)>, SignatureError> {
     let mut out = Vec::new();
     let mut rest = raw.trim();
     while !rest.is_empty() {
-        let (name, after) = rest.split_once('=').ok_or(SignatureError::Malformed("expected name=value"))?;
-        let name = name.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let (name, after) = rest
+            .split_once('=')
+            .ok_or(SignatureError::Malformed("expected name=value"))?;
+        let name = name
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
         let after = after.trim_start();
         let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
-            let end = quoted.find('"').ok_or(SignatureError::Malformed("unterminated quote"))?;
+            let end = quoted
+                .find('"')
+                .ok_or(SignatureError::Malformed("unterminated quote"))?;
             (quoted[..end].to_string(), &quoted[end + 1..])
         } else {
             let end = after.find(',').unwrap_or(after.len());
@@ -211,10 +249,13 @@ pub fn check_request(
     body: &[u8],
     now: SystemTime,
 ) -> Result<(), SignatureError> {
-    if let Some(algorithm) = &sig.algorithm {
-        if !matches!(algorithm.to_ascii_lowercase().as_str(), "rsa-sha256" | "hs2019") {
-            return Err(SignatureError::Algorithm(algorithm.clone()));
-        }
+    if let Some(algorithm) = &sig.algorithm
+        && !matches!(
+            algorithm.to_ascii_lowercase().as_str(),
+            "rsa-sha256" | "hs2019"
+        )
+    {
+        return Err(SignatureError::Algorithm(algorithm.clone()));
     }
     let covers = |name: &str| sig.headers.iter().any(|h| h == name);
     if !covers("(request-target)") {
@@ -223,7 +264,10 @@ pub fn check_request(
     if !covers("host") {
         return Err(SignatureError::Uncovered("host"));
     }
-    let now_secs = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
+    let now_secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64;
     let skew = MAX_CLOCK_SKEW.as_secs() as i64;
     if covers("date") {
         let date = headers
@@ -231,22 +275,27 @@ pub fn check_request(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| httpdate::parse_http_date(v).ok())
             .ok_or(SignatureError::BadDate)?;
-        let date = date.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
+        let date = date
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs() as i64;
         if (date - now_secs).abs() > skew {
             return Err(SignatureError::Stale);
         }
     } else if covers("(created)") {
-        let created = sig.created.ok_or(SignatureError::Malformed("(created) is signed but missing"))?;
+        let created = sig
+            .created
+            .ok_or(SignatureError::Malformed("(created) is signed but missing"))?;
         if (created - now_secs).abs() > skew {
             return Err(SignatureError::Stale);
         }
     } else {
         return Err(SignatureError::Uncovered("date or (created)"));
     }
-    if let Some(expires) = sig.expires {
-        if expires < now_secs {
-            return Err(SignatureError::Expired);
-        }
+    if let Some(expires) = sig.expires
+        && expires < now_secs
+    {
+        return Err(SignatureError::Expired);
     }
     if method == Method::POST {
         if !covers("digest") {
@@ -260,10 +309,13 @@ pub fn check_request(
             .flat_map(|v| v.split(','))
             .find_map(|part| {
                 let (alg, value) = part.trim().split_once('=')?;
-                alg.eq_ignore_ascii_case("sha-256").then(|| value.to_string())
+                alg.eq_ignore_ascii_case("sha-256")
+                    .then(|| value.to_string())
             })
             .ok_or(SignatureError::MissingDigest)?;
-        let given = BASE64.decode(digest.trim()).map_err(|_| SignatureError::DigestMismatch)?;
+        let given = BASE64
+            .decode(digest.trim())
+            .map_err(|_| SignatureError::DigestMismatch)?;
         if given.as_slice() != expected.as_slice() {
             return Err(SignatureError::DigestMismatch);
         }
@@ -283,9 +335,17 @@ pub fn verify(
     let mut lines = Vec::with_capacity(sig.headers.len());
     for name in &sig.headers {
         let value = match name.as_str() {
-            "(request-target)" => format!("{} {path_and_query}", method.as_str().to_ascii_lowercase()),
-            "(created)" => sig.created.ok_or(SignatureError::MissingHeader(name.clone()))?.to_string(),
-            "(expires)" => sig.expires.ok_or(SignatureError::MissingHeader(name.clone()))?.to_string(),
+            "(request-target)" => {
+                format!("{} {path_and_query}", method.as_str().to_ascii_lowercase())
+            }
+            "(created)" => sig
+                .created
+                .ok_or(SignatureError::MissingHeader(name.clone()))?
+                .to_string(),
+            "(expires)" => sig
+                .expires
+                .ok_or(SignatureError::MissingHeader(name.clone()))?
+                .to_string(),
             header => {
                 let values: Vec<&str> = headers
                     .get_all(header)
@@ -329,7 +389,14 @@ mod tests {
         let url = Url::parse("https://peer.example/users/a/inbox?x=1").unwrap();
         let body = br#"{"type":"Accept"}"#;
         let now = SystemTime::now();
-        let signed = sign_post(&signer, "https://us.example/o/a#main-key", &url, &digest_header(body), now).unwrap();
+        let signed = sign_post(
+            &signer,
+            "https://us.example/o/a#main-key",
+            &url,
+            &digest_header(body),
+            now,
+        )
+        .unwrap();
         let headers = headers_of(&signed);
         let sig = parse_header(&headers).unwrap();
         assert_eq!(sig.key_id, "https://us.example/o/a#main-key");
@@ -345,12 +412,17 @@ mod tests {
             Err(SignatureError::DigestMismatch)
         );
         let later = now + Duration::from_secs(2 * 3600);
-        assert_eq!(check_request(&sig, &Method::POST, &headers, body, later), Err(SignatureError::Stale));
+        assert_eq!(
+            check_request(&sig, &Method::POST, &headers, body, later),
+            Err(SignatureError::Stale)
+        );
     }
 
     #[test]
     fn parses_quoted_commas_and_unquoted_numbers() {
-        let params = parameters(r#"keyId="https://x/a,b#k",created=1700000000, headers="(created) host""#).unwrap();
+        let params =
+            parameters(r#"keyId="https://x/a,b#k",created=1700000000, headers="(created) host""#)
+                .unwrap();
         assert_eq!(params[0], ("keyid".into(), "https://x/a,b#k".into()));
         assert_eq!(params[1], ("created".into(), "1700000000".into()));
         assert_eq!(params[2], ("headers".into(), "(created) host".into()));

@@ -13,12 +13,8 @@ use axum::{
 use minijinja::context;
 
 use crate::{
-    app::AppState,
-    error::AppError,
-    federation::actor::profile_fields,
-    html,
-    organisations::Organisation,
-    store::ACCEPTED,
+    app::AppState, error::AppError, federation::actor::profile_fields, html,
+    organisations::Organisation, store::ACCEPTED,
 };
 
 pub fn routes() -> Router<AppState> {
@@ -28,7 +24,11 @@ pub fn routes() -> Router<AppState> {
 /// `GET /healthz`: 200 when the database answers, 503 otherwise.
 pub async fn healthz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response(),
+        Ok(()) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        )
+            .into_response(),
         Err(err) => {
             tracing::error!(error = %err, "health check: database does not answer");
             (
@@ -82,7 +82,9 @@ pub async fn profile_page(state: &AppState, org: &Organisation) -> Result<Respon
     let statuses_count = state.store.count_outbox(org.id).await?;
     let fields: Vec<_> = profile_fields(org)
         .into_iter()
-        .map(|(name, value)| context! { name => name, value_html => html::field_value_html(&value) })
+        .map(
+            |(name, value)| context! { name => name, value_html => html::field_value_html(&value) },
+        )
         .collect();
     let body = state.templates.render(
         "profile.html",

@@ -10,7 +10,6 @@
 
 pub mod peer;
 
-
 use std::{net::SocketAddr, time::Duration};
 
 use broadside::{
@@ -137,6 +136,34 @@ impl TestServer {
     /// Starts a server after letting the test adjust its configuration.
     pub async fn start_with(db: &TestDb, adjust: impl FnOnce(&mut Config)) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve(db, listener, adjust).await
+    }
+
+    /// Starts a server where an earlier one ran (same address, so the same
+    /// ActivityPub ids), as a restart would.
+    pub async fn restart_at(
+        db: &TestDb,
+        addr: SocketAddr,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let listener = loop {
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(listener) => break listener,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Err(err) => panic!("rebinding {addr}: {err}"),
+            }
+        };
+        Self::serve(db, listener, adjust).await
+    }
+
+    async fn serve(
+        db: &TestDb,
+        listener: tokio::net::TcpListener,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let addr = listener.local_addr().unwrap();
         let mut config = test_config(db, addr);
         adjust(&mut config);
@@ -144,11 +171,15 @@ impl TestServer {
         store.migrate().await.expect("migrate");
         // Creating the same token twice (a restart on one database) is fine.
         let _ = store.upsert_token("test", &hash_token(TOKEN)).await;
-        let state = AppState::new(config.clone(), store.clone()).await.expect("state");
+        let state = AppState::new(config.clone(), store.clone())
+            .await
+            .expect("state");
         let task = tokio::spawn({
             let state = state.clone();
             async move {
-                app::serve(state, listener, std::future::pending()).await.expect("server runs");
+                app::serve(state, listener, std::future::pending())
+                    .await
+                    .expect("server runs");
             }
         });
         TestServer {
@@ -180,7 +211,12 @@ impl TestServer {
     }
 
     /// An admin API call with the test token.
-    pub async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self
             .http
             .request(method, self.url(&format!("/api/v1{path}")))
@@ -259,13 +295,16 @@ macro_rules! both_backends {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let db = $crate::common::TestDb::new($crate::common::Backend::Sqlite).await.unwrap();
+                let db = $crate::common::TestDb::new($crate::common::Backend::Sqlite)
+                    .await
+                    .unwrap();
                 ($body)(db).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some(db) = $crate::common::TestDb::new($crate::common::Backend::Postgres).await else {
+                let Some(db) = $crate::common::TestDb::new($crate::common::Backend::Postgres).await
+                else {
                     return;
                 };
                 ($body)(db).await;

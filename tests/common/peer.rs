@@ -97,7 +97,9 @@ impl Peer {
 
     /// A peer on a given port (to restart one where it was).
     pub async fn start_on(port: u16) -> Peer {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         Self::serve(listener, true)
     }
 
@@ -118,7 +120,10 @@ impl Peer {
                 delay: Duration::ZERO,
             }),
             scripted: Mutex::new(Vec::new()),
-            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
             key_cache: Mutex::new(HashMap::new()),
             secure_mode: std::sync::atomic::AtomicBool::new(false),
             fetches: Mutex::new(Vec::new()),
@@ -131,7 +136,12 @@ impl Peer {
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Peer { addr, base, state, task }
+        Peer {
+            addr,
+            base,
+            state,
+            task,
+        }
     }
 
     pub fn stop(self) {
@@ -152,7 +162,9 @@ impl Peer {
 
     /// Answers actor fetches only when signed (Mastodon's secure mode).
     pub fn require_signed_fetches(&self) {
-        self.state.secure_mode.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.state
+            .secure_mode
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Each actor fetch the peer answered or refused: whether it was signed
@@ -176,17 +188,26 @@ impl Peer {
 
     /// Received activities of one type.
     pub fn received_of(&self, kind: &str) -> Vec<Received> {
-        self.received().into_iter().filter(|r| r.activity["type"] == kind).collect()
+        self.received()
+            .into_iter()
+            .filter(|r| r.activity["type"] == kind)
+            .collect()
     }
 
     /// Sends `activity` to `inbox`, signed as `signer` the way Mastodon
     /// signs: rsa-sha256 over (request-target) host date digest.
     pub async fn send(&self, inbox: &str, signer: &str, activity: &Value) -> reqwest::Response {
-        self.send_with(inbox, &Signing::as_actor(self, signer), activity).await
+        self.send_with(inbox, &Signing::as_actor(self, signer), activity)
+            .await
     }
 
     /// Sends with full control over what is signed and how.
-    pub async fn send_with(&self, inbox: &str, signing: &Signing, activity: &Value) -> reqwest::Response {
+    pub async fn send_with(
+        &self,
+        inbox: &str,
+        signing: &Signing,
+        activity: &Value,
+    ) -> reqwest::Response {
         let body = match &signing.raw_body {
             Some(raw) => raw.clone(),
             None => serde_json::to_vec(activity).unwrap(),
@@ -299,8 +320,8 @@ async fn actor(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let signed = headers.contains_key("signature")
-        && verify_get(&state, &method, &uri, &headers).await;
+    let signed =
+        headers.contains_key("signature") && verify_get(&state, &method, &uri, &headers).await;
     state.fetches.lock().unwrap().push(signed);
     if state.secure_mode.load(std::sync::atomic::Ordering::SeqCst) && !signed {
         return StatusCode::UNAUTHORIZED.into_response();
@@ -327,9 +348,16 @@ async fn actor(
     response
 }
 
-async fn inbox(State(state): State<Arc<PeerState>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn inbox(
+    State(state): State<Arc<PeerState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let activity: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let (verified, key_id, signed_headers) = verify(&state, &method, &uri, &headers, &body, &activity).await;
+    let (verified, key_id, signed_headers) =
+        verify(&state, &method, &uri, &headers, &body, &activity).await;
     state.received.lock().unwrap().push(Received {
         path: uri.path().to_string(),
         activity,
@@ -357,7 +385,10 @@ async fn verify_get(state: &PeerState, method: &Method, uri: &Uri, headers: &Hea
         .get("headers")
         .map(|h| h.split(' ').map(str::to_string).collect())
         .unwrap_or_default();
-    if !["(request-target)", "host", "date"].iter().all(|h| covered.iter().any(|c| c == h)) {
+    if !["(request-target)", "host", "date"]
+        .iter()
+        .all(|h| covered.iter().any(|c| c == h))
+    {
         return false;
     }
     let Some(lines) = signing_lines(&covered, method, uri, headers) else {
@@ -366,7 +397,14 @@ async fn verify_get(state: &PeerState, method: &Method, uri: &Uri, headers: &Hea
     let Some((pem, _owner)) = fetch_key(state, &key_id).await else {
         return false;
     };
-    rsa_verify(&pem, params.get("signature").map(String::as_str).unwrap_or_default(), &lines)
+    rsa_verify(
+        &pem,
+        params
+            .get("signature")
+            .map(String::as_str)
+            .unwrap_or_default(),
+        &lines,
+    )
 }
 
 fn parse_params(sig: &str) -> HashMap<String, String> {
@@ -379,11 +417,20 @@ fn parse_params(sig: &str) -> HashMap<String, String> {
     params
 }
 
-fn signing_lines(covered: &[String], method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<String> {
+fn signing_lines(
+    covered: &[String],
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Option<String> {
     let mut lines = Vec::new();
     for name in covered {
         let value = if name == "(request-target)" {
-            format!("{} {}", method.as_str().to_lowercase(), uri.path_and_query()?)
+            format!(
+                "{} {}",
+                method.as_str().to_lowercase(),
+                uri.path_and_query()?
+            )
         } else {
             headers.get(name.as_str())?.to_str().ok()?.to_string()
         };
@@ -402,7 +449,9 @@ fn rsa_verify(pem: &str, signature_b64: &str, signed: &str) -> bool {
     let Ok(signature) = Signature::try_from(signature.as_slice()) else {
         return false;
     };
-    VerifyingKey::<Sha256>::new(public).verify(signed.as_bytes(), &signature).is_ok()
+    VerifyingKey::<Sha256>::new(public)
+        .verify(signed.as_bytes(), &signature)
+        .is_ok()
 }
 
 /// Draft-cavage verification written for the peer: parse, rebuild the
@@ -436,17 +485,32 @@ async fn verify(
     let Some((pem, owner)) = fetch_key(state, &key_id).await else {
         return (false, key_id, covered);
     };
-    let ok = rsa_verify(&pem, params.get("signature").map(String::as_str).unwrap_or_default(), &lines);
+    let ok = rsa_verify(
+        &pem,
+        params
+            .get("signature")
+            .map(String::as_str)
+            .unwrap_or_default(),
+        &lines,
+    );
     let date_fresh = headers
         .get("date")
         .and_then(|v| v.to_str().ok())
         .and_then(|d| httpdate::parse_http_date(d).ok())
-        .map(|d| SystemTime::now().duration_since(d).unwrap_or(Duration::ZERO))
+        .map(|d| {
+            SystemTime::now()
+                .duration_since(d)
+                .unwrap_or(Duration::ZERO)
+        })
         .is_some_and(|age| age < Duration::from_secs(300));
     let required = ["(request-target)", "host", "date", "digest"]
         .iter()
         .all(|h| covered.iter().any(|c| c == h));
-    (ok && digest_ok && owner == actor && date_fresh && required, key_id, covered)
+    (
+        ok && digest_ok && owner == actor && date_fresh && required,
+        key_id,
+        covered,
+    )
 }
 
 /// Fetches the key a keyId names: the actor document (unsigned GET, as

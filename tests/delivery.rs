@@ -1,0 +1,297 @@
+//! The delivery queue against real peers: retries, permanent failures, slow
+//! and dead hosts, crashes and several workers sharing one database.
+
+mod common;
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use broadside::{
+    delivery::{
+        Outgoing,
+        worker::{Worker, WorkerSettings},
+    },
+    federation::activities::new_activity_id,
+    store::Store,
+};
+use common::{Backend, TestDb, TestServer, eventually, peer::Peer};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, watch};
+
+/// Fast retries for tests: a unit of 5 ms makes the first retry ~80–180 ms.
+fn fast(config: &mut broadside::config::Config) {
+    config.delivery_retry_unit_ms = 5;
+}
+
+/// An activity from `cras` queued for `inboxes` through the real outbox.
+async fn send(server: &TestServer, inboxes: &[String]) -> Value {
+    let (_, org) = server
+        .api(reqwest::Method::GET, "/organisations/cras", None)
+        .await;
+    let organisation = server.store.organisation("cras").await.unwrap();
+    let body = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": new_activity_id(&server.state.urls),
+        "type": "Update",
+        "actor": org["actor_url"],
+        "object": org["actor_url"],
+    });
+    server
+        .state
+        .outbox
+        .send(
+            Outgoing {
+                organisation_id: organisation.id,
+                kind: "Update",
+                statement_id: None,
+                body: body.clone(),
+            },
+            inboxes,
+        )
+        .await
+        .unwrap();
+    body
+}
+
+async fn counts(server: &TestServer) -> Value {
+    let (_, report) = server.api(reqwest::Method::GET, "/deliveries", None).await;
+    report["counts"].clone()
+}
+
+fn inbox(peer: &Peer, name: &str) -> String {
+    format!("{}/inbox", peer.actor(name))
+}
+
+both_backends!(retries_until_the_peer_recovers, |db: TestDb| async move {
+    let server = TestServer::start_with(&db, fast).await;
+    server.create_organisation("cras", "CRAS").await;
+    let peer = Peer::start().await;
+    peer.script(&[
+        StatusCode::INTERNAL_SERVER_ERROR,
+        StatusCode::SERVICE_UNAVAILABLE,
+    ]);
+    let sent = send(&server, &[inbox(&peer, "a")]).await;
+    let got = eventually(10, || async {
+        let ok: Vec<_> = peer
+            .received()
+            .into_iter()
+            .filter(|r| r.activity["id"] == sent["id"])
+            .collect();
+        (ok.len() == 3).then_some(ok)
+    })
+    .await;
+    assert!(
+        got.iter().all(|r| r.verified),
+        "every attempt is signed afresh"
+    );
+    let counts = eventually(5, || async {
+        let c = counts(&server).await;
+        (c["delivered"] == 1).then_some(c)
+    })
+    .await;
+    assert_eq!(counts["failed"], 0);
+    // The host's failures were forgotten on success.
+    let (_, report) = server.api(reqwest::Method::GET, "/deliveries", None).await;
+    assert_eq!(report["failing_hosts"], json!([]));
+});
+
+both_backends!(gone_is_not_retried, |db: TestDb| async move {
+    let server = TestServer::start_with(&db, fast).await;
+    server.create_organisation("cras", "CRAS").await;
+    let peer = Peer::start().await;
+    peer.set_behaviour(StatusCode::GONE, Duration::ZERO);
+    send(&server, &[inbox(&peer, "a")]).await;
+    let counts = eventually(5, || async {
+        let c = counts(&server).await;
+        (c["failed"] == 1).then_some(c)
+    })
+    .await;
+    assert_eq!(counts["queued"], 0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        peer.received().len(),
+        1,
+        "410 is permanent: one attempt only"
+    );
+    let (_, report) = server
+        .api(reqwest::Method::GET, "/deliveries?state=failed", None)
+        .await;
+    assert_eq!(report["deliveries"][0]["last_status"], 410);
+    // A 4xx about one activity says nothing about the host's health.
+    assert_eq!(report["failing_hosts"], json!([]));
+    let (status, _) = server
+        .api(reqwest::Method::GET, "/deliveries?state=bogus", None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+});
+
+both_backends!(
+    slow_and_dead_hosts_do_not_hold_back_healthy_ones,
+    |db: TestDb| async move {
+        let server = TestServer::start_with(&db, |c| {
+            fast(c);
+            c.delivery_per_host_concurrency = 2;
+        })
+        .await;
+        server.create_organisation("cras", "CRAS").await;
+        let slow = Peer::start_with(false).await;
+        slow.set_behaviour(StatusCode::ACCEPTED, Duration::from_secs(20));
+        let healthy = Peer::start_with(false).await;
+        // A port nobody listens on.
+        let dead = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = l.local_addr().unwrap().port();
+            drop(l);
+            format!("http://localhost:{port}/inbox")
+        };
+        let mut inboxes: Vec<String> = (0..20).map(|i| inbox(&slow, &format!("s{i}"))).collect();
+        inboxes.push(dead);
+        inboxes.extend((0..20).map(|i| inbox(&healthy, &format!("h{i}"))));
+        let started = std::time::Instant::now();
+        send(&server, &inboxes).await;
+        eventually(10, || async {
+            (healthy.received().len() == 20).then_some(())
+        })
+        .await;
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < Duration::from_secs(5),
+            "healthy inboxes waited {elapsed:?} behind slow ones"
+        );
+        assert!(healthy.received().iter().all(|r| r.verified));
+        // The slow host never had more than its share of requests in flight.
+        assert!(
+            slow.received().len() <= 2,
+            "per-host limit: {} in flight",
+            slow.received().len()
+        );
+        let (_, report) = server.api(reqwest::Method::GET, "/deliveries", None).await;
+        assert!(
+            report["failing_hosts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["last_error"].as_str().is_some())
+        );
+    }
+);
+
+both_backends!(nothing_is_lost_across_a_crash, |db: TestDb| async move {
+    let peer = Peer::start().await;
+    // A server that queues but has no worker, then dies.
+    let first = TestServer::start_with(&db, |c| c.delivery_workers = 0).await;
+    first.create_organisation("cras", "CRAS").await;
+    let queued = send(&first, &[inbox(&peer, "a"), inbox(&peer, "b")]).await;
+    let counts_before = counts(&first).await;
+    assert_eq!(counts_before["queued"], 2, "{counts_before}");
+    let addr = first.addr;
+    first.kill();
+
+    // A second one, mid-send when it dies: the peer is slow to answer.
+    let slow = Peer::start().await;
+    slow.set_behaviour(StatusCode::ACCEPTED, Duration::from_secs(30));
+    let second = TestServer::restart_at(&db, addr, |c| c.delivery_lease_seconds = 2).await;
+    eventually(5, || async { (!peer.received().is_empty()).then_some(()) }).await;
+    let in_flight = send(&second, &[inbox(&slow, "c")]).await;
+    eventually(5, || async { (!slow.received().is_empty()).then_some(()) }).await;
+    second.kill();
+    // The peer recovers: it now answers at once.
+    slow.set_behaviour(StatusCode::ACCEPTED, Duration::ZERO);
+
+    // After a restart everything unfinished is sent, the in-flight one once
+    // its lease expires.
+    let third = TestServer::restart_at(&db, addr, |c| c.delivery_lease_seconds = 2).await;
+    eventually(15, || async {
+        let attempts = slow
+            .received()
+            .iter()
+            .filter(|r| r.activity["id"] == in_flight["id"])
+            .count();
+        (attempts >= 2).then_some(())
+    })
+    .await;
+    assert!(
+        peer.received()
+            .iter()
+            .any(|r| r.activity["id"] == queued["id"] && r.verified)
+    );
+    let c = eventually(5, || async {
+        let c = counts(&third).await;
+        (c["delivered"] == 3).then_some(c)
+    })
+    .await;
+    assert_eq!(c["queued"], 0);
+    assert_eq!(c["sending"], 0);
+});
+
+/// Two workers, each with its own connection pool, on one PostgreSQL
+/// database: every delivery is sent exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_on_one_postgres_send_each_delivery_once() {
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    two_workers(db).await;
+}
+
+/// The same on one SQLite file (two pools, as two processes would have).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_on_one_sqlite_send_each_delivery_once() {
+    two_workers(TestDb::new(Backend::Sqlite).await.unwrap()).await;
+}
+
+async fn two_workers(db: TestDb) {
+    let server = TestServer::start_with(&db, |c| c.delivery_workers = 0).await;
+    server.create_organisation("cras", "CRAS").await;
+    let peers = [
+        Peer::start_with(false).await,
+        Peer::start_with(false).await,
+        Peer::start_with(false).await,
+    ];
+    let inboxes: Vec<String> = (0..300)
+        .map(|i| inbox(&peers[i % 3], &format!("u{i}")))
+        .collect();
+    let sent = send(&server, &inboxes).await;
+
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let store = Store::connect(&db.url).await.unwrap();
+        let worker = Worker::new(
+            store,
+            server.state.urls.clone(),
+            broadside::transport::client(true),
+            WorkerSettings {
+                concurrency: 16,
+                per_host: 4,
+                ..WorkerSettings::from_config(&server.state.config)
+            },
+            Arc::new(Notify::new()),
+        );
+        tasks.push(tokio::spawn(worker.run(stopped.clone())));
+    }
+    eventually(30, || async {
+        let total: usize = peers.iter().map(|p| p.received().len()).sum();
+        (total >= 300).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut per_inbox: HashMap<String, usize> = HashMap::new();
+    for peer in &peers {
+        for r in peer.received() {
+            assert_eq!(r.activity["id"], sent["id"]);
+            assert!(r.verified);
+            *per_inbox
+                .entry(format!("{}{}", peer.domain(), r.path))
+                .or_default() += 1;
+        }
+    }
+    assert_eq!(per_inbox.len(), 300, "every inbox got it");
+    assert!(per_inbox.values().all(|&n| n == 1), "none got it twice");
+    let _ = stop.send(true);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let c = counts(&server).await;
+    assert_eq!(c["delivered"], 300, "{c}");
+}
