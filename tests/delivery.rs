@@ -295,3 +295,75 @@ async fn two_workers(db: TestDb) {
     let c = counts(&server).await;
     assert_eq!(c["delivered"], 300, "{c}");
 }
+
+both_backends!(
+    unavailable_hosts_are_skipped_until_they_speak,
+    |db: TestDb| async move {
+        let server = TestServer::start_with(&db, fast).await;
+        server.create_organisation("cras", "CRAS").await;
+        let peer = Peer::start().await;
+        peer.set_behaviour(StatusCode::SERVICE_UNAVAILABLE, Duration::ZERO);
+        // Six earlier days of failures on record; today's makes seven.
+        sqlx_exec(
+        &db,
+        &format!(
+            "INSERT INTO delivery_hosts (host, failure_days, last_failure_day, updated_at) VALUES ('{}', 6, '2000-01-01', 0)",
+            peer.domain()
+        ),
+    )
+    .await;
+        send(&server, &[inbox(&peer, "a")]).await;
+        let report = eventually(5, || async {
+            let (_, report) = server.api(reqwest::Method::GET, "/deliveries", None).await;
+            report["failing_hosts"][0]["unavailable_since"]
+                .is_i64()
+                .then_some(report)
+        })
+        .await;
+        assert_eq!(report["failing_hosts"][0]["host"], peer.domain());
+        // Its queued delivery was dropped, and nothing new is queued for it.
+        let c = eventually(5, || async {
+            let c = counts(&server).await;
+            (c["failed"] == 1 && c["queued"] == 0).then_some(c)
+        })
+        .await;
+        assert_eq!(c["delivered"], 0);
+        peer.set_behaviour(StatusCode::ACCEPTED, Duration::ZERO);
+        send(&server, &[inbox(&peer, "a")]).await;
+        assert_eq!(counts(&server).await["queued"], 0);
+        let before = peer.received().len();
+
+        // A signed request from the host proves it alive: deliveries resume.
+        let follow = peer.follow("zoe", &server.url("/organisations/cras"));
+        assert_eq!(
+            peer.send(&server.url("/inbox"), "zoe", &follow)
+                .await
+                .status(),
+            StatusCode::ACCEPTED
+        );
+        let accept = eventually(5, || async {
+            peer.received_of("Accept").into_iter().next()
+        })
+        .await;
+        assert!(accept.verified);
+        assert!(peer.received().len() > before);
+        let (_, report) = server.api(reqwest::Method::GET, "/deliveries", None).await;
+        assert_eq!(report["failing_hosts"], json!([]));
+    }
+);
+
+/// Runs one statement of test set-up SQL on the test database.
+async fn sqlx_exec(db: &TestDb, sql: &str) {
+    use sqlx::{Connection, Executor};
+    if db.url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        conn.execute(sqlx::AssertSqlSafe(sql.to_string()))
+            .await
+            .unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        conn.execute(sqlx::AssertSqlSafe(sql.to_string()))
+            .await
+            .unwrap();
+    }
+}

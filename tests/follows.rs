@@ -343,3 +343,54 @@ both_backends!(we_sign_our_fetches, |db: TestDb| async move {
             .contains("PUBLIC KEY")
     );
 });
+
+both_backends!(profile_changes_reach_followers, |db: TestDb| async move {
+    let server = TestServer::start(&db).await;
+    server.create_organisation("cras", "CRAS").await;
+    let org = server.url("/organisations/cras");
+    let peer = Peer::start().await;
+    for name in ["ann", "ben"] {
+        let follow = peer.follow(name, &org);
+        peer.send(&server.url("/inbox"), name, &follow).await;
+    }
+    eventually(5, || async {
+        (peer.received_of("Accept").len() == 2).then_some(())
+    })
+    .await;
+
+    // An edit goes out as one Update per server (its shared inbox).
+    let (status, _) = server
+        .api(
+            Method::PATCH,
+            "/organisations/cras",
+            Some(serde_json::json!({"name": "CRAS-IWA"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let update = eventually(5, || async {
+        peer.received_of("Update").into_iter().next()
+    })
+    .await;
+    assert!(update.verified);
+    assert_eq!(update.path, "/inbox", "to the shared inbox");
+    assert_eq!(update.activity["object"]["type"], "Organization");
+    assert_eq!(update.activity["object"]["name"], "CRAS-IWA");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        peer.received_of("Update").len(),
+        1,
+        "one request for two followers on one server"
+    );
+
+    // Deleting the organisation tells them, signed with its key.
+    let (status, _) = server
+        .api(Method::DELETE, "/organisations/cras", None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let delete = eventually(5, || async {
+        peer.received_of("Delete").into_iter().next()
+    })
+    .await;
+    assert!(delete.verified, "verified with the key the peer cached");
+    assert_eq!(delete.activity["object"], org);
+});

@@ -6,8 +6,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::auth::Admin;
 use crate::{
     app::AppState,
+    delivery::Outgoing,
     error::{ApiJson, ApiPath, AppError},
-    federation::keys::generate_keypair,
+    federation::{activities, keys::generate_keypair},
     organisations::{Organisation, Profile, ProfileField, validate_handle},
     store::{ACCEPTED, NewOrganisation, StoreError},
 };
@@ -151,6 +152,31 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view(&state, created).await?)))
 }
 
+/// Queues an activity about the organisation itself for all its followers.
+async fn tell_followers(
+    state: &AppState,
+    org: &Organisation,
+    kind: &'static str,
+    body: serde_json::Value,
+) -> Result<(), AppError> {
+    let inboxes = state.store.follower_inboxes(&[org.id]).await?;
+    if !inboxes.is_empty() {
+        state
+            .outbox
+            .send(
+                Outgoing {
+                    organisation_id: org.id,
+                    kind,
+                    statement_id: None,
+                    body,
+                },
+                &inboxes,
+            )
+            .await?;
+    }
+    Ok(())
+}
+
 /// `GET /api/v1/organisations`
 pub async fn list(
     State(state): State<AppState>,
@@ -214,6 +240,13 @@ pub async fn update(
     .validate()?;
     let updated = state.store.update_organisation(org.id, &profile).await?;
     tracing::info!(handle = %updated.handle, "organisation updated");
+    tell_followers(
+        &state,
+        &updated,
+        "Update",
+        activities::update_actor(&state.urls, &updated),
+    )
+    .await?;
     Ok(Json(view(&state, updated).await?))
 }
 
@@ -224,6 +257,15 @@ pub async fn delete(
     ApiPath(handle): ApiPath<String>,
 ) -> Result<StatusCode, AppError> {
     let org = find(&state, &handle).await?;
+    // Queued before the row is marked deleted, while the followers are known;
+    // the key stays, so the Delete is still signed.
+    tell_followers(
+        &state,
+        &org,
+        "Delete",
+        activities::delete_actor(&state.urls, &org.handle),
+    )
+    .await?;
     state.store.delete_organisation(org.id).await?;
     tracing::info!(handle = %org.handle, "organisation deleted");
     Ok(StatusCode::NO_CONTENT)

@@ -69,3 +69,35 @@ pub fn undo_accept(urls: &Urls, handle: &str, follower: &Follower) -> Value {
         },
     })
 }
+
+/// `Update{Organization}` after a profile edit: followers' servers refresh
+/// the profile at once instead of within a day.
+pub fn update_actor(urls: &Urls, org: &crate::organisations::Organisation) -> Value {
+    let actor = super::actor::organisation_actor(org, urls);
+    let followers = urls.followers(&org.handle);
+    let object = serde_json::to_value(&actor).expect("actors serialise");
+    json!({
+        "@context": super::context(),
+        "id": new_activity_id(urls),
+        "type": "Update",
+        "actor": actor.id,
+        "to": [PUBLIC],
+        "cc": [followers],
+        "object": object,
+    })
+}
+
+/// `Delete{actor}` when an organisation is deleted: followers' servers
+/// remove the account (INTEROP §6).
+pub fn delete_actor(urls: &Urls, handle: &str) -> Value {
+    let actor = urls.organisation(handle);
+    json!({
+        "@context": AS_CONTEXT,
+        "id": new_activity_id(urls),
+        "type": "Delete",
+        "actor": actor,
+        "to": [PUBLIC],
+        "cc": [urls.followers(handle)],
+        "object": actor,
+    })
+}
