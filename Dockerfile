@@ -2,9 +2,6 @@
 # Build stage: the same command CI runs (`cargo build --release --locked`).
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends cmake=3.25.* perl=5.36.* \
-    && rm -rf /var/lib/apt/lists/*
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
@@ -15,13 +12,14 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates=20230311* \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin broadside \
+    && groupadd --system --gid 10001 broadside \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin broadside \
     && mkdir -p /app/data /app/config \
     && chown -R broadside:broadside /app
 WORKDIR /app
 COPY --from=build /src/target/release/broadside /usr/local/bin/broadside
 COPY config/broadside.toml /app/config/broadside.toml
-USER broadside
+USER 10001:10001
 ENV BROADSIDE_LISTEN=0.0.0.0:8080 \
     BROADSIDE_DATABASE_URL=sqlite:///app/data/broadside.db
 VOLUME ["/app/data"]

@@ -73,12 +73,16 @@ impl AppState {
         })))
     }
 
-    /// Starts this process's delivery workers; they stop when `shutdown`
-    /// turns true. Returns their tasks.
+    /// Starts this process's delivery workers and the statement scheduler;
+    /// they stop when `shutdown` turns true. Returns their tasks.
     pub fn start_workers(
         &self,
         shutdown: &watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
+        let scheduler = tokio::spawn(crate::statements::publish::run_scheduler(
+            self.clone(),
+            shutdown.clone(),
+        ));
         (0..self.config.delivery_workers)
             .map(|_| {
                 let worker = Worker::new(
@@ -90,6 +94,7 @@ impl AppState {
                 );
                 tokio::spawn(worker.run(shutdown.clone()))
             })
+            .chain(std::iter::once(scheduler))
             .collect()
     }
 }

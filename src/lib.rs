@@ -10,6 +10,7 @@ pub mod error;
 pub mod federation;
 pub mod html;
 pub mod organisations;
+pub mod statements;
 pub mod store;
 pub mod transport;
 pub mod web;

@@ -15,7 +15,7 @@ use url::Url;
 
 use crate::{
     federation::urls::Urls,
-    store::{NewActivity, Store, StoreError},
+    store::{NewActivity, Store, StoreError, Transition},
 };
 
 /// The entry point for sending: stores and queues, then wakes the workers of
@@ -52,32 +52,58 @@ impl Outbox {
     /// Stores `activity` and queues it for each inbox (duplicates collapse).
     /// Returns how many deliveries were queued.
     pub async fn send(&self, activity: Outgoing, inboxes: &[String]) -> Result<usize, StoreError> {
-        let id = activity.body["id"]
-            .as_str()
-            .and_then(|id| Url::parse(id).ok())
-            .expect("activities are built with an id");
-        let public_id = id
-            .path()
-            .strip_prefix("/activities/")
-            .filter(|_| self.urls.is_local(&id))
-            .expect("activity ids come from Urls::activity")
-            .to_string();
-        let body = serde_json::to_string(&activity.body).expect("activities serialise");
-        let (_, queued) = self
-            .store
-            .enqueue_activity(
-                NewActivity {
-                    public_id: &public_id,
-                    organisation_id: activity.organisation_id,
-                    kind: activity.kind,
-                    statement_id: activity.statement_id,
-                    body: &body,
-                },
-                inboxes,
-            )
-            .await?;
-        tracing::info!(kind = activity.kind, id = %id, inboxes = queued, "activity queued");
-        self.wake.notify_one();
+        let (_, queued) = self.send_all(None, vec![(activity, inboxes.to_vec())]).await?;
         Ok(queued)
+    }
+
+    /// Stores several activities, with a statement's change of state, in one
+    /// transaction. `false` when the statement was not in a state the
+    /// transition starts from: then nothing was queued.
+    pub async fn send_all(
+        &self,
+        transition: Option<Transition>,
+        activities: Vec<(Outgoing, Vec<String>)>,
+    ) -> Result<(bool, usize), StoreError> {
+        let prepared: Vec<(String, String, &Outgoing)> = activities
+            .iter()
+            .map(|(activity, _)| {
+                let id = activity.body["id"]
+                    .as_str()
+                    .and_then(|id| Url::parse(id).ok())
+                    .expect("activities are built with an id");
+                let public_id = id
+                    .path()
+                    .strip_prefix("/activities/")
+                    .filter(|_| self.urls.is_local(&id))
+                    .expect("activity ids come from Urls::activity")
+                    .to_string();
+                let body = serde_json::to_string(&activity.body).expect("activities serialise");
+                (public_id, body, activity)
+            })
+            .collect();
+        let batch: Vec<(NewActivity<'_>, &[String])> = prepared
+            .iter()
+            .zip(&activities)
+            .map(|((public_id, body, activity), (_, inboxes))| {
+                (
+                    NewActivity {
+                        public_id,
+                        organisation_id: activity.organisation_id,
+                        kind: activity.kind,
+                        statement_id: activity.statement_id,
+                        body,
+                    },
+                    inboxes.as_slice(),
+                )
+            })
+            .collect();
+        let (done, queued) = self.store.enqueue_batch(transition, &batch).await?;
+        if done {
+            for (activity, inboxes) in &activities {
+                tracing::info!(kind = activity.kind, id = %activity.body["id"], inboxes = inboxes.len(), "activity queued");
+            }
+            self.wake.notify_one();
+        }
+        Ok((done, queued))
     }
 }

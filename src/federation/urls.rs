@@ -96,6 +96,13 @@ impl Urls {
         self.join(&format!("/statements/{public_id}"))
     }
 
+    /// The page of a hashtag.
+    pub fn tag(&self, tag: &str) -> Url {
+        let mut url = self.join("/tags/");
+        url.path_segments_mut().expect("http URLs have paths").pop_if_empty().push(&tag.to_lowercase());
+        url
+    }
+
     /// An activity we send, by its opaque id.
     pub fn activity(&self, id: &str) -> Url {
         self.join(&format!("/activities/{id}"))

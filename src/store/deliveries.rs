@@ -19,6 +19,17 @@ pub struct NewActivity<'a> {
     pub body: &'a str,
 }
 
+/// A statement's change of state that must happen together with queuing
+/// the activities announcing it.
+#[derive(Debug, Clone, Copy)]
+pub enum Transition {
+    /// draft or scheduled → published, at `at` (ms): the `published` date the
+    /// activities carry.
+    Publish { statement_id: i64, at: i64 },
+    /// published → deleted
+    Delete { statement_id: i64 },
+}
+
 /// A delivery a worker has claimed and must finish.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedDelivery {
@@ -75,63 +86,98 @@ const INSERT_CHUNK: usize = 500;
 impl Store {
     /// Stores an activity and queues one delivery per distinct inbox, in one
     /// transaction: either all of it is durable or none. Inboxes on blocked or
-    /// unavailable hosts are left out. Returns the activity's row id and the
-    /// number of deliveries queued.
-    pub async fn enqueue_activity(
+    /// unavailable hosts are left out. Returns the number of deliveries queued.
+    pub async fn enqueue_activity(&self, activity: NewActivity<'_>, inboxes: &[String]) -> StoreResult<usize> {
+        let (_, queued) = self.enqueue_batch(None, &[(activity, inboxes)]).await?;
+        Ok(queued)
+    }
+
+    /// Stores several activities and their deliveries in one transaction,
+    /// together with a statement's change of state: if the statement is not
+    /// in a state the transition starts from, nothing is stored and `false`
+    /// comes back (another process got there first).
+    pub async fn enqueue_batch(
         &self,
-        activity: NewActivity<'_>,
-        inboxes: &[String],
-    ) -> StoreResult<(i64, usize)> {
+        transition: Option<Transition>,
+        batch: &[(NewActivity<'_>, &[String])],
+    ) -> StoreResult<(bool, usize)> {
         let now = now_ms();
-        let mut targets: Vec<(String, String)> = Vec::with_capacity(inboxes.len());
-        for inbox in inboxes {
-            if let Some(host) = inbox_host(inbox) {
-                targets.push((inbox.clone(), host));
-            }
-        }
-        targets.sort();
-        targets.dedup();
         let skipped = self.hosts_not_to_deliver_to().await?;
-        targets.retain(|(_, host)| !skipped.iter().any(|s| host_matches(host, s)));
-        let queued = targets.len();
-        let id = on_pool!(self, |pool| {
+        let targets: Vec<Vec<(String, String)>> = batch
+            .iter()
+            .map(|(_, inboxes)| {
+                let mut targets: Vec<(String, String)> = inboxes
+                    .iter()
+                    .filter_map(|inbox| inbox_host(inbox).map(|host| (inbox.clone(), host)))
+                    .filter(|(_, host)| !skipped.iter().any(|s| host_matches(host, s)))
+                    .collect();
+                targets.sort();
+                targets.dedup();
+                targets
+            })
+            .collect();
+        let queued = targets.iter().map(Vec::len).sum();
+        let done = on_pool!(self, |pool| {
             async {
                 let mut tx = pool.begin().await?;
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO outbound_activities (public_id, organisation_id, kind, statement_id, body, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                )
-                .bind(activity.public_id)
-                .bind(activity.organisation_id)
-                .bind(activity.kind)
-                .bind(activity.statement_id)
-                .bind(activity.body)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                for chunk in targets.chunks(INSERT_CHUNK) {
-                    let mut sql = String::from(
-                        "INSERT INTO deliveries (activity_id, inbox, host, run_at, created_at) VALUES ",
-                    );
-                    for i in 0..chunk.len() {
-                        if i > 0 {
-                            sql.push(',');
+                if let Some(transition) = &transition {
+                    let query = match *transition {
+                        Transition::Publish { statement_id, at } => sqlx::query(
+                            "UPDATE statements SET state = 'published', published_at = $2, updated_at = $2 \
+                             WHERE id = $1 AND state IN ('draft', 'scheduled')",
+                        )
+                        .bind(statement_id)
+                        .bind(at),
+                        Transition::Delete { statement_id } => sqlx::query(
+                            "UPDATE statements SET state = 'deleted', deleted_at = $2, updated_at = $2 \
+                             WHERE id = $1 AND state = 'published'",
+                        )
+                        .bind(statement_id)
+                        .bind(now),
+                    };
+                    let changed = query.execute(&mut *tx).await?.rows_affected();
+                    if changed == 0 {
+                        tx.rollback().await?;
+                        return Ok::<_, sqlx::Error>(false);
+                    }
+                }
+                for ((activity, _), targets) in batch.iter().zip(&targets) {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO outbound_activities (public_id, organisation_id, kind, statement_id, body, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                    )
+                    .bind(activity.public_id)
+                    .bind(activity.organisation_id)
+                    .bind(activity.kind)
+                    .bind(activity.statement_id)
+                    .bind(activity.body)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    for chunk in targets.chunks(INSERT_CHUNK) {
+                        let mut sql = String::from(
+                            "INSERT INTO deliveries (activity_id, inbox, host, run_at, created_at) VALUES ",
+                        );
+                        for i in 0..chunk.len() {
+                            if i > 0 {
+                                sql.push(',');
+                            }
+                            sql.push_str(&format!("($1, ${}, ${}, $2, $2)", 3 + 2 * i, 4 + 2 * i));
                         }
-                        sql.push_str(&format!("($1, ${}, ${}, $2, $2)", 3 + 2 * i, 4 + 2 * i));
+                        sql.push_str(" ON CONFLICT (activity_id, inbox) DO NOTHING");
+                        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(now);
+                        for (inbox, host) in chunk {
+                            query = query.bind(inbox).bind(host);
+                        }
+                        query.execute(&mut *tx).await?;
                     }
-                    sql.push_str(" ON CONFLICT (activity_id, inbox) DO NOTHING");
-                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(now);
-                    for (inbox, host) in chunk {
-                        query = query.bind(inbox).bind(host);
-                    }
-                    query.execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
-                Ok::<_, sqlx::Error>(id)
+                Ok(true)
             }
             .await
         })?;
-        Ok((id, queued))
+        Ok((done, if done { queued } else { 0 }))
     }
 
     /// Claims up to `limit` deliveries that are due, or whose lease expired,

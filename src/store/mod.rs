@@ -30,6 +30,7 @@ pub use deliveries::*;
 pub use followers::*;
 pub use organisations::*;
 pub use remote_actors::*;
+pub use statements::*;
 pub use tokens::*;
 
 /// Errors of the storage layer. The HTTP layer maps them to status codes.

@@ -151,6 +151,24 @@ impl Store {
         Ok(found.is_some())
     }
 
+    /// The signatories of a statement, lead first. Deleted organisations
+    /// stay on the statements they signed.
+    pub async fn signatories_of(&self, statement_id: i64) -> StoreResult<Vec<Organisation>> {
+        let rows: Vec<OrganisationRow> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT o.id, o.handle, o.name, o.summary, o.website, o.fields, o.avatar_url, o.header_url, \
+                 o.manually_approves_followers, o.discoverable, o.indexable, o.public_key_pem, \
+                 o.private_key_pem, o.created_at, o.updated_at \
+                 FROM statement_signatories ss JOIN organisations o ON o.id = ss.organisation_id \
+                 WHERE ss.statement_id = $1 ORDER BY ss.position",
+            )
+            .bind(statement_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
     /// Every live organisation, by handle.
     pub async fn organisations(&self) -> StoreResult<Vec<Organisation>> {
         let sql = concat!(

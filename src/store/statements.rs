@@ -1,8 +1,300 @@
-//! Statements and their signatories.
+//! Statements, their signatories in order, and pinned statements.
 
-use super::{Store, StoreResult, on_pool};
+use super::{Store, StoreError, StoreResult, now_ms, on_pool};
+use crate::statements::{Format, State, Statement, ValidContent};
+
+#[derive(sqlx::FromRow)]
+struct StatementRow {
+    id: i64,
+    public_id: String,
+    title: String,
+    body: String,
+    summary: Option<String>,
+    content_warning: Option<String>,
+    language: Option<String>,
+    tags: String,
+    format: String,
+    original_date: Option<String>,
+    disclaimer: Option<String>,
+    state: String,
+    publish_at: Option<i64>,
+    published_at: Option<i64>,
+    edited_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+macro_rules! statement_columns {
+    () => {
+        "id, public_id, title, body, summary, content_warning, language, tags, format, \
+         original_date, disclaimer, state, publish_at, published_at, edited_at, created_at, updated_at"
+    };
+}
+
+/// A statement to create: validated content, signatories (lead first) and
+/// its initial state.
+pub struct NewStatement<'a> {
+    pub public_id: &'a str,
+    pub content: &'a ValidContent,
+    pub state: State,
+    pub publish_at: Option<i64>,
+    pub signatory_ids: &'a [i64],
+}
+
+/// Filters for listing statements.
+#[derive(Default)]
+pub struct StatementFilter {
+    pub organisation_id: Option<i64>,
+    pub state: Option<State>,
+    pub tag: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+fn tags_json(tags: &[String]) -> String {
+    serde_json::to_string(tags).expect("tags serialise")
+}
 
 impl Store {
+    async fn hydrate(&self, row: StatementRow) -> StoreResult<Statement> {
+        let signatories = self.signatories_of(row.id).await?;
+        let corrupt = |what: &str| StoreError::Corrupt(format!("statement {} {what}", row.id));
+        Ok(Statement {
+            tags: serde_json::from_str(&row.tags).map_err(|_| corrupt("tags"))?,
+            format: Format::parse(&row.format).ok_or_else(|| corrupt("format"))?,
+            state: State::parse(&row.state).ok_or_else(|| corrupt("state"))?,
+            id: row.id,
+            public_id: row.public_id,
+            title: row.title,
+            body: row.body,
+            summary: row.summary,
+            content_warning: row.content_warning,
+            language: row.language,
+            original_date: row.original_date,
+            disclaimer: row.disclaimer,
+            publish_at: row.publish_at,
+            published_at: row.published_at,
+            edited_at: row.edited_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            signatories,
+        })
+    }
+
+    /// Creates a statement with its signatories, in one transaction.
+    pub async fn create_statement(&self, new: NewStatement<'_>) -> StoreResult<Statement> {
+        let now = now_ms();
+        let c = new.content;
+        let id: i64 = on_pool!(self, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO statements (public_id, title, body, summary, content_warning, language, tags, \
+                     format, original_date, disclaimer, state, publish_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
+                )
+                .bind(new.public_id)
+                .bind(&c.title)
+                .bind(&c.body)
+                .bind(&c.summary)
+                .bind(&c.content_warning)
+                .bind(&c.language)
+                .bind(tags_json(&c.tags))
+                .bind(c.format.as_str())
+                .bind(&c.original_date)
+                .bind(&c.disclaimer)
+                .bind(new.state.as_str())
+                .bind(new.publish_at)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                for (position, organisation_id) in new.signatory_ids.iter().enumerate() {
+                    sqlx::query(
+                        "INSERT INTO statement_signatories (statement_id, organisation_id, position, added_at) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(id)
+                    .bind(organisation_id)
+                    .bind(position as i32)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(id)
+            }
+            .await
+        })?;
+        self.statement_by_id(id).await
+    }
+
+    pub async fn statement_by_id(&self, id: i64) -> StoreResult<Statement> {
+        let row: StatementRow = on_pool!(self, |pool| {
+            sqlx::query_as(concat!("SELECT ", statement_columns!(), " FROM statements WHERE id = $1"))
+                .bind(id)
+                .fetch_one(pool)
+                .await
+        })?;
+        self.hydrate(row).await
+    }
+
+    /// A statement by its public id, in any state.
+    pub async fn statement(&self, public_id: &str) -> StoreResult<Statement> {
+        let row: StatementRow = on_pool!(self, |pool| {
+            sqlx::query_as(concat!("SELECT ", statement_columns!(), " FROM statements WHERE public_id = $1"))
+                .bind(public_id)
+                .fetch_one(pool)
+                .await
+        })?;
+        self.hydrate(row).await
+    }
+
+    /// Statements, newest first, filtered by signatory, state and tag.
+    pub async fn statements(&self, filter: &StatementFilter) -> StoreResult<Vec<Statement>> {
+        let tag_pattern = filter
+            .tag
+            .as_ref()
+            .map(|t| format!("%\"{}\"%", t.to_lowercase().replace('"', "")));
+        let rows: Vec<StatementRow> = on_pool!(self, |pool| {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                statement_columns!(),
+                " FROM statements s WHERE ($1 IS NULL OR EXISTS (SELECT 1 FROM statement_signatories ss \
+                 WHERE ss.statement_id = s.id AND ss.organisation_id = $1)) \
+                 AND ($2 IS NULL OR s.state = $2) AND ($3 IS NULL OR lower(s.tags) LIKE $3) \
+                 ORDER BY COALESCE(s.published_at, s.created_at) DESC, s.id DESC LIMIT $4 OFFSET $5"
+            ))
+            .bind(filter.organisation_id)
+            .bind(filter.state.map(State::as_str))
+            .bind(&tag_pattern)
+            .bind(filter.limit)
+            .bind(filter.offset)
+            .fetch_all(pool)
+            .await
+        })?;
+        let mut statements = Vec::with_capacity(rows.len());
+        for row in rows {
+            statements.push(self.hydrate(row).await?);
+        }
+        Ok(statements)
+    }
+
+    /// Replaces the text of a statement; a published one records the edit.
+    pub async fn update_statement(&self, id: i64, c: &ValidContent) -> StoreResult<Statement> {
+        let now = now_ms();
+        let rows = on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE statements SET title = $2, body = $3, summary = $4, content_warning = $5, \
+                 language = $6, tags = $7, format = $8, original_date = $9, disclaimer = $10, \
+                 updated_at = $11, edited_at = CASE WHEN state = 'published' THEN $11 ELSE edited_at END \
+                 WHERE id = $1 AND state <> 'deleted'",
+            )
+            .bind(id)
+            .bind(&c.title)
+            .bind(&c.body)
+            .bind(&c.summary)
+            .bind(&c.content_warning)
+            .bind(&c.language)
+            .bind(tags_json(&c.tags))
+            .bind(c.format.as_str())
+            .bind(&c.original_date)
+            .bind(&c.disclaimer)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        if rows == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.statement_by_id(id).await
+    }
+
+    /// Changes when a draft or scheduled statement goes out.
+    pub async fn schedule_statement(&self, id: i64, publish_at: Option<i64>) -> StoreResult<()> {
+        let state = if publish_at.is_some() { "scheduled" } else { "draft" };
+        let rows = on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE statements SET state = $2, publish_at = $3, updated_at = $4 \
+                 WHERE id = $1 AND state IN ('draft', 'scheduled')",
+            )
+            .bind(id)
+            .bind(state)
+            .bind(publish_at)
+            .bind(now_ms())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        if rows == 0 {
+            return Err(StoreError::Conflict);
+        }
+        Ok(())
+    }
+
+    /// Adds a signatory at the end of the list ([`StoreError::Conflict`] if
+    /// it signed already).
+    pub async fn add_signatory(&self, statement_id: i64, organisation_id: i64) -> StoreResult<()> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO statement_signatories (statement_id, organisation_id, position, added_at) \
+                 VALUES ($1, $2, (SELECT COALESCE(MAX(position), -1) + 1 FROM statement_signatories \
+                 WHERE statement_id = $1), $3)",
+            )
+            .bind(statement_id)
+            .bind(organisation_id)
+            .bind(now_ms())
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Deletes a statement that never went out (draft or scheduled): there is
+    /// nobody to tell, so the row goes to the `deleted` state directly.
+    pub async fn discard_statement(&self, id: i64) -> StoreResult<bool> {
+        let rows = on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE statements SET state = 'deleted', deleted_at = $2, updated_at = $2 \
+                 WHERE id = $1 AND state IN ('draft', 'scheduled')",
+            )
+            .bind(id)
+            .bind(now_ms())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(rows > 0)
+    }
+
+    /// Public ids of scheduled statements whose time has come.
+    pub async fn due_statements(&self, now: i64) -> StoreResult<Vec<String>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT public_id FROM statements WHERE state = 'scheduled' AND publish_at <= $1 \
+                 ORDER BY publish_at LIMIT 100",
+            )
+            .bind(now)
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
+    /// Every inbox any activity about this statement was queued for: where
+    /// its Update and Delete must go.
+    pub async fn statement_inboxes(&self, statement_id: i64) -> StoreResult<Vec<String>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT DISTINCT d.inbox FROM deliveries d JOIN outbound_activities a ON a.id = d.activity_id \
+                 WHERE a.statement_id = $1 ORDER BY d.inbox",
+            )
+            .bind(statement_id)
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
     /// Statements that have gone out and are not deleted (NodeInfo's `localPosts`).
     pub async fn count_published_statements(&self) -> StoreResult<i64> {
         Ok(on_pool!(self, |pool| {
@@ -10,6 +302,35 @@ impl Store {
                 .fetch_one(pool)
                 .await
         })?)
+    }
+
+    /// Pins a statement to an organisation's featured collection.
+    pub async fn pin(&self, organisation_id: i64, statement_id: i64) -> StoreResult<()> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO featured_statements (organisation_id, statement_id, pinned_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (organisation_id, statement_id) DO NOTHING",
+            )
+            .bind(organisation_id)
+            .bind(statement_id)
+            .bind(now_ms())
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    pub async fn unpin(&self, organisation_id: i64, statement_id: i64) -> StoreResult<bool> {
+        let rows = on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM featured_statements WHERE organisation_id = $1 AND statement_id = $2")
+                .bind(organisation_id)
+                .bind(statement_id)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(rows > 0)
     }
 
     /// Published statements pinned to an organisation's featured collection.
@@ -25,17 +346,10 @@ impl Store {
             .await
         })?)
     }
-}
 
-impl Store {
     /// Public ids of the published statements pinned by an organisation,
     /// most recently pinned first.
-    pub async fn featured(
-        &self,
-        organisation_id: i64,
-        limit: i64,
-        offset: i64,
-    ) -> StoreResult<Vec<String>> {
+    pub async fn featured(&self, organisation_id: i64, limit: i64, offset: i64) -> StoreResult<Vec<String>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT s.public_id FROM featured_statements f \

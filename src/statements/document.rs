@@ -1,0 +1,219 @@
+//! The ActivityPub object of a statement and the activities that carry it.
+//! Each is built by exactly one function here.
+//!
+//! Mastodon shows a `Note` in full but reduces an `Article` to its title,
+//! summary and a link (INTEROP §4), so `note` is the default format; an
+//! `Article` carries a FEP-b2b8 `preview` Note for such software.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::{Format, Statement, display_date};
+use crate::{
+    federation::{activities::{PUBLIC, new_activity_id}, urls::Urls},
+    html::{self, escape},
+    organisations::Organisation,
+    store::from_ms,
+};
+
+/// The JSON-LD context of statements: ActivityStreams plus the terms
+/// Mastodon and GoToSocial read (sensitive, Hashtag, interaction policy).
+pub fn context() -> Value {
+    json!([
+        "https://www.w3.org/ns/activitystreams",
+        {
+            "sensitive": "as:sensitive",
+            "Hashtag": "as:Hashtag",
+            "toot": "http://joinmastodon.org/ns#",
+            "gts": "https://gotosocial.org/ns#",
+            "interactionPolicy": { "@id": "gts:interactionPolicy", "@type": "@id" },
+            "canQuote": { "@id": "gts:canQuote", "@type": "@id" },
+            "automaticApproval": { "@id": "gts:automaticApproval", "@type": "@id" },
+            "manualApproval": { "@id": "gts:manualApproval", "@type": "@id" },
+            "preview": { "@id": "https://w3id.org/fep/b2b8/preview", "@type": "@id" }
+        }
+    ])
+}
+
+fn acct(org: &Organisation, urls: &Urls) -> String {
+    format!("@{}@{}", org.handle, urls.domain())
+}
+
+/// A link to an organisation in Mastodon's mention markup.
+fn mention_html(org: &Organisation, urls: &Urls) -> String {
+    format!(
+        r#"<span class="h-card" translate="no"><a href="{href}" class="u-url mention">@<span>{handle}</span></a></span> ({name})"#,
+        href = escape(urls.organisation(&org.handle).as_str()),
+        handle = escape(&org.handle),
+        name = escape(&org.name),
+    )
+}
+
+fn hashtag_html(tag: &str, urls: &Urls) -> String {
+    format!(
+        r#"<a href="{href}" class="mention hashtag" rel="tag">#<span>{tag}</span></a>"#,
+        href = escape(urls.tag(tag).as_str()),
+        tag = escape(tag),
+    )
+}
+
+/// The full HTML of a statement: title, original date, abstract (Notes),
+/// body, signatories, hashtags and disclaimer.
+pub fn content_html(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> String {
+    let mut out = format!("<p><strong>{}</strong></p>", escape(&statement.title));
+    if let Some(date) = &statement.original_date {
+        out.push_str(&format!("<p><em>{}</em></p>", escape(&display_date(date))));
+    }
+    if statement.format == Format::Note {
+        if let Some(summary) = &statement.summary {
+            out.push_str(&format!("<p><em>{}</em></p>", escape(summary)));
+        }
+    }
+    out.push_str(&html::markdown_to_html(&statement.body));
+    let signed: Vec<String> = statement.signatories.iter().map(|o| mention_html(o, urls)).collect();
+    out.push_str(&format!("<p>Signed by: {}</p>", signed.join(", ")));
+    if !statement.tags.is_empty() {
+        let tags: Vec<String> = statement.tags.iter().map(|t| hashtag_html(t, urls)).collect();
+        out.push_str(&format!("<p>{}</p>", tags.join(" ")));
+    }
+    let disclaimer = statement.disclaimer.as_deref().unwrap_or(default_disclaimer).trim();
+    if !disclaimer.is_empty() {
+        out.push_str(&format!("<p><em>{}</em></p>", escape(disclaimer)));
+    }
+    out
+}
+
+fn rfc3339(ms: i64) -> String {
+    from_ms(ms).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The statement as a Note or Article. `published_at` is the moment of
+/// federation; `updated` appears once the statement has been edited.
+pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> Value {
+    let id = urls.statement(&statement.public_id);
+    let lead = statement.lead();
+    let content = content_html(statement, urls, default_disclaimer);
+    let attributed_to: Vec<String> = statement
+        .signatories
+        .iter()
+        .map(|o| urls.organisation(&o.handle).to_string())
+        .collect();
+    let mut tags: Vec<Value> = statement
+        .co_signers()
+        .iter()
+        .map(|o| json!({"type": "Mention", "href": urls.organisation(&o.handle), "name": acct(o, urls)}))
+        .collect();
+    tags.extend(
+        statement
+            .tags
+            .iter()
+            .map(|t| json!({"type": "Hashtag", "href": urls.tag(t), "name": format!("#{t}")})),
+    );
+    let mut cc = vec![urls.followers(&lead.handle).to_string()];
+    cc.extend(statement.co_signers().iter().map(|o| urls.organisation(&o.handle).to_string()));
+    let published = statement.published_at.unwrap_or(statement.created_at);
+    let mut object = json!({
+        "id": id,
+        "type": match statement.format { Format::Note => "Note", Format::Article => "Article" },
+        "attributedTo": attributed_to,
+        "content": content,
+        "url": id,
+        "published": rfc3339(published),
+        "to": [PUBLIC],
+        "cc": cc,
+        "tag": tags,
+        "sensitive": statement.content_warning.is_some(),
+        "interactionPolicy": {
+            "canQuote": { "automaticApproval": [PUBLIC] }
+        },
+    });
+    if let Some(language) = &statement.language {
+        object["contentMap"] = json!({ language: content });
+    }
+    if let Some(edited) = statement.edited_at {
+        object["updated"] = json!(rfc3339(edited));
+    }
+    match statement.format {
+        Format::Note => {
+            if let Some(cw) = &statement.content_warning {
+                object["summary"] = json!(cw);
+            }
+        }
+        Format::Article => {
+            object["name"] = json!(statement.title);
+            let summary = statement.summary.as_deref().map(escape).map(|s| format!("<p>{s}</p>"));
+            if let Some(summary) = &summary {
+                object["summary"] = json!(summary);
+            }
+            object["preview"] = json!({
+                "type": "Note",
+                "attributedTo": urls.organisation(&lead.handle),
+                "content": format!(
+                    "<p><strong>{}</strong></p>{}<p><a href=\"{}\">{}</a></p>",
+                    escape(&statement.title),
+                    summary.unwrap_or_default(),
+                    escape(id.as_str()),
+                    escape(id.as_str()),
+                ),
+            });
+        }
+    }
+    object
+}
+
+/// `Create` from the lead signatory.
+pub fn create(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> Value {
+    let object = statement_object(statement, urls, default_disclaimer);
+    json!({
+        "@context": context(),
+        "id": new_activity_id(urls),
+        "type": "Create",
+        "actor": urls.organisation(&statement.lead().handle),
+        "published": object["published"],
+        "to": object["to"],
+        "cc": object["cc"],
+        "object": object,
+    })
+}
+
+/// `Announce` of the statement by a co-signer, to its own followers.
+pub fn announce(statement: &Statement, signer: &Organisation, urls: &Urls, at: DateTime<Utc>) -> Value {
+    json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": new_activity_id(urls),
+        "type": "Announce",
+        "actor": urls.organisation(&signer.handle),
+        "published": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "to": [PUBLIC],
+        "cc": [urls.followers(&signer.handle), urls.organisation(&statement.lead().handle)],
+        "object": urls.statement(&statement.public_id),
+    })
+}
+
+/// `Update` of an edited statement, from the lead.
+pub fn update(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> Value {
+    let object = statement_object(statement, urls, default_disclaimer);
+    json!({
+        "@context": context(),
+        "id": new_activity_id(urls),
+        "type": "Update",
+        "actor": urls.organisation(&statement.lead().handle),
+        "to": object["to"],
+        "cc": object["cc"],
+        "object": object,
+    })
+}
+
+/// `Delete` with a `Tombstone`, from the lead.
+pub fn delete(statement: &Statement, urls: &Urls) -> Value {
+    let id = urls.statement(&statement.public_id);
+    json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": new_activity_id(urls),
+        "type": "Delete",
+        "actor": urls.organisation(&statement.lead().handle),
+        "to": [PUBLIC],
+        "cc": [urls.followers(&statement.lead().handle)],
+        "object": { "id": id, "type": "Tombstone" },
+    })
+}

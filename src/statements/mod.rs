@@ -1,0 +1,279 @@
+//! Joint statements: what one is, which input makes a valid one, and how it
+//! becomes the Note or Article that followers read (`document`) and goes out
+//! as Create, Announce, Update and Delete (`publish`).
+
+pub mod document;
+pub mod publish;
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::organisations::{Invalid, Organisation};
+
+/// A statement as stored, with its signatories in order (lead first).
+#[derive(Clone, Debug)]
+pub struct Statement {
+    pub id: i64,
+    pub public_id: String,
+    pub title: String,
+    /// Markdown.
+    pub body: String,
+    pub summary: Option<String>,
+    pub content_warning: Option<String>,
+    pub language: Option<String>,
+    pub tags: Vec<String>,
+    pub format: Format,
+    pub original_date: Option<String>,
+    pub disclaimer: Option<String>,
+    pub state: State,
+    pub publish_at: Option<i64>,
+    pub published_at: Option<i64>,
+    pub edited_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub signatories: Vec<Organisation>,
+}
+
+impl Statement {
+    pub fn lead(&self) -> &Organisation {
+        &self.signatories[0]
+    }
+
+    pub fn co_signers(&self) -> &[Organisation] {
+        &self.signatories[1..]
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Shown in full everywhere (Mastodon's native type).
+    Note,
+    /// Title, summary and a link on Mastodon; full text on Article-aware software.
+    Article,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Note => "note",
+            Format::Article => "article",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Format> {
+        match value {
+            "note" => Some(Format::Note),
+            "article" => Some(Format::Article),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Draft,
+    Scheduled,
+    Published,
+    Deleted,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Draft => "draft",
+            State::Scheduled => "scheduled",
+            State::Published => "published",
+            State::Deleted => "deleted",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<State> {
+        match value {
+            "draft" => Some(State::Draft),
+            "scheduled" => Some(State::Scheduled),
+            "published" => Some(State::Published),
+            "deleted" => Some(State::Deleted),
+            _ => None,
+        }
+    }
+}
+
+pub const MAX_TITLE_LEN: usize = 300;
+pub const MAX_BODY_LEN: usize = 100_000;
+pub const MAX_SUMMARY_LEN: usize = 2_000;
+pub const MAX_TAGS: usize = 20;
+pub const MAX_SIGNATORIES: usize = 100;
+pub const MAX_DISCLAIMER_LEN: usize = 5_000;
+
+/// Hashtag names as Mastodon links them: letters, digits, underscores.
+static TAG_RULE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[\p{L}\p{N}_]*[\p{L}_][\p{L}\p{N}_]*$").expect("static regex"));
+/// A BCP 47 language tag, as far as `contentMap` needs one.
+static LANGUAGE_RULE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$").expect("static regex"));
+
+/// The editable text of a statement, validated.
+#[derive(Clone, Debug, Default)]
+pub struct Content {
+    pub title: String,
+    pub body: String,
+    pub summary: Option<String>,
+    pub content_warning: Option<String>,
+    pub language: Option<String>,
+    pub tags: Vec<String>,
+    pub format: Option<String>,
+    pub original_date: Option<String>,
+    pub disclaimer: Option<String>,
+}
+
+/// [`Content`] after validation.
+#[derive(Clone, Debug)]
+pub struct ValidContent {
+    pub title: String,
+    pub body: String,
+    pub summary: Option<String>,
+    pub content_warning: Option<String>,
+    pub language: Option<String>,
+    pub tags: Vec<String>,
+    pub format: Format,
+    pub original_date: Option<String>,
+    pub disclaimer: Option<String>,
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+fn check_len(field: &str, value: &str, max: usize) -> Result<(), Invalid> {
+    if value.chars().count() > max {
+        return Err(Invalid::new(field, format!("must be at most {max} characters")));
+    }
+    Ok(())
+}
+
+impl Content {
+    pub fn validate(self) -> Result<ValidContent, Invalid> {
+        let title = self.title.trim().to_string();
+        if title.is_empty() {
+            return Err(Invalid::new("title", "must not be empty"));
+        }
+        check_len("title", &title, MAX_TITLE_LEN)?;
+        if self.body.trim().is_empty() {
+            return Err(Invalid::new("body", "must not be empty"));
+        }
+        check_len("body", &self.body, MAX_BODY_LEN)?;
+        let summary = non_empty(self.summary);
+        if let Some(summary) = &summary {
+            check_len("summary", summary, MAX_SUMMARY_LEN)?;
+        }
+        let content_warning = non_empty(self.content_warning);
+        if let Some(cw) = &content_warning {
+            check_len("content_warning", cw, MAX_SUMMARY_LEN)?;
+        }
+        let language = non_empty(self.language);
+        if let Some(language) = &language {
+            if !LANGUAGE_RULE.is_match(language) {
+                return Err(Invalid::new("language", "must be a language tag such as en or pt-BR"));
+            }
+        }
+        let format = match self.format.as_deref() {
+            None => Format::Note,
+            Some(value) => Format::parse(value)
+                .ok_or_else(|| Invalid::new("format", "must be \"note\" or \"article\""))?,
+        };
+        if self.tags.len() > MAX_TAGS {
+            return Err(Invalid::new("tags", format!("at most {MAX_TAGS} tags")));
+        }
+        let mut tags = Vec::with_capacity(self.tags.len());
+        for (i, tag) in self.tags.iter().enumerate() {
+            let tag = tag.trim().trim_start_matches('#').to_string();
+            if tag.is_empty() || tag.chars().count() > 100 || !TAG_RULE.is_match(&tag) {
+                return Err(Invalid::new(
+                    format!("tags[{i}]"),
+                    "must be letters, digits and underscores, with at least one letter",
+                ));
+            }
+            if !tags.iter().any(|t: &String| t.eq_ignore_ascii_case(&tag)) {
+                tags.push(tag);
+            }
+        }
+        let original_date = non_empty(self.original_date);
+        if let Some(date) = &original_date {
+            let valid = NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok()
+                || DateTime::parse_from_rfc3339(date).is_ok();
+            if !valid {
+                return Err(Invalid::new("original_date", "must be a date such as 2022-01-13"));
+            }
+        }
+        let disclaimer = non_empty(self.disclaimer);
+        if let Some(disclaimer) = &disclaimer {
+            check_len("disclaimer", disclaimer, MAX_DISCLAIMER_LEN)?;
+        }
+        Ok(ValidContent {
+            title,
+            body: self.body,
+            summary,
+            content_warning,
+            language: language.map(|l| l.to_string()),
+            tags,
+            format,
+            original_date,
+            disclaimer,
+        })
+    }
+}
+
+/// Parses `publish_at` (RFC 3339) into milliseconds.
+pub fn parse_publish_at(value: &str) -> Result<i64, Invalid> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|d| d.with_timezone(&Utc).timestamp_millis())
+        .map_err(|_| Invalid::new("publish_at", "must be an RFC 3339 date-time such as 2026-12-01T09:00:00Z"))
+}
+
+/// The original date as people read it: `13 January 2022`.
+pub fn display_date(original: &str) -> String {
+    if let Ok(date) = NaiveDate::parse_from_str(original, "%Y-%m-%d") {
+        return date.format("%-d %B %Y").to_string();
+    }
+    if let Ok(date) = DateTime::parse_from_rfc3339(original) {
+        return date.format("%-d %B %Y").to_string();
+    }
+    original.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn content() -> Content {
+        Content {
+            title: "Declaration about Kazakhstan".into(),
+            body: "We express our full and complete solidarity.".into(),
+            ..Content::default()
+        }
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let bad = |c: Content| c.validate().unwrap_err().field;
+        assert_eq!(bad(Content { title: " ".into(), ..content() }), "title");
+        assert_eq!(bad(Content { body: "\n".into(), ..content() }), "body");
+        assert_eq!(bad(Content { format: Some("poem".into()), ..content() }), "format");
+        assert_eq!(bad(Content { original_date: Some("13/01/2022".into()), ..content() }), "original_date");
+        assert_eq!(bad(Content { language: Some("english language".into()), ..content() }), "language");
+        assert_eq!(bad(Content { tags: vec!["ok".into(), "not ok".into()], ..content() }), "tags[1]");
+        let valid = Content { tags: vec!["#Kazakhstan".into(), "kazakhstan".into()], ..content() }.validate().unwrap();
+        assert_eq!(valid.tags, ["Kazakhstan"]);
+        assert_eq!(valid.format, Format::Note);
+    }
+
+    #[test]
+    fn dates_read_as_people_write_them() {
+        assert_eq!(display_date("2022-01-13"), "13 January 2022");
+    }
+}

@@ -1,0 +1,148 @@
+//! Sending statements: publish (the lead's Create, each co-signer's
+//! Announce), edit (Update), add a signatory (Announce + Update), delete
+//! (Delete), and the scheduler for statements with a `publish_at`.
+//!
+//! Publishing and deleting change the statement's state in the same
+//! transaction that queues their activities, so a statement is never
+//! published twice (two processes racing on a scheduled one) nor marked
+//! published without its activities.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::{State, Statement, document};
+use crate::{
+    app::AppState,
+    delivery::Outgoing,
+    organisations::Organisation,
+    store::{StoreResult, Transition, from_ms, now_ms},
+};
+
+fn outgoing(statement: &Statement, signer: &Organisation, kind: &'static str, body: serde_json::Value) -> Outgoing {
+    Outgoing {
+        organisation_id: signer.id,
+        kind,
+        statement_id: Some(statement.id),
+        body,
+    }
+}
+
+/// Publishes a draft or scheduled statement now. `false` if it was not in
+/// a publishable state (already published by someone else, or deleted).
+pub async fn publish(state: &AppState, statement: &Statement) -> StoreResult<bool> {
+    let at = now_ms();
+    let mut published = statement.clone();
+    published.published_at = Some(at);
+    published.state = State::Published;
+    let disclaimer = &state.config.disclaimer;
+    let lead = published.lead();
+    let mut activities = vec![(
+        outgoing(&published, lead, "Create", document::create(&published, &state.urls, disclaimer)),
+        state.store.follower_inboxes(&[lead.id]).await?,
+    )];
+    for signer in published.co_signers() {
+        activities.push((
+            outgoing(&published, signer, "Announce", document::announce(&published, signer, &state.urls, from_ms(at))),
+            state.store.follower_inboxes(&[signer.id]).await?,
+        ));
+    }
+    let (done, queued) = state
+        .outbox
+        .send_all(Some(Transition::Publish { statement_id: statement.id, at }), activities)
+        .await?;
+    if done {
+        tracing::info!(statement = %statement.public_id, deliveries = queued, "statement published");
+    }
+    Ok(done)
+}
+
+/// Sends the edited statement as an Update to every inbox that received it.
+pub async fn edited(state: &AppState, statement: &Statement) -> StoreResult<()> {
+    if statement.state != State::Published {
+        return Ok(());
+    }
+    let inboxes = state.store.statement_inboxes(statement.id).await?;
+    let update = document::update(statement, &state.urls, &state.config.disclaimer);
+    state
+        .outbox
+        .send(outgoing(statement, statement.lead(), "Update", update), &inboxes)
+        .await?;
+    Ok(())
+}
+
+/// A signatory added to a published statement announces it to its
+/// followers, and everyone who has the statement gets the new list.
+pub async fn signatory_added(state: &AppState, statement: &Statement, signer: &Organisation) -> StoreResult<()> {
+    if statement.state != State::Published {
+        return Ok(());
+    }
+    let followers = state.store.follower_inboxes(&[signer.id]).await?;
+    let announce = document::announce(statement, signer, &state.urls, chrono::Utc::now());
+    let mut reached = state.store.statement_inboxes(statement.id).await?;
+    reached.extend(followers.iter().cloned());
+    let update = document::update(statement, &state.urls, &state.config.disclaimer);
+    state
+        .outbox
+        .send_all(
+            None,
+            vec![
+                (outgoing(statement, signer, "Announce", announce), followers),
+                (outgoing(statement, statement.lead(), "Update", update), reached),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Deletes a statement: a published one sends a Delete to every inbox that
+/// received it; one that never went out is simply discarded.
+pub async fn delete(state: &AppState, statement: &Statement) -> StoreResult<bool> {
+    match statement.state {
+        State::Published => {
+            let inboxes = state.store.statement_inboxes(statement.id).await?;
+            let delete = document::delete(statement, &state.urls);
+            let (done, _) = state
+                .outbox
+                .send_all(
+                    Some(Transition::Delete { statement_id: statement.id }),
+                    vec![(outgoing(statement, statement.lead(), "Delete", delete), inboxes)],
+                )
+                .await?;
+            Ok(done)
+        }
+        State::Draft | State::Scheduled => state.store.discard_statement(statement.id).await,
+        State::Deleted => Ok(false),
+    }
+}
+
+/// How often the scheduler looks for statements whose time has come.
+const SCHEDULER_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Publishes scheduled statements when their time comes, also those that
+/// fell due while no process was running. Safe to run in every process.
+pub async fn run_scheduler(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        match state.store.due_statements(now_ms()).await {
+            Ok(due) => {
+                for public_id in due {
+                    let result = match state.store.statement(&public_id).await {
+                        Ok(statement) => publish(&state, &statement).await,
+                        Err(err) => Err(err),
+                    };
+                    if let Err(err) = result {
+                        tracing::error!(statement = %public_id, error = %err, "scheduled publication failed");
+                    }
+                }
+            }
+            Err(err) => tracing::error!(error = %err, "looking for scheduled statements failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(SCHEDULER_INTERVAL) => {}
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+    }
+}
