@@ -73,29 +73,49 @@ impl AppState {
         })))
     }
 
-    /// Starts this process's delivery workers and the statement scheduler;
-    /// they stop when `shutdown` turns true. Returns their tasks.
-    pub fn start_workers(
-        &self,
-        shutdown: &watch::Receiver<bool>,
-    ) -> Vec<tokio::task::JoinHandle<()>> {
-        let scheduler = tokio::spawn(crate::statements::publish::run_scheduler(
+    /// Starts this process's delivery workers and the statement scheduler.
+    pub fn start_background(&self) -> Background {
+        let (shutdown, stopped) = watch::channel(false);
+        let mut tasks = vec![tokio::spawn(crate::statements::publish::run_scheduler(
             self.clone(),
-            shutdown.clone(),
-        ));
-        (0..self.config.delivery_workers)
-            .map(|_| {
-                let worker = Worker::new(
-                    self.store.clone(),
-                    self.urls.clone(),
-                    self.http.clone(),
-                    WorkerSettings::from_config(&self.config),
-                    self.outbox.wake_handle(),
-                );
-                tokio::spawn(worker.run(shutdown.clone()))
-            })
-            .chain(std::iter::once(scheduler))
-            .collect()
+            stopped.clone(),
+        ))];
+        for _ in 0..self.config.delivery_workers {
+            let worker = Worker::new(
+                self.store.clone(),
+                self.urls.clone(),
+                self.http.clone(),
+                WorkerSettings::from_config(&self.config),
+                self.outbox.wake_handle(),
+            );
+            tasks.push(tokio::spawn(worker.run(stopped.clone())));
+        }
+        Background { shutdown, tasks }
+    }
+}
+
+/// The background tasks of a process: delivery workers and the scheduler.
+/// [`Background::stop`] lets them finish what is in flight; dropped without
+/// it (the serving task was cancelled), they are aborted with it.
+pub struct Background {
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Background {
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        for task in std::mem::take(&mut self.tasks) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
@@ -144,8 +164,7 @@ pub async fn serve(
     listener: TcpListener,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let workers = state.start_workers(&shutdown_rx);
+    let background = state.start_background();
     let router = router(state).await?;
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
@@ -155,23 +174,16 @@ pub async fn serve(
             }
         })
         .await;
-    let _ = shutdown_tx.send(true);
-    for worker in workers {
-        let _ = worker.await;
-    }
+    background.stop().await;
     Ok(served?)
 }
 
 /// Runs only the delivery workers (`broadside deliver`), for deployments
 /// that send from other machines than they serve from.
 pub async fn deliver(state: AppState) -> anyhow::Result<()> {
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let workers = state.start_workers(&shutdown_rx);
+    let background = state.start_background();
     shutdown_signal().await;
-    let _ = shutdown_tx.send(true);
-    for worker in workers {
-        let _ = worker.await;
-    }
+    background.stop().await;
     Ok(())
 }
 

@@ -51,13 +51,21 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/domain-blocks/{domain}", delete(domain_blocks::delete))
         .route("/deliveries", get(deliveries::list))
-        .route("/statements", get(statements::list).post(statements::create))
+        .route(
+            "/statements",
+            get(statements::list).post(statements::create),
+        )
         .route(
             "/statements/{id}",
-            get(statements::show).patch(statements::update).delete(statements::delete),
+            get(statements::show)
+                .patch(statements::update)
+                .delete(statements::delete),
         )
         .route("/statements/{id}/publish", post(statements::publish_now))
-        .route("/statements/{id}/signatories", post(statements::add_signatory))
+        .route(
+            "/statements/{id}/signatories",
+            post(statements::add_signatory),
+        )
         .route("/statements/{id}/deliveries", get(statements::deliveries))
         .route("/organisations/{handle}/featured", post(statements::pin))
         .route(

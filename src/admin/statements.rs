@@ -1,12 +1,7 @@
 //! `/api/v1/statements`: write, schedule, publish, edit and delete joint
 //! statements; add signatories; follow their deliveries; pin them.
 
-use axum::{
-    Json,
-    extract::State,
-    http::StatusCode,
-    response::IntoResponse,
-};
+use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{
@@ -140,7 +135,11 @@ fn view(state: &AppState, s: Statement) -> StatementView {
 /// The organisations named by `handles`, in order: each must exist, once.
 async fn signatories(state: &AppState, handles: &[String]) -> Result<Vec<i64>, AppError> {
     if handles.is_empty() {
-        return Err(Invalid::new("signatories", "at least one signatory (the lead) is required").into());
+        return Err(Invalid::new(
+            "signatories",
+            "at least one signatory (the lead) is required",
+        )
+        .into());
     }
     if handles.len() > MAX_SIGNATORIES {
         return Err(Invalid::new("signatories", format!("at most {MAX_SIGNATORIES}")).into());
@@ -150,12 +149,20 @@ async fn signatories(state: &AppState, handles: &[String]) -> Result<Vec<i64>, A
         let org = match state.store.organisation(handle).await {
             Ok(org) => org,
             Err(StoreError::NotFound) => {
-                return Err(Invalid::new(format!("signatories[{i}]"), format!("no organisation {handle}")).into());
+                return Err(Invalid::new(
+                    format!("signatories[{i}]"),
+                    format!("no organisation {handle}"),
+                )
+                .into());
             }
             Err(err) => return Err(err.into()),
         };
         if ids.contains(&org.id) {
-            return Err(Invalid::new(format!("signatories[{i}]"), format!("{handle} is listed twice")).into());
+            return Err(Invalid::new(
+                format!("signatories[{i}]"),
+                format!("{handle} is listed twice"),
+            )
+            .into());
         }
         ids.push(org.id);
     }
@@ -189,9 +196,16 @@ pub async fn create(
     }
     .validate()?;
     let signatory_ids = signatories(&state, &input.signatories).await?;
-    let publish_at = input.publish_at.as_deref().map(parse_publish_at).transpose()?;
+    let publish_at = input
+        .publish_at
+        .as_deref()
+        .map(parse_publish_at)
+        .transpose()?;
     if input.publish && publish_at.is_some() {
-        return Err(AppError::invalid("publish_at", "give either publish or publish_at, not both"));
+        return Err(AppError::invalid(
+            "publish_at",
+            "give either publish or publish_at, not both",
+        ));
     }
     let public_id = uuid::Uuid::now_v7().to_string();
     let statement = state
@@ -199,7 +213,11 @@ pub async fn create(
         .create_statement(NewStatement {
             public_id: &public_id,
             content: &content,
-            state: if publish_at.is_some() { StatementState::Scheduled } else { StatementState::Draft },
+            state: if publish_at.is_some() {
+                StatementState::Scheduled
+            } else {
+                StatementState::Draft
+            },
             publish_at,
             signatory_ids: &signatory_ids,
         })
@@ -236,7 +254,10 @@ pub async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<StatementView>>, AppError> {
     if !(1..=200).contains(&query.limit) || query.offset < 0 {
-        return Err(AppError::invalid("limit", "limit must be 1 to 200 and offset at least 0"));
+        return Err(AppError::invalid(
+            "limit",
+            "limit must be 1 to 200 and offset at least 0",
+        ));
     }
     let status = match query.status.as_deref() {
         None => None,
@@ -258,7 +279,9 @@ pub async fn list(
             offset: query.offset,
         })
         .await?;
-    Ok(Json(statements.into_iter().map(|s| view(&state, s)).collect()))
+    Ok(Json(
+        statements.into_iter().map(|s| view(&state, s)).collect(),
+    ))
 }
 
 /// `GET /api/v1/statements/{id}`
@@ -283,7 +306,9 @@ pub async fn update(
         title: input.title.unwrap_or(current.title.clone()),
         body: input.body.unwrap_or(current.body.clone()),
         summary: input.summary.unwrap_or(current.summary.clone()),
-        content_warning: input.content_warning.unwrap_or(current.content_warning.clone()),
+        content_warning: input
+            .content_warning
+            .unwrap_or(current.content_warning.clone()),
         language: input.language.unwrap_or(current.language.clone()),
         tags: input.tags.unwrap_or(current.tags.clone()),
         format: Some(input.format.unwrap_or(current.format.as_str().to_string())),
@@ -297,16 +322,24 @@ pub async fn update(
         None => None,
     };
     if publish_at.is_some() && current.state == StatementState::Published {
-        return Err(AppError::invalid("publish_at", "the statement is already published"));
+        return Err(AppError::invalid(
+            "publish_at",
+            "the statement is already published",
+        ));
     }
     let updated = state.store.update_statement(current.id, &content).await?;
     if let Some(publish_at) = publish_at {
-        state.store.schedule_statement(current.id, publish_at).await.map_err(|_| {
-            AppError::invalid("publish_at", "the statement is no longer a draft")
-        })?;
+        state
+            .store
+            .schedule_statement(current.id, publish_at)
+            .await
+            .map_err(|_| AppError::invalid("publish_at", "the statement is no longer a draft"))?;
     }
     publish::edited(&state, &updated).await?;
-    Ok(Json(view(&state, state.store.statement_by_id(current.id).await?)))
+    Ok(Json(view(
+        &state,
+        state.store.statement_by_id(current.id).await?,
+    )))
 }
 
 /// `DELETE /api/v1/statements/{id}` → 204; a published statement is
@@ -318,7 +351,9 @@ pub async fn delete(
 ) -> Result<StatusCode, AppError> {
     let statement = find_statement(&state, &id).await?;
     if !publish::delete(&state, &statement).await? {
-        return Err(AppError::Conflict("the statement changed meanwhile; try again".into()));
+        return Err(AppError::Conflict(
+            "the statement changed meanwhile; try again".into(),
+        ));
     }
     tracing::info!(statement = %id, "statement deleted");
     Ok(StatusCode::NO_CONTENT)
@@ -332,12 +367,19 @@ pub async fn publish_now(
 ) -> Result<Json<StatementView>, AppError> {
     let statement = find_statement(&state, &id).await?;
     if statement.state == StatementState::Published {
-        return Err(AppError::Conflict("the statement is already published".into()));
+        return Err(AppError::Conflict(
+            "the statement is already published".into(),
+        ));
     }
     if !publish::publish(&state, &statement).await? {
-        return Err(AppError::Conflict("the statement is already published".into()));
+        return Err(AppError::Conflict(
+            "the statement is already published".into(),
+        ));
     }
-    Ok(Json(view(&state, state.store.statement_by_id(statement.id).await?)))
+    Ok(Json(view(
+        &state,
+        state.store.statement_by_id(statement.id).await?,
+    )))
 }
 
 #[derive(Deserialize)]
@@ -358,12 +400,18 @@ pub async fn add_signatory(
     let org = match state.store.organisation(&input.handle).await {
         Ok(org) => org,
         Err(StoreError::NotFound) => {
-            return Err(AppError::invalid("handle", format!("no organisation {}", input.handle)));
+            return Err(AppError::invalid(
+                "handle",
+                format!("no organisation {}", input.handle),
+            ));
         }
         Err(err) => return Err(err.into()),
     };
     if statement.signatories.iter().any(|s| s.id == org.id) {
-        return Err(AppError::invalid("handle", format!("{} has signed already", org.handle)));
+        return Err(AppError::invalid(
+            "handle",
+            format!("{} has signed already", org.handle),
+        ));
     }
     state.store.add_signatory(statement.id, org.id).await?;
     let statement = state.store.statement_by_id(statement.id).await?;
@@ -403,14 +451,25 @@ pub async fn pin(
     let org = find(&state, &handle).await?;
     let statement = match state.store.statement(&input.statement).await {
         Ok(s) if s.state == StatementState::Published => s,
-        Ok(_) => return Err(AppError::invalid("statement", "only published statements can be pinned")),
+        Ok(_) => {
+            return Err(AppError::invalid(
+                "statement",
+                "only published statements can be pinned",
+            ));
+        }
         Err(StoreError::NotFound) => {
-            return Err(AppError::invalid("statement", format!("no statement {}", input.statement)));
+            return Err(AppError::invalid(
+                "statement",
+                format!("no statement {}", input.statement),
+            ));
         }
         Err(err) => return Err(err.into()),
     };
     if !statement.signatories.iter().any(|s| s.id == org.id) {
-        return Err(AppError::invalid("statement", format!("{handle} did not sign it")));
+        return Err(AppError::invalid(
+            "statement",
+            format!("{handle} did not sign it"),
+        ));
     }
     state.store.pin(org.id, statement.id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -52,7 +52,9 @@ impl Outbox {
     /// Stores `activity` and queues it for each inbox (duplicates collapse).
     /// Returns how many deliveries were queued.
     pub async fn send(&self, activity: Outgoing, inboxes: &[String]) -> Result<usize, StoreError> {
-        let (_, queued) = self.send_all(None, vec![(activity, inboxes.to_vec())]).await?;
+        let (_, queued) = self
+            .send_all(None, vec![(activity, inboxes.to_vec())])
+            .await?;
         Ok(queued)
     }
 

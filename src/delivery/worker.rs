@@ -22,7 +22,10 @@ use std::{
 };
 
 use bytes::Bytes;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::{
+    sync::{Notify, mpsc, watch},
+    task::JoinSet,
+};
 use url::Url;
 
 use super::retry::{Verdict, classify, retry_delay};
@@ -161,8 +164,14 @@ impl Worker {
     /// lease expires.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let (outcomes, receiver) = mpsc::unbounded_channel();
-        let recorder = tokio::spawn(record(self.store.clone(), self.settings.clone(), receiver));
+        // Owned here: if this future is dropped (the process is going down
+        // hard), the requests in flight and the recorder go with it, and the
+        // leases bring their deliveries back.
+        let mut recorder = JoinSet::new();
+        recorder.spawn(record(self.store.clone(), self.settings.clone(), receiver));
+        let mut sending = JoinSet::new();
         loop {
+            while sending.try_join_next().is_some() {}
             if *shutdown.borrow() {
                 break;
             }
@@ -199,7 +208,9 @@ impl Worker {
             }
             for delivery in claimed {
                 match self.admit(delivery) {
-                    Admission::Send(delivery) => self.spawn_send(delivery, outcomes.clone()),
+                    Admission::Send(delivery) => {
+                        self.spawn_send(&mut sending, delivery, outcomes.clone())
+                    }
                     Admission::Wait => {}
                     Admission::Release { id, run_at } => {
                         let _ = outcomes.send(Outcome::Release { id, run_at });
@@ -207,12 +218,12 @@ impl Worker {
                 }
             }
         }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.in_flight.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let _ = tokio::time::timeout(Duration::from_secs(30), async {
+            while sending.join_next().await.is_some() {}
+        })
+        .await;
         drop(outcomes);
-        let _ = recorder.await;
+        while recorder.join_next().await.is_some() {}
     }
 
     /// Decides whether a claimed delivery goes now, waits for its host, or
@@ -249,12 +260,13 @@ impl Worker {
     /// Sends `delivery`, then whatever waits for the same host, in one task.
     fn spawn_send(
         self: &Arc<Self>,
+        tasks: &mut JoinSet<()>,
         delivery: ClaimedDelivery,
         outcomes: mpsc::UnboundedSender<Outcome>,
     ) {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         let worker = self.clone();
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             let mut next = Some(delivery);
             while let Some(delivery) = next.take() {
                 let host = delivery.host.clone();

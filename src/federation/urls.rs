@@ -99,7 +99,10 @@ impl Urls {
     /// The page of a hashtag.
     pub fn tag(&self, tag: &str) -> Url {
         let mut url = self.join("/tags/");
-        url.path_segments_mut().expect("http URLs have paths").pop_if_empty().push(&tag.to_lowercase());
+        url.path_segments_mut()
+            .expect("http URLs have paths")
+            .pop_if_empty()
+            .push(&tag.to_lowercase());
         url
     }
 

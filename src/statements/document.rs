@@ -10,7 +10,10 @@ use serde_json::{Value, json};
 
 use super::{Format, Statement, display_date};
 use crate::{
-    federation::{activities::{PUBLIC, new_activity_id}, urls::Urls},
+    federation::{
+        activities::{PUBLIC, new_activity_id},
+        urls::Urls,
+    },
     html::{self, escape},
     organisations::Organisation,
     store::from_ms,
@@ -64,19 +67,31 @@ pub fn content_html(statement: &Statement, urls: &Urls, default_disclaimer: &str
     if let Some(date) = &statement.original_date {
         out.push_str(&format!("<p><em>{}</em></p>", escape(&display_date(date))));
     }
-    if statement.format == Format::Note {
-        if let Some(summary) = &statement.summary {
-            out.push_str(&format!("<p><em>{}</em></p>", escape(summary)));
-        }
+    if statement.format == Format::Note
+        && let Some(summary) = &statement.summary
+    {
+        out.push_str(&format!("<p><em>{}</em></p>", escape(summary)));
     }
     out.push_str(&html::markdown_to_html(&statement.body));
-    let signed: Vec<String> = statement.signatories.iter().map(|o| mention_html(o, urls)).collect();
+    let signed: Vec<String> = statement
+        .signatories
+        .iter()
+        .map(|o| mention_html(o, urls))
+        .collect();
     out.push_str(&format!("<p>Signed by: {}</p>", signed.join(", ")));
     if !statement.tags.is_empty() {
-        let tags: Vec<String> = statement.tags.iter().map(|t| hashtag_html(t, urls)).collect();
+        let tags: Vec<String> = statement
+            .tags
+            .iter()
+            .map(|t| hashtag_html(t, urls))
+            .collect();
         out.push_str(&format!("<p>{}</p>", tags.join(" ")));
     }
-    let disclaimer = statement.disclaimer.as_deref().unwrap_or(default_disclaimer).trim();
+    let disclaimer = statement
+        .disclaimer
+        .as_deref()
+        .unwrap_or(default_disclaimer)
+        .trim();
     if !disclaimer.is_empty() {
         out.push_str(&format!("<p><em>{}</em></p>", escape(disclaimer)));
     }
@@ -110,7 +125,12 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
             .map(|t| json!({"type": "Hashtag", "href": urls.tag(t), "name": format!("#{t}")})),
     );
     let mut cc = vec![urls.followers(&lead.handle).to_string()];
-    cc.extend(statement.co_signers().iter().map(|o| urls.organisation(&o.handle).to_string()));
+    cc.extend(
+        statement
+            .co_signers()
+            .iter()
+            .map(|o| urls.organisation(&o.handle).to_string()),
+    );
     let published = statement.published_at.unwrap_or(statement.created_at);
     let mut object = json!({
         "id": id,
@@ -141,7 +161,11 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
         }
         Format::Article => {
             object["name"] = json!(statement.title);
-            let summary = statement.summary.as_deref().map(escape).map(|s| format!("<p>{s}</p>"));
+            let summary = statement
+                .summary
+                .as_deref()
+                .map(escape)
+                .map(|s| format!("<p>{s}</p>"));
             if let Some(summary) = &summary {
                 object["summary"] = json!(summary);
             }
@@ -177,7 +201,12 @@ pub fn create(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> V
 }
 
 /// `Announce` of the statement by a co-signer, to its own followers.
-pub fn announce(statement: &Statement, signer: &Organisation, urls: &Urls, at: DateTime<Utc>) -> Value {
+pub fn announce(
+    statement: &Statement,
+    signer: &Organisation,
+    urls: &Urls,
+    at: DateTime<Utc>,
+) -> Value {
     json!({
         "@context": "https://www.w3.org/ns/activitystreams",
         "id": new_activity_id(urls),

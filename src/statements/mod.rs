@@ -146,12 +146,17 @@ pub struct ValidContent {
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
-    value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 fn check_len(field: &str, value: &str, max: usize) -> Result<(), Invalid> {
     if value.chars().count() > max {
-        return Err(Invalid::new(field, format!("must be at most {max} characters")));
+        return Err(Invalid::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     Ok(())
 }
@@ -176,10 +181,13 @@ impl Content {
             check_len("content_warning", cw, MAX_SUMMARY_LEN)?;
         }
         let language = non_empty(self.language);
-        if let Some(language) = &language {
-            if !LANGUAGE_RULE.is_match(language) {
-                return Err(Invalid::new("language", "must be a language tag such as en or pt-BR"));
-            }
+        if let Some(language) = &language
+            && !LANGUAGE_RULE.is_match(language)
+        {
+            return Err(Invalid::new(
+                "language",
+                "must be a language tag such as en or pt-BR",
+            ));
         }
         let format = match self.format.as_deref() {
             None => Format::Note,
@@ -207,7 +215,10 @@ impl Content {
             let valid = NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok()
                 || DateTime::parse_from_rfc3339(date).is_ok();
             if !valid {
-                return Err(Invalid::new("original_date", "must be a date such as 2022-01-13"));
+                return Err(Invalid::new(
+                    "original_date",
+                    "must be a date such as 2022-01-13",
+                ));
             }
         }
         let disclaimer = non_empty(self.disclaimer);
@@ -232,7 +243,12 @@ impl Content {
 pub fn parse_publish_at(value: &str) -> Result<i64, Invalid> {
     DateTime::parse_from_rfc3339(value)
         .map(|d| d.with_timezone(&Utc).timestamp_millis())
-        .map_err(|_| Invalid::new("publish_at", "must be an RFC 3339 date-time such as 2026-12-01T09:00:00Z"))
+        .map_err(|_| {
+            Invalid::new(
+                "publish_at",
+                "must be an RFC 3339 date-time such as 2026-12-01T09:00:00Z",
+            )
+        })
 }
 
 /// The original date as people read it: `13 January 2022`.
@@ -261,13 +277,54 @@ mod tests {
     #[test]
     fn validation_names_the_field() {
         let bad = |c: Content| c.validate().unwrap_err().field;
-        assert_eq!(bad(Content { title: " ".into(), ..content() }), "title");
-        assert_eq!(bad(Content { body: "\n".into(), ..content() }), "body");
-        assert_eq!(bad(Content { format: Some("poem".into()), ..content() }), "format");
-        assert_eq!(bad(Content { original_date: Some("13/01/2022".into()), ..content() }), "original_date");
-        assert_eq!(bad(Content { language: Some("english language".into()), ..content() }), "language");
-        assert_eq!(bad(Content { tags: vec!["ok".into(), "not ok".into()], ..content() }), "tags[1]");
-        let valid = Content { tags: vec!["#Kazakhstan".into(), "kazakhstan".into()], ..content() }.validate().unwrap();
+        assert_eq!(
+            bad(Content {
+                title: " ".into(),
+                ..content()
+            }),
+            "title"
+        );
+        assert_eq!(
+            bad(Content {
+                body: "\n".into(),
+                ..content()
+            }),
+            "body"
+        );
+        assert_eq!(
+            bad(Content {
+                format: Some("poem".into()),
+                ..content()
+            }),
+            "format"
+        );
+        assert_eq!(
+            bad(Content {
+                original_date: Some("13/01/2022".into()),
+                ..content()
+            }),
+            "original_date"
+        );
+        assert_eq!(
+            bad(Content {
+                language: Some("english language".into()),
+                ..content()
+            }),
+            "language"
+        );
+        assert_eq!(
+            bad(Content {
+                tags: vec!["ok".into(), "not ok".into()],
+                ..content()
+            }),
+            "tags[1]"
+        );
+        let valid = Content {
+            tags: vec!["#Kazakhstan".into(), "kazakhstan".into()],
+            ..content()
+        }
+        .validate()
+        .unwrap();
         assert_eq!(valid.tags, ["Kazakhstan"]);
         assert_eq!(valid.format, Format::Note);
     }

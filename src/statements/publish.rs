@@ -19,7 +19,12 @@ use crate::{
     store::{StoreResult, Transition, from_ms, now_ms},
 };
 
-fn outgoing(statement: &Statement, signer: &Organisation, kind: &'static str, body: serde_json::Value) -> Outgoing {
+fn outgoing(
+    statement: &Statement,
+    signer: &Organisation,
+    kind: &'static str,
+    body: serde_json::Value,
+) -> Outgoing {
     Outgoing {
         organisation_id: signer.id,
         kind,
@@ -38,18 +43,34 @@ pub async fn publish(state: &AppState, statement: &Statement) -> StoreResult<boo
     let disclaimer = &state.config.disclaimer;
     let lead = published.lead();
     let mut activities = vec![(
-        outgoing(&published, lead, "Create", document::create(&published, &state.urls, disclaimer)),
+        outgoing(
+            &published,
+            lead,
+            "Create",
+            document::create(&published, &state.urls, disclaimer),
+        ),
         state.store.follower_inboxes(&[lead.id]).await?,
     )];
     for signer in published.co_signers() {
         activities.push((
-            outgoing(&published, signer, "Announce", document::announce(&published, signer, &state.urls, from_ms(at))),
+            outgoing(
+                &published,
+                signer,
+                "Announce",
+                document::announce(&published, signer, &state.urls, from_ms(at)),
+            ),
             state.store.follower_inboxes(&[signer.id]).await?,
         ));
     }
     let (done, queued) = state
         .outbox
-        .send_all(Some(Transition::Publish { statement_id: statement.id, at }), activities)
+        .send_all(
+            Some(Transition::Publish {
+                statement_id: statement.id,
+                at,
+            }),
+            activities,
+        )
         .await?;
     if done {
         tracing::info!(statement = %statement.public_id, deliveries = queued, "statement published");
@@ -66,14 +87,21 @@ pub async fn edited(state: &AppState, statement: &Statement) -> StoreResult<()> 
     let update = document::update(statement, &state.urls, &state.config.disclaimer);
     state
         .outbox
-        .send(outgoing(statement, statement.lead(), "Update", update), &inboxes)
+        .send(
+            outgoing(statement, statement.lead(), "Update", update),
+            &inboxes,
+        )
         .await?;
     Ok(())
 }
 
 /// A signatory added to a published statement announces it to its
 /// followers, and everyone who has the statement gets the new list.
-pub async fn signatory_added(state: &AppState, statement: &Statement, signer: &Organisation) -> StoreResult<()> {
+pub async fn signatory_added(
+    state: &AppState,
+    statement: &Statement,
+    signer: &Organisation,
+) -> StoreResult<()> {
     if statement.state != State::Published {
         return Ok(());
     }
@@ -88,7 +116,10 @@ pub async fn signatory_added(state: &AppState, statement: &Statement, signer: &O
             None,
             vec![
                 (outgoing(statement, signer, "Announce", announce), followers),
-                (outgoing(statement, statement.lead(), "Update", update), reached),
+                (
+                    outgoing(statement, statement.lead(), "Update", update),
+                    reached,
+                ),
             ],
         )
         .await?;
@@ -105,8 +136,13 @@ pub async fn delete(state: &AppState, statement: &Statement) -> StoreResult<bool
             let (done, _) = state
                 .outbox
                 .send_all(
-                    Some(Transition::Delete { statement_id: statement.id }),
-                    vec![(outgoing(statement, statement.lead(), "Delete", delete), inboxes)],
+                    Some(Transition::Delete {
+                        statement_id: statement.id,
+                    }),
+                    vec![(
+                        outgoing(statement, statement.lead(), "Delete", delete),
+                        inboxes,
+                    )],
                 )
                 .await?;
             Ok(done)

@@ -87,7 +87,11 @@ impl Store {
     /// Stores an activity and queues one delivery per distinct inbox, in one
     /// transaction: either all of it is durable or none. Inboxes on blocked or
     /// unavailable hosts are left out. Returns the number of deliveries queued.
-    pub async fn enqueue_activity(&self, activity: NewActivity<'_>, inboxes: &[String]) -> StoreResult<usize> {
+    pub async fn enqueue_activity(
+        &self,
+        activity: NewActivity<'_>,
+        inboxes: &[String],
+    ) -> StoreResult<usize> {
         let (_, queued) = self.enqueue_batch(None, &[(activity, inboxes)]).await?;
         Ok(queued)
     }

@@ -130,10 +130,14 @@ impl Store {
 
     pub async fn statement_by_id(&self, id: i64) -> StoreResult<Statement> {
         let row: StatementRow = on_pool!(self, |pool| {
-            sqlx::query_as(concat!("SELECT ", statement_columns!(), " FROM statements WHERE id = $1"))
-                .bind(id)
-                .fetch_one(pool)
-                .await
+            sqlx::query_as(concat!(
+                "SELECT ",
+                statement_columns!(),
+                " FROM statements WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_one(pool)
+            .await
         })?;
         self.hydrate(row).await
     }
@@ -141,10 +145,14 @@ impl Store {
     /// A statement by its public id, in any state.
     pub async fn statement(&self, public_id: &str) -> StoreResult<Statement> {
         let row: StatementRow = on_pool!(self, |pool| {
-            sqlx::query_as(concat!("SELECT ", statement_columns!(), " FROM statements WHERE public_id = $1"))
-                .bind(public_id)
-                .fetch_one(pool)
-                .await
+            sqlx::query_as(concat!(
+                "SELECT ",
+                statement_columns!(),
+                " FROM statements WHERE public_id = $1"
+            ))
+            .bind(public_id)
+            .fetch_one(pool)
+            .await
         })?;
         self.hydrate(row).await
     }
@@ -212,7 +220,11 @@ impl Store {
 
     /// Changes when a draft or scheduled statement goes out.
     pub async fn schedule_statement(&self, id: i64, publish_at: Option<i64>) -> StoreResult<()> {
-        let state = if publish_at.is_some() { "scheduled" } else { "draft" };
+        let state = if publish_at.is_some() {
+            "scheduled"
+        } else {
+            "draft"
+        };
         let rows = on_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE statements SET state = $2, publish_at = $3, updated_at = $4 \
@@ -323,12 +335,14 @@ impl Store {
 
     pub async fn unpin(&self, organisation_id: i64, statement_id: i64) -> StoreResult<bool> {
         let rows = on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM featured_statements WHERE organisation_id = $1 AND statement_id = $2")
-                .bind(organisation_id)
-                .bind(statement_id)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
+            sqlx::query(
+                "DELETE FROM featured_statements WHERE organisation_id = $1 AND statement_id = $2",
+            )
+            .bind(organisation_id)
+            .bind(statement_id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
         })?;
         Ok(rows > 0)
     }
@@ -349,7 +363,12 @@ impl Store {
 
     /// Public ids of the published statements pinned by an organisation,
     /// most recently pinned first.
-    pub async fn featured(&self, organisation_id: i64, limit: i64, offset: i64) -> StoreResult<Vec<String>> {
+    pub async fn featured(
+        &self,
+        organisation_id: i64,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<String>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT s.public_id FROM featured_statements f \

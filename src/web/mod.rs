@@ -1,24 +1,33 @@
-//! What people see in a browser: the home page and organisation profiles
-//! (statement pages join later), plus the health check.
+//! What people see in a browser: the home page, organisation profiles,
+//! statement pages (which serve ActivityPub JSON too) and hashtag pages,
+//! plus the health check.
 
 pub mod templates;
 
 use axum::{
     Router,
     extract::State,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::get,
 };
 use minijinja::context;
 
 use crate::{
-    app::AppState, error::AppError, federation::actor::profile_fields, html,
-    organisations::Organisation, store::ACCEPTED,
+    app::AppState,
+    error::{ApiPath, AppError},
+    federation::{ActivityJson, actor::profile_fields, wants_activity_json},
+    html,
+    organisations::Organisation,
+    statements::{State as StatementState, document},
+    store::{ACCEPTED, StatementFilter, StoreError, from_ms},
 };
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/", get(index))
+    Router::new()
+        .route("/", get(index))
+        .route("/statements/{id}", get(statement))
+        .route("/tags/{tag}", get(tag))
 }
 
 /// `GET /healthz`: 200 when the database answers, 503 otherwise.
@@ -102,6 +111,82 @@ pub async fn profile_page(state: &AppState, org: &Organisation) -> Result<Respon
             },
             ..base_context(state)
         },
+    )?;
+    Ok(page(body))
+}
+
+/// `GET /statements/{id}`: the Note or Article for ActivityPub clients, the
+/// page for browsers. Drafts and deleted statements are 404: from Mastodon
+/// 4.4 a 404 on refetch removes its copy (a 410 would not).
+async fn statement(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let statement = match state.store.statement(&id).await {
+        Ok(s) if s.state == StatementState::Published => s,
+        Ok(_) | Err(StoreError::NotFound) => {
+            return Err(AppError::not_found(format!("no statement {id}")));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    if wants_activity_json(&headers) {
+        let mut object =
+            document::statement_object(&statement, &state.urls, &state.config.disclaimer);
+        object["@context"] = document::context();
+        return Ok(ActivityJson(object).into_response());
+    }
+    let content_html = document::content_html(&statement, &state.urls, &state.config.disclaimer);
+    let lead = statement.lead();
+    let description: String = statement
+        .summary
+        .clone()
+        .unwrap_or_else(|| statement.body.chars().take(200).collect());
+    let body = state.templates.render(
+        "statement.html",
+        context! {
+            statement => context! {
+                title => statement.title,
+                url => state.urls.statement(&statement.public_id).to_string(),
+                creator => format!("@{}@{}", lead.handle, state.urls.domain()),
+                description => description,
+                content_html => content_html,
+                published => statement.published_at.map(|t| from_ms(t).to_rfc3339()),
+                edited => statement.edited_at.map(|t| from_ms(t).to_rfc3339()),
+            },
+            ..base_context(&state)
+        },
+    )?;
+    Ok(page(body))
+}
+
+/// `GET /tags/{tag}`: published statements with a hashtag.
+async fn tag(
+    State(state): State<AppState>,
+    ApiPath(tag): ApiPath<String>,
+) -> Result<Response, AppError> {
+    let statements = state
+        .store
+        .statements(&StatementFilter {
+            state: Some(StatementState::Published),
+            tag: Some(tag.clone()),
+            limit: 100,
+            ..StatementFilter::default()
+        })
+        .await?;
+    let items: Vec<_> = statements
+        .iter()
+        .map(|s| {
+            context! {
+                title => s.title,
+                url => state.urls.statement(&s.public_id).to_string(),
+                signatories => s.signatories.iter().map(|o| o.name.clone()).collect::<Vec<_>>().join(", "),
+            }
+        })
+        .collect();
+    let body = state.templates.render(
+        "tag.html",
+        context! { tag => tag, statements => items, ..base_context(&state) },
     )?;
     Ok(page(body))
 }

@@ -15,6 +15,8 @@ impl Templates {
         env.add_template("base.html", include_str!("templates/base.html"))?;
         env.add_template("index.html", include_str!("templates/index.html"))?;
         env.add_template("profile.html", include_str!("templates/profile.html"))?;
+        env.add_template("statement.html", include_str!("templates/statement.html"))?;
+        env.add_template("tag.html", include_str!("templates/tag.html"))?;
         Ok(Templates { env })
     }
 
