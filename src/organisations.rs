@@ -173,7 +173,8 @@ impl Profile {
     }
 }
 
-fn check_len(field: &str, value: &str, max: usize) -> Result<(), Invalid> {
+/// At most `max` characters.
+pub(crate) fn check_len(field: &str, value: &str, max: usize) -> Result<(), Invalid> {
     if value.chars().count() > max {
         return Err(Invalid::new(
             field,

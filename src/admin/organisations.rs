@@ -1,7 +1,7 @@
 //! `/api/v1/organisations`: create, list, show, edit and delete signatories.
 
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use super::auth::Admin;
 use crate::{
@@ -37,25 +37,16 @@ pub struct UpdateOrganisation {
     handle: Option<String>,
     name: Option<String>,
     summary: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::nullable")]
     website: Option<Option<String>>,
     fields: Option<Vec<ProfileField>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::nullable")]
     avatar_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::nullable")]
     header_url: Option<Option<String>>,
     manually_approves_followers: Option<bool>,
     discoverable: Option<bool>,
     indexable: Option<bool>,
-}
-
-/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// An organisation as the admin API shows it. Never includes a private key.

@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::organisations::{Invalid, Organisation};
+use crate::organisations::{Invalid, Organisation, check_len};
 
 /// A statement as stored, with its signatories in order (lead first).
 #[derive(Clone, Debug)]
@@ -149,16 +149,6 @@ fn non_empty(value: Option<String>) -> Option<String> {
     value
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
-}
-
-fn check_len(field: &str, value: &str, max: usize) -> Result<(), Invalid> {
-    if value.chars().count() > max {
-        return Err(Invalid::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    Ok(())
 }
 
 impl Content {

@@ -145,6 +145,18 @@ impl Store {
         Ok(())
     }
 
+    /// Folds SQLite's write-ahead log back into the database file, so the
+    /// next commit does not pay for it (after bulk loads; a no-op on
+    /// PostgreSQL).
+    pub async fn checkpoint(&self) -> StoreResult<()> {
+        if let Backend::Sqlite(pool) = &self.backend {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub async fn close(&self) {
         on_pool!(self, |pool| pool.close().await)
     }

@@ -1,0 +1,287 @@
+//! Fan-out benchmark: one statement from an organisation with 10,000
+//! followers on 1,000 servers (shared inboxes), all on loopback.
+//!
+//! `cargo bench --bench fanout` starts the real `broadside` binary as its
+//! own process (SQLite), 1,000 inbox servers in this one, publishes the
+//! statement through the admin API and measures until every inbox has
+//! verified its delivery's signature. It prints deliveries per second, the
+//! total time, the server's idle and peak memory, and this machine's RSA
+//! signing rate measured in the same run. Sizes can be changed with
+//! `FANOUT_SERVERS` and `FANOUT_FOLLOWERS_PER_SERVER`.
+
+use std::{
+    collections::HashSet,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use aws_lc_rs::{
+    rand::SystemRandom,
+    rsa::{KeyPair, KeySize},
+    signature::{RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, UnparsedPublicKey},
+};
+use axum::{Router, body::Bytes, extract::State, http::HeaderMap, routing::post};
+use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use broadside::{
+    admin::auth::hash_token,
+    store::{RemoteActorData, Store},
+};
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+
+mod common;
+
+use common::{TOKEN, env_or, free_port, memory_kb, start_server, wait_for};
+
+struct Inboxes {
+    /// Ports whose inbox has verified a delivery.
+    verified: Mutex<HashSet<u16>>,
+    expected: usize,
+    done: Notify,
+    public_key_der: Vec<u8>,
+    failures: Mutex<usize>,
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let servers = env_or("FANOUT_SERVERS", 1_000);
+    let per_server = env_or("FANOUT_FOLLOWERS_PER_SERVER", 10);
+    println!(
+        "fan-out benchmark: 1 statement, {} followers on {servers} servers",
+        servers * per_server
+    );
+    let signing_rate = rsa_signing_rate();
+    println!("RSA-2048 signing (aws-lc-rs, one core): {signing_rate:.0} signatures/s");
+
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}/bench.db", dir.path().display());
+    let store = Store::connect(&db_url).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+        .upsert_token("bench", &hash_token(TOKEN))
+        .await
+        .unwrap();
+
+    // The server process.
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let log_level = std::env::var("FANOUT_SERVER_LOG").unwrap_or_else(|_| "info".into());
+    let mut server = start_server(&db_url, port, &log_level, Stdio::from(log));
+    let http = reqwest::Client::new();
+    wait_for(&http, &format!("{base}/healthz")).await;
+    let org = http
+        .post(format!("{base}/api/v1/organisations"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"handle": "cras", "name": "CRAS", "summary": "Benchmark"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(org.status(), 201);
+    let actor: serde_json::Value = http
+        .get(format!("{base}/organisations/cras"))
+        .header("Accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pem = pem::parse(actor["publicKey"]["publicKeyPem"].as_str().unwrap()).unwrap();
+
+    // The inbox servers, and their followers in the database.
+    let state = Arc::new(Inboxes {
+        verified: Mutex::new(HashSet::new()),
+        expected: servers,
+        done: Notify::new(),
+        public_key_der: pem.contents().to_vec(),
+        failures: Mutex::new(0),
+    });
+    let organisation = store.organisation("cras").await.unwrap();
+    let mut ports = Vec::with_capacity(servers);
+    for _ in 0..servers {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer_port = listener.local_addr().unwrap().port();
+        ports.push(peer_port);
+        let app = Router::new()
+            .route("/inbox", post(inbox))
+            .with_state(state.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    }
+    let setup = Instant::now();
+    for peer_port in &ports {
+        for n in 0..per_server {
+            let uri = format!("http://localhost:{peer_port}/users/u{n}");
+            let actor = store
+                .upsert_remote_actor(&RemoteActorData {
+                    uri: uri.clone(),
+                    domain: format!("localhost:{peer_port}"),
+                    inbox: format!("{uri}/inbox"),
+                    shared_inbox: Some(format!("http://localhost:{peer_port}/inbox")),
+                    public_key_id: format!("{uri}#main-key"),
+                    public_key_pem: String::new(),
+                    preferred_username: Some(format!("u{n}")),
+                    name: None,
+                    kind: "Person".into(),
+                })
+                .await
+                .unwrap();
+            store
+                .record_follow(organisation.id, actor.id, &format!("{uri}#follow"), true)
+                .await
+                .unwrap();
+        }
+    }
+    store.checkpoint().await.unwrap();
+    println!(
+        "set-up: {} followers stored in {:.1} s",
+        servers * per_server,
+        setup.elapsed().as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_kb = memory_kb(&server, "VmRSS");
+
+    // Publish and wait until every inbox has verified its delivery.
+    let started = Instant::now();
+    let published = http
+        .post(format!("{base}/api/v1/statements"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({
+            "title": "Declaration about Kazakhstan",
+            "body": include_str!("../tests/fixtures/kazakhstan.md"),
+            "signatories": ["cras"],
+            "publish": true,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 201);
+    let accepted = started.elapsed();
+    let finished = tokio::time::timeout(Duration::from_secs(120), async {
+        loop {
+            let notified = state.done.notified();
+            if state.verified.lock().unwrap().len() >= state.expected {
+                break;
+            }
+            notified.await;
+        }
+    })
+    .await;
+    let total = started.elapsed();
+    let peak_kb = memory_kb(&server, "VmHWM");
+    let verified = state.verified.lock().unwrap().len();
+    let failures = *state.failures.lock().unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
+    if let Ok(path) = std::env::var("FANOUT_KEEP_LOG") {
+        let _ = std::fs::write(path, &log);
+    }
+    let delivered_lines = log.lines().filter(|l| l.contains("delivered")).count();
+    println!(
+        "server log: {} lines, {delivered_lines} delivery lines",
+        log.lines().count()
+    );
+
+    println!(
+        "statement accepted by the API in {:.1} ms",
+        accepted.as_secs_f64() * 1000.0
+    );
+    if finished.is_err() {
+        println!("TIMED OUT: {verified} of {servers} inboxes verified");
+    }
+    println!("deliveries verified: {verified} of {servers} ({failures} failed verification)");
+    println!("total time: {:.3} s", total.as_secs_f64());
+    println!(
+        "deliveries per second: {:.0}",
+        verified as f64 / total.as_secs_f64()
+    );
+    println!(
+        "server memory: idle {:.1} MB, peak {:.1} MB",
+        idle_kb as f64 / 1024.0,
+        peak_kb as f64 / 1024.0
+    );
+    println!(
+        "signing ceiling on this machine: {:.3} s for {servers} signatures on one core",
+        servers as f64 / signing_rate
+    );
+}
+
+/// Verifies the draft-cavage signature of a delivery with the
+/// organisation's public key, independently of Broadside's verifier.
+async fn inbox(
+    State(state): State<Arc<Inboxes>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::http::StatusCode {
+    let ok = verify(&state, &headers, &body);
+    let port = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    if ok {
+        let mut verified = state.verified.lock().unwrap();
+        verified.insert(port);
+        if verified.len() >= state.expected {
+            state.done.notify_waiters();
+        }
+    } else {
+        *state.failures.lock().unwrap() += 1;
+    }
+    axum::http::StatusCode::ACCEPTED
+}
+
+fn verify(state: &Inboxes, headers: &HeaderMap, body: &[u8]) -> bool {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let digest = format!("SHA-256={}", BASE64.encode(Sha256::digest(body)));
+    if header("digest") != digest {
+        return false;
+    }
+    let signature = header("signature");
+    let Some(sig) = signature
+        .split(',')
+        .find_map(|p| p.trim().strip_prefix("signature=\""))
+        .map(|s| s.trim_end_matches('"'))
+    else {
+        return false;
+    };
+    let signing_string = format!(
+        "(request-target): post /inbox\nhost: {}\ndate: {}\ndigest: {}",
+        header("host"),
+        header("date"),
+        digest
+    );
+    let Ok(sig) = BASE64.decode(sig) else {
+        return false;
+    };
+    UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &state.public_key_der)
+        .verify(signing_string.as_bytes(), &sig)
+        .is_ok()
+}
+
+fn rsa_signing_rate() -> f64 {
+    let key = KeyPair::generate(KeySize::Rsa2048).unwrap();
+    let rng = SystemRandom::new();
+    let mut signature = vec![0; key.public_modulus_len()];
+    let n = 2_000;
+    let started = Instant::now();
+    for i in 0..n {
+        key.sign(
+            &RSA_PKCS1_SHA256,
+            &rng,
+            format!("message {i}").as_bytes(),
+            &mut signature,
+        )
+        .unwrap();
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
