@@ -367,3 +367,43 @@ async fn sqlx_exec(db: &TestDb, sql: &str) {
             .unwrap();
     }
 }
+
+both_backends!(
+    private_addresses_are_refused_unless_allowed,
+    |db: TestDb| async move {
+        let server = TestServer::start_with(&db, |c| c.allow_private_addresses = false).await;
+        server.create_organisation("cras", "CRAS").await;
+        let peer = Peer::start().await;
+        // A Follow from a server on loopback: its actor is not fetched.
+        let follow = peer.follow("eve", &server.url("/organisations/cras"));
+        let response = peer.send(&server.url("/inbox"), "eve", &follow).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(
+            peer.fetches().is_empty(),
+            "nothing was fetched from a private address"
+        );
+        // A delivery to loopback is refused for good, by name or by address.
+        send(
+            &server,
+            &[inbox(&peer, "a"), "http://127.0.0.1:9/inbox".to_string()],
+        )
+        .await;
+        let c = eventually(5, || async {
+            let c = counts(&server).await;
+            (c["failed"] == 2).then_some(c)
+        })
+        .await;
+        assert_eq!(c["queued"], 0, "not retried");
+        assert!(peer.received().is_empty());
+        let (_, report) = server
+            .api(reqwest::Method::GET, "/deliveries?state=failed", None)
+            .await;
+        for delivery in report["deliveries"].as_array().unwrap() {
+            let error = delivery["last_error"].as_str().unwrap();
+            assert!(
+                error.contains("public address") || error.contains("internal"),
+                "{error}"
+            );
+        }
+    }
+);

@@ -198,6 +198,28 @@ both_backends!(refusals, |db: TestDb| async move {
     );
     nothing_changed(&server, &peer).await;
 
+    // hs2019 (the algorithm name Mastodon's docs recommend) is accepted too.
+    let other_follow = peer.follow("oscar", &org);
+    let hs2019 = Signing {
+        algorithm: "hs2019".into(),
+        ..Signing::as_actor(&peer, "oscar")
+    };
+    assert_eq!(
+        peer.send_with(&inbox, &hs2019, &other_follow)
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+    common::eventually(5, || async {
+        (peer.received_of("Accept").len() == 1).then_some(())
+    })
+    .await;
+    let oscar_undo = peer.undo("oscar", &other_follow);
+    assert_eq!(
+        peer.send(&inbox, "oscar", &oscar_undo).await.status(),
+        StatusCode::ACCEPTED
+    );
+
     // The genuine request works, once: a replay of the same id changes nothing.
     assert_eq!(
         peer.send(&inbox, "mallory", &follow).await.status(),
@@ -226,7 +248,11 @@ both_backends!(refusals, |db: TestDb| async move {
         .api(reqwest::Method::GET, "/organisations/cras", None)
         .await;
     assert_eq!(org_view["followers_count"], 0, "but not acted on");
-    assert_eq!(peer.received_of("Accept").len(), 1);
+    assert_eq!(
+        peer.received_of("Accept").len(),
+        2,
+        "oscar's and mallory's, once each"
+    );
 
     // Undo of someone else's follow is refused.
     let bob_follow = peer.follow("bob", &org);

@@ -403,10 +403,16 @@ impl Worker {
                 request = request.header(name, value);
             }
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| DeliverError::Network(error_chain(&e)))?;
+        let response = request.send().await.map_err(|e| {
+            if refused_address(&e) {
+                DeliverError::Permanent(format!(
+                    "refused: not a public address ({})",
+                    error_chain(&e)
+                ))
+            } else {
+                DeliverError::Network(error_chain(&e))
+            }
+        })?;
         Ok(response.status().as_u16())
     }
 
@@ -478,6 +484,21 @@ impl DeliverError {
             other => DeliverError::Network(format!("database: {other}")),
         }
     }
+}
+
+/// Whether the client's resolver refused the inbox's address as private:
+/// no retry will change that.
+fn refused_address(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(inner) = source {
+        if let Some(activitypub_federation::error::Error::ResolveInternalIpError(..)) =
+            inner.downcast_ref()
+        {
+            return true;
+        }
+        source = inner.source();
+    }
+    false
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {
