@@ -98,12 +98,13 @@ async fn main() {
     let organisation = format!("{base}/organisations/cras");
     let inbox_url = format!("{base}/organisations/cras/inbox");
 
+    // Sign every Follow before the clock starts: the figure is about the
+    // server, not about this client's signing.
     let rng = SystemRandom::new();
-    let key = Arc::new(key);
-    let started = Instant::now();
-    let refused = AtomicUsize::new(0);
-    futures::stream::iter(ports.iter().flat_map(|p| (0..per_server).map(move |n| (*p, n))))
-        .for_each_concurrent(concurrency, |(peer_port, n)| {
+    let requests: Vec<reqwest::RequestBuilder> = ports
+        .iter()
+        .flat_map(|p| (0..per_server).map(move |n| (*p, n)))
+        .map(|(peer_port, n)| {
             let actor = format!("http://localhost:{peer_port}/users/u{n}");
             let body = serde_json::to_vec(&serde_json::json!({
                 "@context": "https://www.w3.org/ns/activitystreams",
@@ -124,13 +125,18 @@ async fn main() {
                 r#"keyId="{actor}#main-key",algorithm="rsa-sha256",headers="(request-target) host date digest",signature="{}""#,
                 BASE64.encode(&signature)
             );
-            let request = http
-                .post(&inbox_url)
+            http.post(&inbox_url)
                 .header("Content-Type", "application/activity+json")
                 .header("Date", date)
                 .header("Digest", digest)
                 .header("Signature", header)
-                .body(body);
+                .body(body)
+        })
+        .collect();
+    let refused = AtomicUsize::new(0);
+    let started = Instant::now();
+    futures::stream::iter(requests)
+        .for_each_concurrent(concurrency, |request| {
             let refused = &refused;
             async move {
                 match request.send().await {

@@ -383,13 +383,24 @@ impl Store {
     /// Clears a host's failure record: it sent us a validly signed request,
     /// so it is alive (Mastodon does the same in `inboxes_controller.rb`).
     pub async fn host_is_alive(&self, host: &str) -> StoreResult<()> {
-        on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM delivery_hosts WHERE host = $1")
-                .bind(host.to_ascii_lowercase())
-                .execute(pool)
+        let host = host.to_ascii_lowercase();
+        // Looked up first: most requests come from healthy hosts, and a
+        // read does not queue behind SQLite's one writer.
+        let failing: Option<String> = on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT host FROM delivery_hosts WHERE host = $1")
+                .bind(&host)
+                .fetch_optional(pool)
                 .await
-                .map(|_| ())
         })?;
+        if failing.is_some() {
+            on_pool!(self, |pool| {
+                sqlx::query("DELETE FROM delivery_hosts WHERE host = $1")
+                    .bind(&host)
+                    .execute(pool)
+                    .await
+                    .map(|_| ())
+            })?;
+        }
         Ok(())
     }
 
