@@ -97,6 +97,15 @@ both_backends!(refusals, |db: TestDb| async move {
         },
         StatusCode::UNAUTHORIZED,
     ));
+    // Signed (validly) for another server: a replay of what a peer sent elsewhere.
+    cases.push((
+        "signed for another host",
+        Signing {
+            host: Some("elsewhere.example".into()),
+            ..valid.clone()
+        },
+        StatusCode::UNAUTHORIZED,
+    ));
     // Signed by another actor of the same server: its key, not mallory's.
     cases.push((
         "key of another actor",
@@ -267,4 +276,18 @@ both_backends!(refusals, |db: TestDb| async move {
         .api(reqwest::Method::GET, "/organisations/cras", None)
         .await;
     assert_eq!(org_view["followers_count"], 1, "bob still follows");
+    // An Undo of a Follow of something that is not ours removes nothing.
+    let stray = peer.follow("bob", "https://elsewhere.example/users/someone");
+    let undo_stray = peer.undo("bob", &stray);
+    assert_eq!(
+        peer.send(&inbox, "bob", &undo_stray).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let (_, org_view) = server
+        .api(reqwest::Method::GET, "/organisations/cras", None)
+        .await;
+    assert_eq!(
+        org_view["followers_count"], 1,
+        "bob's follow of cras stands"
+    );
 });

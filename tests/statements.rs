@@ -151,9 +151,10 @@ both_backends!(
             (chrono::Utc::now() - published.with_timezone(&chrono::Utc)).num_seconds() < 60,
             "published is now, not 2022"
         );
+        // Quoting is limited to the author until QuoteRequests are answered.
         assert_eq!(
-            note["interactionPolicy"]["canQuote"]["automaticApproval"][0],
-            "https://www.w3.org/ns/activitystreams#Public"
+            note["interactionPolicy"]["canQuote"]["automaticApproval"],
+            json!([lead])
         );
         let announce = &announces[0];
         assert!(announce.verified);
@@ -311,6 +312,12 @@ both_backends!(
             assert_eq!(delete[0].activity["object"]["id"], url);
         }
         assert_eq!(server.get_ap(&url).await.status(), StatusCode::NOT_FOUND);
+        // Its Create, which carried the text, is gone too.
+        let create_id = create.activity["id"].as_str().unwrap();
+        assert_eq!(
+            server.get_ap(create_id).await.status(),
+            StatusCode::NOT_FOUND
+        );
         let outbox: Value = server
             .get_ap(&server.url("/organisations/cras/outbox"))
             .await
@@ -397,7 +404,7 @@ both_backends!(bad_statements_are_refused, |db: TestDb| async move {
     let (status, _) = server
         .api(
             Method::POST,
-            "/organisations/cras/featured",
+            "/organisations/stop_total_control/featured",
             Some(json!({"statement": id})),
         )
         .await;
@@ -418,13 +425,13 @@ both_backends!(bad_statements_are_refused, |db: TestDb| async move {
     let (status, _) = server
         .api(
             Method::POST,
-            "/organisations/cras/featured",
+            "/organisations/stop_total_control/featured",
             Some(json!({"statement": id})),
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let featured: Value = server
-        .get_ap(&server.url("/organisations/cras/featured"))
+        .get_ap(&server.url("/organisations/stop_total_control/featured"))
         .await
         .json()
         .await
@@ -437,18 +444,20 @@ both_backends!(bad_statements_are_refused, |db: TestDb| async move {
         .await
         .unwrap();
     assert_eq!(first["orderedItems"][0], published["url"]);
-    let (status, _) = server
-        .api(
-            Method::POST,
-            "/organisations/iwa/featured",
-            Some(json!({"statement": id})),
-        )
-        .await;
-    assert_eq!(
-        status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "only signatories pin"
-    );
+    for other in ["cras", "iwa"] {
+        let (status, _) = server
+            .api(
+                Method::POST,
+                &format!("/organisations/{other}/featured"),
+                Some(json!({"statement": id})),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "only the lead pins: {other}"
+        );
+    }
 
     // An Article carries name, summary and a preview Note.
     let mut article = seed(true);

@@ -294,6 +294,19 @@ pub async fn update(
     ApiJson(input): ApiJson<UpdateStatement>,
 ) -> Result<Json<StatementView>, AppError> {
     let current = find_statement(&state, &id).await?;
+    if current.state == StatementState::Published
+        && input
+            .format
+            .as_deref()
+            .is_some_and(|f| f != current.format.as_str())
+    {
+        // Mastodon before 4.5 ignores Update{Article}: the change would
+        // silently freeze the statement on those servers.
+        return Err(AppError::invalid(
+            "format",
+            "cannot change once the statement is published",
+        ));
+    }
     let content = Content {
         title: input.title.unwrap_or(current.title.clone()),
         body: input.body.unwrap_or(current.body.clone()),
@@ -457,10 +470,12 @@ pub async fn pin(
         }
         Err(err) => return Err(err.into()),
     };
-    if !statement.signatories.iter().any(|s| s.id == org.id) {
+    // Mastodon keeps only an account's own posts in its featured collection,
+    // and a statement is the lead's post (co-signers boost it).
+    if statement.lead().id != org.id {
         return Err(AppError::invalid(
             "statement",
-            format!("{handle} did not sign it"),
+            format!("only its lead signatory can pin it, and {handle} is not"),
         ));
     }
     state.store.pin(org.id, statement.id).await?;

@@ -39,10 +39,6 @@ use crate::{
 /// Consecutive failures that open a host's circuit breaker, and for how long.
 const BREAKER_THRESHOLD: u32 = 10;
 const BREAKER_PAUSE: Duration = Duration::from_secs(60);
-/// Deliveries held in memory per host, as a multiple of its concurrency.
-/// Eight rounds of 30 s timeouts stay within the 300 s lease, so a waiting
-/// delivery is not claimed again by another worker while it waits.
-const WAITING_PER_SLOT: usize = 8;
 /// How long a delivery for a host with a full waiting line stays back.
 const BUSY_HOST_DELAY_MS: i64 = 1000;
 /// How often an idle worker looks for work queued by other processes.
@@ -218,6 +214,21 @@ impl Worker {
                 }
             }
         }
+        // Deliveries still waiting for a host go back to the queue now.
+        let waiting: Vec<ClaimedDelivery> = self
+            .hosts
+            .lock()
+            .expect("hosts lock")
+            .values_mut()
+            .flat_map(|state| state.waiting.drain(..))
+            .collect();
+        for delivery in waiting {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            let _ = outcomes.send(Outcome::Release {
+                id: delivery.id,
+                run_at: now_ms(),
+            });
+        }
         let _ = tokio::time::timeout(Duration::from_secs(30), async {
             while sending.join_next().await.is_some() {}
         })
@@ -246,7 +257,7 @@ impl Worker {
             state.in_flight += 1;
             return Admission::Send(delivery);
         }
-        if state.waiting.len() < self.settings.per_host * WAITING_PER_SLOT {
+        if state.waiting.len() < self.waiting_capacity() {
             state.waiting.push_back(delivery);
             self.waiting.fetch_add(1, Ordering::AcqRel);
             return Admission::Wait;
@@ -255,6 +266,14 @@ impl Worker {
             id: delivery.id,
             run_at: now_ms() + BUSY_HOST_DELAY_MS,
         }
+    }
+
+    /// How many claimed deliveries may wait for one host: as many rounds of
+    /// its slots as fit in the lease after one full request timeout each, so
+    /// a waiting delivery is sent (or fails) before anyone else may claim it.
+    fn waiting_capacity(&self) -> usize {
+        let rounds = self.settings.lease.as_secs() / transport::REQUEST_TIMEOUT.as_secs();
+        self.settings.per_host * (rounds.saturating_sub(1) as usize)
     }
 
     /// Sends `delivery`, then whatever waits for the same host, in one task.

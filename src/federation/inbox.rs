@@ -126,6 +126,18 @@ async fn receive(
     let sig = signatures::parse_header(&headers).map_err(unauthorized)?;
     signatures::check_request(&sig, &method, &headers, &body, SystemTime::now())
         .map_err(unauthorized)?;
+    // The signed Host must be us: otherwise a request signed for another
+    // server could be replayed here (a reverse proxy must pass Host on).
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if !host.eq_ignore_ascii_case(data.urls.domain()) {
+        return Err(AppError::Unauthorized(format!(
+            "the request was signed for {host}, not for {}",
+            data.urls.domain()
+        )));
+    }
 
     // 2. The activity's shape.
     let json: Value = serde_json::from_slice(&body)
@@ -311,19 +323,20 @@ async fn act(data: &Data<AppState>, activity: &Incoming) -> Result<StatusCode, A
     }
 }
 
-/// Removes the follow that an Undo names, by the organisation it followed or
-/// by the Follow's id.
+/// Removes the follow that an Undo names: by the organisation it followed
+/// (one of ours, or nothing happens), or by the Follow's id.
 async fn undo_follow(
     data: &Data<AppState>,
     activity: &Incoming,
     organisation: Option<&str>,
     follow_id: Option<&str>,
 ) -> Result<(), AppError> {
-    let handles: Vec<String> = match organisation
-        .and_then(|o| Url::parse(o).ok())
-        .and_then(|u| data.urls.handle_of(&u))
-    {
-        Some(handle) => vec![handle],
+    let handles: Vec<String> = match organisation {
+        Some(target) => Url::parse(target)
+            .ok()
+            .and_then(|u| data.urls.handle_of(&u))
+            .into_iter()
+            .collect(),
         None => data
             .store
             .organisations()
@@ -336,17 +349,16 @@ async fn undo_follow(
         let Ok(org) = data.store.organisation(&handle).await else {
             continue;
         };
-        if let Some(follow) = data
+        let Some(follow) = data
             .store
             .follow_of(org.id, activity.actor.as_str())
             .await?
-        {
-            let matches =
-                organisation.is_some() || follow_id == Some(follow.follow_activity_id.as_str());
-            if matches {
-                data.store.remove_follow(org.id, follow.id).await?;
-                tracing::info!(organisation = %org.handle, follower = %activity.actor, "unfollowed");
-            }
+        else {
+            continue;
+        };
+        if organisation.is_some() || follow_id == Some(follow.follow_activity_id.as_str()) {
+            data.store.remove_follow(org.id, follow.id).await?;
+            tracing::info!(organisation = %org.handle, follower = %activity.actor, "unfollowed");
         }
     }
     Ok(())

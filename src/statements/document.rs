@@ -143,15 +143,21 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
         "cc": cc,
         "tag": tags,
         "sensitive": statement.content_warning.is_some(),
+        // Only the author may quote until QuoteRequests are answered:
+        // advertising more would leave Mastodon 4.5 quotes pending forever
+        // (INTEROP §13).
         "interactionPolicy": {
-            "canQuote": { "automaticApproval": [PUBLIC] }
+            "canQuote": { "automaticApproval": [urls.organisation(&lead.handle)] }
         },
     });
     if let Some(language) = &statement.language {
         object["contentMap"] = json!({ language: content });
     }
     if let Some(edited) = statement.edited_at {
-        object["updated"] = json!(rfc3339(edited));
+        // Milliseconds: Mastodon applies an edit only if `updated` is later
+        // than the last one, and two edits can fall in one second.
+        object["updated"] =
+            json!(from_ms(edited).to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
     }
     match statement.format {
         Format::Note => {

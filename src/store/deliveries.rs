@@ -106,14 +106,17 @@ impl Store {
         batch: &[(NewActivity<'_>, &[String])],
     ) -> StoreResult<(bool, usize)> {
         let now = now_ms();
-        let skipped = self.hosts_not_to_deliver_to().await?;
+        let (unavailable, blocked) = self.hosts_not_to_deliver_to().await?;
         let targets: Vec<Vec<(String, String)>> = batch
             .iter()
             .map(|(_, inboxes)| {
                 let mut targets: Vec<(String, String)> = inboxes
                     .iter()
                     .filter_map(|inbox| inbox_host(inbox).map(|host| (inbox.clone(), host)))
-                    .filter(|(_, host)| !skipped.iter().any(|s| host_matches(host, s)))
+                    .filter(|(_, host)| {
+                        !unavailable.contains(host)
+                            && !blocked.iter().any(|b| under_domain(host, b))
+                    })
                     .collect();
                 targets.sort();
                 targets.dedup();
@@ -140,6 +143,18 @@ impl Store {
                         .bind(now),
                     };
                     let changed = query.execute(&mut *tx).await?.rows_affected();
+                    if let (Transition::Delete { statement_id }, 1) = (transition, changed) {
+                        // What has not gone out about it yet never will.
+                        sqlx::query(
+                            "UPDATE deliveries SET state = 'failed', last_error = 'statement deleted', \
+                             locked_until = NULL, finished_at = $2 WHERE state = 'queued' AND activity_id IN \
+                             (SELECT id FROM outbound_activities WHERE statement_id = $1)",
+                        )
+                        .bind(*statement_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                     if changed == 0 {
                         tx.rollback().await?;
                         return Ok::<_, sqlx::Error>(false);
@@ -267,14 +282,19 @@ impl Store {
             async {
                 let mut tx = pool.begin().await?;
                 for chunk in done.chunks(INSERT_CHUNK) {
-                    let placeholders = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(",");
+                    // Only claims that are still ours: a row whose lease ran
+                    // out and was claimed again has a higher attempt count.
+                    let claims = (0..chunk.len())
+                        .map(|i| format!("(id = ${} AND attempts = ${})", 2 + 2 * i, 3 + 2 * i))
+                        .collect::<Vec<_>>()
+                        .join(" OR ");
                     let sql = format!(
                         "UPDATE deliveries SET state = 'delivered', last_error = NULL, locked_until = NULL, \
-                         finished_at = $1 WHERE id IN ({placeholders})"
+                         finished_at = $1 WHERE state = 'sending' AND ({claims})"
                     );
                     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
                     for delivery in chunk {
-                        query = query.bind(delivery.id);
+                        query = query.bind(delivery.id).bind(delivery.attempts);
                     }
                     query.execute(&mut *tx).await?;
                 }
@@ -315,22 +335,26 @@ impl Store {
                 match retry_at {
                     Some(at) => sqlx::query(
                         "UPDATE deliveries SET state = 'queued', run_at = $2, last_status = $3, \
-                         last_error = $4, locked_until = NULL WHERE id = $1",
+                         last_error = $4, locked_until = NULL \
+                         WHERE id = $1 AND state = 'sending' AND attempts = $5",
                     )
                     .bind(delivery.id)
                     .bind(at)
                     .bind(status.map(i32::from))
                     .bind(&error)
+                    .bind(delivery.attempts)
                     .execute(&mut *tx)
                     .await?,
                     None => sqlx::query(
                         "UPDATE deliveries SET state = 'failed', last_status = $2, last_error = $3, \
-                         locked_until = NULL, finished_at = $4 WHERE id = $1",
+                         locked_until = NULL, finished_at = $4 \
+                         WHERE id = $1 AND state = 'sending' AND attempts = $5",
                     )
                     .bind(delivery.id)
                     .bind(status.map(i32::from))
                     .bind(&error)
                     .bind(now)
+                    .bind(delivery.attempts)
                     .execute(&mut *tx)
                     .await?,
                 };
@@ -416,16 +440,22 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// Unavailable hosts and blocked domains: nothing is queued for them.
-    async fn hosts_not_to_deliver_to(&self) -> StoreResult<Vec<String>> {
-        Ok(on_pool!(self, |pool| {
+    /// Unavailable hosts (exactly) and blocked domains (with their
+    /// subdomains): nothing is queued for them.
+    async fn hosts_not_to_deliver_to(&self) -> StoreResult<(Vec<String>, Vec<String>)> {
+        let unavailable = on_pool!(self, |pool| {
             sqlx::query_scalar(
-                "SELECT host FROM delivery_hosts WHERE unavailable_since IS NOT NULL \
-                 UNION SELECT domain FROM domain_blocks",
+                "SELECT host FROM delivery_hosts WHERE unavailable_since IS NOT NULL",
             )
             .fetch_all(pool)
             .await
-        })?)
+        })?;
+        let blocked = on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT domain FROM domain_blocks")
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok((unavailable, blocked))
     }
 
     /// Counts per state, over everything or one statement's activities.
@@ -528,7 +558,12 @@ impl Store {
     /// A stored activity's JSON by its public id, for dereferencing.
     pub async fn activity_body(&self, public_id: &str) -> StoreResult<Option<String>> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query_scalar("SELECT body FROM outbound_activities WHERE public_id = $1")
+            // The Create and Updates of a deleted statement carry its text:
+            // they go with it (its Delete stays, as the record of deletion).
+            sqlx::query_scalar(
+                "SELECT a.body FROM outbound_activities a LEFT JOIN statements s ON s.id = a.statement_id \
+                 WHERE a.public_id = $1 AND (s.id IS NULL OR s.state <> 'deleted' OR a.kind = 'Delete')",
+            )
                 .bind(public_id)
                 .fetch_optional(pool)
                 .await
@@ -555,8 +590,8 @@ pub struct DeliveryInfo {
     pub finished_at: Option<i64>,
 }
 
-/// Whether `host` (host[:port]) is `entry` or under it.
-fn host_matches(host: &str, entry: &str) -> bool {
+/// Whether `host` (host[:port]) is the blocked `domain` or under it.
+fn under_domain(host: &str, entry: &str) -> bool {
     let bare = host.split(':').next().unwrap_or(host);
     host == entry || bare == entry || bare.ends_with(&format!(".{entry}"))
 }

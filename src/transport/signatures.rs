@@ -279,14 +279,14 @@ pub fn check_request(
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs() as i64;
-        if (date - now_secs).abs() > skew {
+        if date.abs_diff(now_secs) > skew as u64 {
             return Err(SignatureError::Stale);
         }
     } else if covers("(created)") {
         let created = sig
             .created
             .ok_or(SignatureError::Malformed("(created) is signed but missing"))?;
-        if (created - now_secs).abs() > skew {
+        if created.abs_diff(now_secs) > skew as u64 {
             return Err(SignatureError::Stale);
         }
     } else {

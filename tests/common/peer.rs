@@ -213,10 +213,10 @@ impl Peer {
             None => serde_json::to_vec(activity).unwrap(),
         };
         let url = Url::parse(inbox).unwrap();
-        let host = match url.port() {
+        let host = signing.host.clone().unwrap_or_else(|| match url.port() {
             Some(port) => format!("{}:{port}", url.host_str().unwrap()),
             None => url.host_str().unwrap().to_string(),
-        };
+        });
         let date = httpdate::fmt_http_date(signing.date);
         let digest = signing
             .digest_override
@@ -244,6 +244,9 @@ impl Peer {
             .header("Content-Type", "application/activity+json")
             .header("Date", &date)
             .body(body);
+        if signing.host.is_some() {
+            request = request.header("Host", &host);
+        }
         if signing.send_digest {
             request = request.header("Digest", &digest);
         }
@@ -296,6 +299,8 @@ pub struct Signing {
     pub send_digest: bool,
     pub sign: bool,
     pub raw_body: Option<Vec<u8>>,
+    /// Sign and send for this Host instead of the inbox's.
+    pub host: Option<String>,
 }
 
 impl Signing {
@@ -309,6 +314,7 @@ impl Signing {
             send_digest: true,
             sign: true,
             raw_body: None,
+            host: None,
         }
     }
 }
