@@ -55,7 +55,7 @@ async fn main() {
     println!("RSA-2048 signing (aws-lc-rs, one core): {signing_rate:.0} signatures/s");
 
     let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}/bench.db", dir.path().display());
+    let db_url = common::database_url(dir.path()).await;
     let store = Store::connect(&db_url).await.unwrap();
     store.migrate().await.unwrap();
     store

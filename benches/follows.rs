@@ -72,7 +72,7 @@ async fn main() {
     }
 
     let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}/bench.db", dir.path().display());
+    let db_url = common::database_url(dir.path()).await;
     let store = Store::connect(&db_url).await.unwrap();
     store.migrate().await.unwrap();
     store

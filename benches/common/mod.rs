@@ -68,3 +68,24 @@ pub fn memory_kb(server: &Child, field: &str) -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// The database a benchmark runs on: a fresh SQLite file in `dir`, or with
+/// `BENCH_POSTGRES_URL` (an admin URL) a fresh PostgreSQL database.
+pub async fn database_url(dir: &std::path::Path) -> String {
+    use sqlx::{Connection, Executor};
+    match std::env::var("BENCH_POSTGRES_URL") {
+        Ok(admin) => {
+            let name = format!("broadside_bench_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("PostgreSQL");
+            conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .await
+                .expect("create database");
+            let mut url = url::Url::parse(&admin).unwrap();
+            url.set_path(&name);
+            url.to_string()
+        }
+        Err(_) => format!("sqlite://{}/bench.db", dir.display()),
+    }
+}

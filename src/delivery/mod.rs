@@ -44,6 +44,31 @@ impl Outbox {
         }
     }
 
+    /// An activity as the store keeps it: its public id (the last segment of
+    /// its `/activities/` id) and its JSON text.
+    pub fn stored_form(&self, body: &Value) -> (String, String) {
+        let id = body["id"]
+            .as_str()
+            .and_then(|id| Url::parse(id).ok())
+            .expect("activities are built with an id");
+        let public_id = id
+            .path()
+            .strip_prefix("/activities/")
+            .filter(|_| self.urls.is_local(&id))
+            .expect("activity ids come from Urls::activity")
+            .to_string();
+        (
+            public_id,
+            serde_json::to_string(body).expect("activities serialise"),
+        )
+    }
+
+    /// Wakes this process's workers for activities queued by other means
+    /// (a transaction that also stored something else).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
     /// What workers of this process wait on.
     pub fn wake_handle(&self) -> Arc<Notify> {
         self.wake.clone()
@@ -69,17 +94,7 @@ impl Outbox {
         let prepared: Vec<(String, String, &Outgoing)> = activities
             .iter()
             .map(|(activity, _)| {
-                let id = activity.body["id"]
-                    .as_str()
-                    .and_then(|id| Url::parse(id).ok())
-                    .expect("activities are built with an id");
-                let public_id = id
-                    .path()
-                    .strip_prefix("/activities/")
-                    .filter(|_| self.urls.is_local(&id))
-                    .expect("activity ids come from Urls::activity")
-                    .to_string();
-                let body = serde_json::to_string(&activity.body).expect("activities serialise");
+                let (public_id, body) = self.stored_form(&activity.body);
                 (public_id, body, activity)
             })
             .collect();

@@ -39,8 +39,10 @@ use crate::{
 /// Consecutive failures that open a host's circuit breaker, and for how long.
 const BREAKER_THRESHOLD: u32 = 10;
 const BREAKER_PAUSE: Duration = Duration::from_secs(60);
-/// How long a delivery for a host with a full waiting line stays back.
-const BUSY_HOST_DELAY_MS: i64 = 1000;
+/// How long a delivery for a host with a full waiting line stays back: long
+/// enough that a backlog for one host is not claimed and put back over and
+/// over while its line drains.
+const BUSY_HOST_DELAY_MS: i64 = 5000;
 /// How often an idle worker looks for work queued by other processes.
 const POLL_INTERVAL: Duration = Duration::from_millis(1000);
 /// Most rows claimed in one query.

@@ -17,25 +17,26 @@ pub fn new_activity_id(urls: &Urls) -> Url {
 
 /// The Follow as the follower sent it, embedded in our answers so that the
 /// follower's server can match it by id or by actor (INTEROP §3).
-fn follow_object(follower: &Follower, organisation: &Url) -> Value {
+fn follow_object(follow_id: &str, follower: &str, organisation: &Url) -> Value {
     json!({
-        "id": follower.follow_activity_id,
+        "id": follow_id,
         "type": "Follow",
-        "actor": follower.actor,
+        "actor": follower,
         "object": organisation,
     })
 }
 
-/// `Accept{Follow}` from the organisation.
-pub fn accept_follow(urls: &Urls, handle: &str, follower: &Follower) -> Value {
+/// `Accept{Follow}` from the organisation, for the Follow `follow_id` of
+/// the actor `follower`.
+pub fn accept_follow(urls: &Urls, handle: &str, follow_id: &str, follower: &str) -> Value {
     let organisation = urls.organisation(handle);
     json!({
         "@context": AS_CONTEXT,
         "id": new_activity_id(urls),
         "type": "Accept",
         "actor": organisation,
-        "to": [follower.actor],
-        "object": follow_object(follower, &organisation),
+        "to": [follower],
+        "object": follow_object(follow_id, follower, &organisation),
     })
 }
 
@@ -48,7 +49,7 @@ pub fn reject_follow(urls: &Urls, handle: &str, follower: &Follower) -> Value {
         "type": "Reject",
         "actor": organisation,
         "to": [follower.actor],
-        "object": follow_object(follower, &organisation),
+        "object": follow_object(&follower.follow_activity_id, &follower.actor, &organisation),
     })
 }
 
@@ -65,7 +66,7 @@ pub fn undo_accept(urls: &Urls, handle: &str, follower: &Follower) -> Value {
             "id": format!("{}#accepts/{}", organisation, follower.id),
             "type": "Accept",
             "actor": organisation,
-            "object": follow_object(follower, &organisation),
+            "object": follow_object(&follower.follow_activity_id, &follower.actor, &organisation),
         },
     })
 }

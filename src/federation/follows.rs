@@ -7,7 +7,7 @@ use crate::{
     app::AppState,
     delivery::Outgoing,
     organisations::Organisation,
-    store::{Follower, StoreResult},
+    store::{Follower, NewActivity, StoreResult},
 };
 
 /// Queues an activity about a follow to the follower's own inbox.
@@ -33,26 +33,47 @@ async fn tell(
     Ok(())
 }
 
-/// Records a Follow. Accepted at once unless the organisation approves
-/// followers by hand; an already accepted follower gets the Accept again
-/// (its server asks because it lost it).
+/// A Follow from an inbox: recorded once per activity id, accepted at once
+/// unless the organisation approves followers by hand, and the Accept queued
+/// in the same transaction. An already accepted follower gets the Accept
+/// again (its server asks because it lost it). `None` for a replay.
 pub async fn follow_received(
     state: &AppState,
     org: &Organisation,
     actor_id: i64,
+    actor: &str,
+    inbox: &str,
     follow_id: &str,
-) -> StoreResult<Follower> {
-    let accept_now = !org.manually_approves_followers;
+) -> StoreResult<Option<Follower>> {
+    let accept = activities::accept_follow(&state.urls, &org.handle, follow_id, actor);
+    let (public_id, body) = state.outbox.stored_form(&accept);
+    let activity = NewActivity {
+        public_id: &public_id,
+        organisation_id: org.id,
+        kind: "Accept",
+        statement_id: None,
+        body: &body,
+    };
     let follower = state
         .store
-        .record_follow(org.id, actor_id, follow_id, accept_now)
+        .follow_received(
+            follow_id,
+            org.id,
+            actor_id,
+            !org.manually_approves_followers,
+            &activity,
+            inbox,
+        )
         .await?;
-    if follower.state == crate::store::ACCEPTED {
-        tracing::info!(organisation = %org.handle, follower = %follower.actor, "follow accepted");
-        let accept = activities::accept_follow(&state.urls, &org.handle, &follower);
-        tell(state, org, "Accept", accept, &follower).await?;
-    } else {
-        tracing::info!(organisation = %org.handle, follower = %follower.actor, "follow request pending");
+    match &follower {
+        Some(f) if f.state == crate::store::ACCEPTED => {
+            tracing::info!(organisation = %org.handle, follower = %f.actor, "follow accepted");
+            state.outbox.wake();
+        }
+        Some(f) => {
+            tracing::info!(organisation = %org.handle, follower = %f.actor, "follow request pending")
+        }
+        None => tracing::info!(id = follow_id, "Follow already processed"),
     }
     Ok(follower)
 }
@@ -64,7 +85,12 @@ pub async fn approve(
     request_id: i64,
 ) -> StoreResult<Follower> {
     let follower = state.store.accept_follow(org.id, request_id).await?;
-    let accept = activities::accept_follow(&state.urls, &org.handle, &follower);
+    let accept = activities::accept_follow(
+        &state.urls,
+        &org.handle,
+        &follower.follow_activity_id,
+        &follower.actor,
+    );
     tell(state, org, "Accept", accept, &follower).await?;
     Ok(follower)
 }

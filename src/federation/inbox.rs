@@ -99,6 +99,7 @@ struct Incoming {
     kind: String,
     actor: Url,
     actor_row: i64,
+    actor_inbox: String,
     json: Value,
 }
 
@@ -216,18 +217,23 @@ async fn receive(
     // A validly signed request proves the host is up.
     data.store.host_is_alive(&actor_host).await?;
 
-    // 5. Once per activity id.
-    if !data.store.record_received_activity(id.as_str()).await? {
-        tracing::info!(id = %id, "activity already processed");
-        return Ok(StatusCode::ACCEPTED);
-    }
     let incoming = Incoming {
         id: id.to_string(),
         kind,
         actor,
         actor_row: peer.record.id,
+        actor_inbox: peer.record.inbox.clone(),
         json,
     };
+    // 5. Once per activity id (a Follow records its id in the transaction
+    //    that stores it and queues the Accept).
+    if incoming.kind == "Follow" {
+        return follow(data, &incoming).await;
+    }
+    if !data.store.record_received_activity(&incoming.id).await? {
+        tracing::info!(id = %incoming.id, "activity already processed");
+        return Ok(StatusCode::ACCEPTED);
+    }
     match act(data, &incoming).await {
         Ok(status) => Ok(status),
         Err(err) => {
@@ -268,25 +274,36 @@ async fn actor_deleted(
     Ok(StatusCode::ACCEPTED)
 }
 
+/// A verified Follow: recorded, deduplicated and answered in one transaction.
+async fn follow(data: &Data<AppState>, activity: &Incoming) -> Result<StatusCode, AppError> {
+    let object = activity.json.get("object").unwrap_or(&Value::Null);
+    let target = id_of(object).and_then(|s| Url::parse(s).ok());
+    let org = match target.as_ref().and_then(|t| data.urls.handle_of(t)) {
+        Some(handle) => data.store.organisation(&handle).await.ok(),
+        None => None,
+    };
+    let Some(org) = org else {
+        return Err(AppError::not_found(format!(
+            "no organisation here to follow: {}",
+            id_of(object).unwrap_or("(no object)")
+        )));
+    };
+    follows::follow_received(
+        data,
+        &org,
+        activity.actor_row,
+        activity.actor.as_str(),
+        &activity.actor_inbox,
+        &activity.id,
+    )
+    .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
 /// Acts on a verified activity.
 async fn act(data: &Data<AppState>, activity: &Incoming) -> Result<StatusCode, AppError> {
     let object = activity.json.get("object").unwrap_or(&Value::Null);
     match activity.kind.as_str() {
-        "Follow" => {
-            let target = id_of(object).and_then(|s| Url::parse(s).ok());
-            let org = match target.as_ref().and_then(|t| data.urls.handle_of(t)) {
-                Some(handle) => data.store.organisation(&handle).await.ok(),
-                None => None,
-            };
-            let Some(org) = org else {
-                return Err(AppError::not_found(format!(
-                    "no organisation here to follow: {}",
-                    id_of(object).unwrap_or("(no object)")
-                )));
-            };
-            follows::follow_received(data, &org, activity.actor_row, &activity.id).await?;
-            Ok(StatusCode::ACCEPTED)
-        }
         "Undo" => {
             let inner_kind = object.get("type").and_then(Value::as_str);
             if inner_kind == Some("Follow") {

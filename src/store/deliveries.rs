@@ -71,6 +71,45 @@ pub fn inbox_host(inbox: &str) -> Option<String> {
     Some(crate::config::host_and_port(&url).to_ascii_lowercase())
 }
 
+/// Inserts an activity and one delivery row per `(inbox, host)` target
+/// inside a transaction; used by every way of queueing.
+macro_rules! insert_activity {
+    ($tx:expr, $activity:expr, $targets:expr, $now:expr) => {{
+        let activity: &NewActivity<'_> = $activity;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO outbound_activities (public_id, organisation_id, kind, statement_id, body, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(activity.public_id)
+        .bind(activity.organisation_id)
+        .bind(activity.kind)
+        .bind(activity.statement_id)
+        .bind(activity.body)
+        .bind($now)
+        .fetch_one($tx)
+        .await?;
+        let targets: &[(String, String)] = $targets;
+        for chunk in targets.chunks($crate::store::deliveries::INSERT_CHUNK) {
+            let mut sql = String::from(
+                "INSERT INTO deliveries (activity_id, inbox, host, run_at, created_at) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("($1, ${}, ${}, $2, $2)", 3 + 2 * i, 4 + 2 * i));
+            }
+            sql.push_str(" ON CONFLICT (activity_id, inbox) DO NOTHING");
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind($now);
+            for (inbox, host) in chunk {
+                query = query.bind(inbox).bind(host);
+            }
+            query.execute($tx).await?;
+        }
+    }};
+}
+pub(crate) use insert_activity;
+
 /// Selects an organisation's outbox activities (alias `a`) by `$1`.
 macro_rules! outbox_filter {
     () => {
@@ -81,7 +120,7 @@ macro_rules! outbox_filter {
 
 /// Rows per multi-row INSERT: 4 parameters each stays far below both
 /// databases' parameter limits.
-const INSERT_CHUNK: usize = 500;
+pub(crate) const INSERT_CHUNK: usize = 500;
 
 impl Store {
     /// Stores an activity and queues one delivery per distinct inbox, in one
@@ -161,35 +200,7 @@ impl Store {
                     }
                 }
                 for ((activity, _), targets) in batch.iter().zip(&targets) {
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO outbound_activities (public_id, organisation_id, kind, statement_id, body, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                    )
-                    .bind(activity.public_id)
-                    .bind(activity.organisation_id)
-                    .bind(activity.kind)
-                    .bind(activity.statement_id)
-                    .bind(activity.body)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    for chunk in targets.chunks(INSERT_CHUNK) {
-                        let mut sql = String::from(
-                            "INSERT INTO deliveries (activity_id, inbox, host, run_at, created_at) VALUES ",
-                        );
-                        for i in 0..chunk.len() {
-                            if i > 0 {
-                                sql.push(',');
-                            }
-                            sql.push_str(&format!("($1, ${}, ${}, $2, $2)", 3 + 2 * i, 4 + 2 * i));
-                        }
-                        sql.push_str(" ON CONFLICT (activity_id, inbox) DO NOTHING");
-                        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(now);
-                        for (inbox, host) in chunk {
-                            query = query.bind(inbox).bind(host);
-                        }
-                        query.execute(&mut *tx).await?;
-                    }
+                    insert_activity!(&mut *tx, activity, targets, now);
                 }
                 tx.commit().await?;
                 Ok(true)

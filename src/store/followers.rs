@@ -1,7 +1,10 @@
 //! Follows of our organisations by remote actors: pending requests and
 //! accepted followers.
 
-use super::{Store, StoreError, StoreResult, now_ms, on_pool};
+use super::{
+    NewActivity, Store, StoreError, StoreResult, deliveries::insert_activity, inbox_host, now_ms,
+    on_pool,
+};
 
 /// A follow with the follower's addresses, as the admin API and the
 /// collections show it.
@@ -25,6 +28,20 @@ pub struct Follower {
 }
 
 pub const PENDING: &str = "pending";
+
+/// Stores a follow ($1 organisation, $2 actor, $3 Follow id, $4 state, $5
+/// now). A repeated Follow updates the stored Follow id (the Accept must echo
+/// the latest one) and never demotes an accepted follower.
+macro_rules! follow_upsert {
+    () => {
+        "INSERT INTO followers (organisation_id, actor_id, follow_activity_id, state, created_at, accepted_at) \
+         VALUES ($1, $2, $3, $4, $5, CASE WHEN $4 = 'accepted' THEN $5 END) \
+         ON CONFLICT (organisation_id, actor_id) DO UPDATE SET \
+         follow_activity_id = excluded.follow_activity_id, \
+         state = CASE WHEN followers.state = 'accepted' THEN 'accepted' ELSE excluded.state END, \
+         accepted_at = COALESCE(followers.accepted_at, excluded.accepted_at)"
+    };
+}
 pub const ACCEPTED: &str = "accepted";
 
 macro_rules! follower_select {
@@ -36,8 +53,8 @@ macro_rules! follower_select {
 }
 
 impl Store {
-    /// Records a Follow. A repeated Follow updates the stored Follow id (the
-    /// Accept must echo the latest one) and never demotes an accepted follower.
+    /// Stores a follow without queueing anything (imports and benchmarks;
+    /// an inbox Follow goes through [`Store::follow_received`]).
     pub async fn record_follow(
         &self,
         organisation_id: i64,
@@ -48,24 +65,75 @@ impl Store {
         let now = now_ms();
         let state = if accept_now { ACCEPTED } else { PENDING };
         let id: i64 = on_pool!(self, |pool| {
-            sqlx::query_scalar(
-                "INSERT INTO followers (organisation_id, actor_id, follow_activity_id, state, \
-                 created_at, accepted_at) VALUES ($1, $2, $3, $4, $5, CASE WHEN $4 = 'accepted' THEN $5 END) \
-                 ON CONFLICT (organisation_id, actor_id) DO UPDATE SET \
-                 follow_activity_id = excluded.follow_activity_id, \
-                 state = CASE WHEN followers.state = 'accepted' THEN 'accepted' ELSE excluded.state END, \
-                 accepted_at = COALESCE(followers.accepted_at, excluded.accepted_at) \
-                 RETURNING id",
-            )
-            .bind(organisation_id)
-            .bind(actor_id)
-            .bind(follow_activity_id)
-            .bind(state)
-            .bind(now)
-            .fetch_one(pool)
-            .await
+            sqlx::query_scalar(concat!(follow_upsert!(), " RETURNING id"))
+                .bind(organisation_id)
+                .bind(actor_id)
+                .bind(follow_activity_id)
+                .bind(state)
+                .bind(now)
+                .fetch_one(pool)
+                .await
         })?;
         self.follower(organisation_id, id).await
+    }
+
+    /// A Follow received in an inbox, in one transaction: its activity id is
+    /// recorded (`None` if it was seen before: nothing changes), the follow
+    /// is stored (accepted unless `accept_now` is false and it was not
+    /// accepted before), and if it ends up accepted, `accept` is queued for
+    /// the follower's `inbox`. Returns the follow and whether it was accepted.
+    pub async fn follow_received(
+        &self,
+        activity_id: &str,
+        organisation_id: i64,
+        actor_id: i64,
+        accept_now: bool,
+        accept: &NewActivity<'_>,
+        inbox: &str,
+    ) -> StoreResult<Option<Follower>> {
+        let now = now_ms();
+        let state = if accept_now { ACCEPTED } else { PENDING };
+        let targets: Vec<(String, String)> = inbox_host(inbox)
+            .map(|host| (inbox.to_string(), host))
+            .into_iter()
+            .collect();
+        let id: Option<i64> = on_pool!(self, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                let fresh = sqlx::query(
+                    "INSERT INTO received_activities (activity_id, received_at) VALUES ($1, $2) \
+                     ON CONFLICT (activity_id) DO NOTHING",
+                )
+                .bind(activity_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if fresh == 0 {
+                    tx.rollback().await?;
+                    return Ok::<_, sqlx::Error>(None);
+                }
+                let (id, stored): (i64, String) =
+                    sqlx::query_as(concat!(follow_upsert!(), " RETURNING id, state"))
+                        .bind(organisation_id)
+                        .bind(actor_id)
+                        .bind(activity_id)
+                        .bind(state)
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if stored == ACCEPTED {
+                    insert_activity!(&mut *tx, accept, &targets, now);
+                }
+                tx.commit().await?;
+                Ok(Some(id))
+            }
+            .await
+        })?;
+        match id {
+            Some(id) => Ok(Some(self.follower(organisation_id, id).await?)),
+            None => Ok(None),
+        }
     }
 
     pub async fn follower(&self, organisation_id: i64, id: i64) -> StoreResult<Follower> {

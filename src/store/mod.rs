@@ -10,7 +10,7 @@
 //! Submodules group queries by what they are about; each adds an
 //! `impl Store` block.
 
-mod deliveries;
+pub(crate) mod deliveries;
 mod followers;
 mod organisations;
 mod remote_actors;
