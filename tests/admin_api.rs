@@ -200,12 +200,7 @@ both_backends!(
             updated["summary"], "IWA signs statements.",
             "untouched fields stay"
         );
-        let actor: Value = server
-            .get_ap(&server.url("/organisations/iwa"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let actor: Value = server.ap_json(&server.url("/organisations/iwa")).await;
         assert_eq!(actor["name"], "International Workers' Association");
         assert_eq!(actor["manuallyApprovesFollowers"], true);
         assert_eq!(actor["attachment"][0]["name"], "Website");

@@ -87,7 +87,7 @@ both_backends!(mastodon_resolves_an_organisation, |db: TestDb| async move {
                 .starts_with("application/activity+json")
         );
     }
-    let actor: Value = server.get_ap(&actor_url).await.json().await.unwrap();
+    let actor: Value = server.ap_json(&actor_url).await;
     assert_eq!(actor["id"], actor_url, "the id is the URL we fetched");
     let context = actor["@context"].as_array().expect("context array");
     assert_eq!(context[0], "https://www.w3.org/ns/activitystreams");
@@ -187,17 +187,12 @@ both_backends!(mastodon_resolves_an_organisation, |db: TestDb| async move {
 
     // 4. Collections: OrderedCollection with numeric totalItems and a first page.
     for key in ["outbox", "followers", "following", "featured"] {
-        let collection: Value = server
-            .get_ap(actor[key].as_str().unwrap())
-            .await
-            .json()
-            .await
-            .unwrap();
+        let collection: Value = server.ap_json(actor[key].as_str().unwrap()).await;
         assert_eq!(collection["type"], "OrderedCollection", "{key}");
         assert_eq!(collection["id"], actor[key]);
         assert_eq!(collection["totalItems"], 0, "{key}");
         let first = collection["first"].as_str().expect("first");
-        let page: Value = server.get_ap(first).await.json().await.unwrap();
+        let page: Value = server.ap_json(first).await;
         assert_eq!(page["type"], "OrderedCollectionPage");
         assert_eq!(page["partOf"], actor[key]);
         assert!(page["orderedItems"].as_array().unwrap().is_empty());
@@ -280,29 +275,13 @@ both_backends!(discovery_documents, |db: TestDb| async move {
     )));
 
     // NodeInfo: discovery, then 2.1 with our counts.
-    let discovery: Value = server
-        .http
-        .get(server.url("/.well-known/nodeinfo"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = server.json(server.url("/.well-known/nodeinfo")).await;
     let link = &discovery["links"][0];
     assert_eq!(
         link["rel"],
         "http://nodeinfo.diaspora.software/ns/schema/2.1"
     );
-    let nodeinfo: Value = server
-        .http
-        .get(link["href"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let nodeinfo: Value = server.json(link["href"].as_str().unwrap()).await;
     assert_eq!(nodeinfo["version"], "2.1");
     assert_eq!(nodeinfo["software"]["name"], "broadside");
     assert_eq!(nodeinfo["protocols"], json!(["activitypub"]));
@@ -370,14 +349,6 @@ both_backends!(discovery_documents, |db: TestDb| async move {
             .status(),
         StatusCode::GONE
     );
-    let nodeinfo: Value = server
-        .http
-        .get(server.url("/nodeinfo/2.1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let nodeinfo: Value = server.json(server.url("/nodeinfo/2.1")).await;
     assert_eq!(nodeinfo["usage"]["users"]["total"], 1);
 });

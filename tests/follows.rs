@@ -9,11 +9,8 @@ use serde_json::Value;
 
 async fn followers_total(server: &TestServer, handle: &str) -> i64 {
     let collection: Value = server
-        .get_ap(&server.url(&format!("/organisations/{handle}/followers")))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .ap_json(&server.url(&format!("/organisations/{handle}/followers")))
+        .await;
     collection["totalItems"].as_i64().unwrap()
 }
 
@@ -57,11 +54,8 @@ both_backends!(follow_accept_unfollow, |db: TestDb| async move {
     );
     // The Accept can be dereferenced at its id.
     let fetched: Value = server
-        .get_ap(accept.activity["id"].as_str().unwrap())
-        .await
-        .json()
-        .await
-        .unwrap();
+        .ap_json(accept.activity["id"].as_str().unwrap())
+        .await;
     assert_eq!(fetched["id"], accept.activity["id"]);
 
     // Counts and the editor's view.
@@ -328,12 +322,7 @@ both_backends!(we_sign_our_fetches, |db: TestDb| async move {
     );
     assert_eq!(followers_total(&server, "cras").await, 1);
     // The instance actor is fetchable unsigned.
-    let actor: Value = server
-        .get_ap(&server.url("/actor"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let actor: Value = server.ap_json(&server.url("/actor")).await;
     assert_eq!(actor["type"], "Application");
     assert_eq!(actor["id"], server.url("/actor"));
     assert!(

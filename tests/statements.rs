@@ -171,7 +171,7 @@ both_backends!(
         assert!(c_create[0].verified);
 
         // The object fetched back by its URL is the one that was sent.
-        let fetched: Value = server.get_ap(&url).await.json().await.unwrap();
+        let fetched: Value = server.ap_json(&url).await;
         for key in [
             "id",
             "type",
@@ -201,28 +201,17 @@ both_backends!(
         assert!(html.contains("fediverse:creator"));
         // The activities are dereferenceable too.
         let fetched_create: Value = server
-            .get_ap(create.activity["id"].as_str().unwrap())
-            .await
-            .json()
-            .await
-            .unwrap();
+            .ap_json(create.activity["id"].as_str().unwrap())
+            .await;
         assert_eq!(fetched_create["type"], "Create");
 
         // Outboxes and counts.
         for handle in ["stop_total_control", "cras"] {
             let outbox: Value = server
-                .get_ap(&server.url(&format!("/organisations/{handle}/outbox")))
-                .await
-                .json()
-                .await
-                .unwrap();
+                .ap_json(&server.url(&format!("/organisations/{handle}/outbox")))
+                .await;
             assert_eq!(outbox["totalItems"], 1, "{handle}");
-            let first: Value = server
-                .get_ap(outbox["first"].as_str().unwrap())
-                .await
-                .json()
-                .await
-                .unwrap();
+            let first: Value = server.ap_json(outbox["first"].as_str().unwrap()).await;
             let kind = if handle == "cras" {
                 "Announce"
             } else {
@@ -230,15 +219,7 @@ both_backends!(
             };
             assert_eq!(first["orderedItems"][0]["type"], kind);
         }
-        let nodeinfo: Value = server
-            .http
-            .get(server.url("/nodeinfo/2.1"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let nodeinfo: Value = server.json(server.url("/nodeinfo/2.1")).await;
         assert_eq!(nodeinfo["usage"]["localPosts"], 1);
         let (_, report) = server
             .api(
@@ -319,11 +300,8 @@ both_backends!(
             StatusCode::NOT_FOUND
         );
         let outbox: Value = server
-            .get_ap(&server.url("/organisations/cras/outbox"))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .ap_json(&server.url("/organisations/cras/outbox"))
+            .await;
         assert_eq!(outbox["totalItems"], 0);
     }
 );
@@ -371,15 +349,7 @@ both_backends!(bad_statements_are_refused, |db: TestDb| async move {
     }
     let (_, list) = server.api(Method::GET, "/statements", None).await;
     assert_eq!(list, json!([]), "nothing was stored");
-    let nodeinfo: Value = server
-        .http
-        .get(server.url("/nodeinfo/2.1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let nodeinfo: Value = server.json(server.url("/nodeinfo/2.1")).await;
     assert_eq!(nodeinfo["usage"]["localPosts"], 0);
 
     // A draft is not public and can be listed, published and pinned.
@@ -431,18 +401,10 @@ both_backends!(bad_statements_are_refused, |db: TestDb| async move {
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let featured: Value = server
-        .get_ap(&server.url("/organisations/stop_total_control/featured"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .ap_json(&server.url("/organisations/stop_total_control/featured"))
+        .await;
     assert_eq!(featured["totalItems"], 1);
-    let first: Value = server
-        .get_ap(featured["first"].as_str().unwrap())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first: Value = server.ap_json(featured["first"].as_str().unwrap()).await;
     assert_eq!(first["orderedItems"][0], published["url"]);
     for other in ["cras", "iwa"] {
         let (status, _) = server
@@ -464,12 +426,7 @@ both_backends!(bad_statements_are_refused, |db: TestDb| async move {
     article["format"] = json!("article");
     article["summary"] = json!("Russian anarcho-syndicalists stand with Kazakhstan's workers.");
     let (_, created) = server.api(Method::POST, "/statements", Some(article)).await;
-    let object: Value = server
-        .get_ap(created["url"].as_str().unwrap())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let object: Value = server.ap_json(created["url"].as_str().unwrap()).await;
     assert_eq!(object["type"], "Article");
     assert_eq!(object["name"], "Declaration about Kazakhstan");
     assert!(object["summary"].as_str().unwrap().contains("stand with"));

@@ -236,6 +236,23 @@ impl TestServer {
             .expect("request")
     }
 
+    /// GET with ActivityPub's Accept header, as JSON.
+    pub async fn ap_json(&self, url: impl AsRef<str>) -> Value {
+        self.get_ap(url.as_ref()).await.json().await.expect("JSON")
+    }
+
+    /// A plain GET, as JSON.
+    pub async fn json(&self, url: impl AsRef<str>) -> Value {
+        self.http
+            .get(url.as_ref())
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
     /// Creates an organisation through the API and returns its JSON.
     pub async fn create_organisation(&self, handle: &str, name: &str) -> Value {
         let (status, body) = self
