@@ -1,6 +1,8 @@
 //! What the benchmarks share: the server as its own process, and how to
 //! read its memory.
 
+#![allow(dead_code)] // each benchmark uses its own subset
+
 use std::{
     process::{Child, Command, Stdio},
     time::Duration,
