@@ -11,7 +11,6 @@
 
 use std::{
     collections::HashSet,
-    process::Stdio,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -23,16 +22,13 @@ use aws_lc_rs::{
 };
 use axum::{Router, body::Bytes, extract::State, http::HeaderMap, routing::post};
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
-use broadside::{
-    admin::auth::hash_token,
-    store::{RemoteActorData, Store},
-};
+use broadside::store::RemoteActorData;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
 mod common;
 
-use common::{TOKEN, env_or, free_port, memory_kb, start_server, wait_for};
+use common::{BenchServer, TOKEN, env_or, memory_kb};
 
 struct Inboxes {
     /// Ports whose inbox has verified a delivery.
@@ -54,31 +50,16 @@ async fn main() {
     let signing_rate = rsa_signing_rate();
     println!("RSA-2048 signing (aws-lc-rs, one core): {signing_rate:.0} signatures/s");
 
-    let dir = tempfile::tempdir().unwrap();
-    let db_url = common::database_url(dir.path()).await;
-    let store = Store::connect(&db_url).await.unwrap();
-    store.migrate().await.unwrap();
-    store
-        .upsert_token("bench", &hash_token(TOKEN))
-        .await
-        .unwrap();
-
-    // The server process.
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    // The server process, logging to a file.
     let log_level = std::env::var("FANOUT_SERVER_LOG").unwrap_or_else(|_| "info".into());
-    let mut server = start_server(&db_url, port, &log_level, Stdio::from(log));
+    let bench = BenchServer::start(
+        &log_level,
+        true,
+        serde_json::json!({"handle": "cras", "name": "CRAS", "summary": "Benchmark"}),
+    )
+    .await;
+    let (store, base) = (&bench.store, bench.base.clone());
     let http = reqwest::Client::new();
-    wait_for(&http, &format!("{base}/healthz")).await;
-    let org = http
-        .post(format!("{base}/api/v1/organisations"))
-        .bearer_auth(TOKEN)
-        .json(&serde_json::json!({"handle": "cras", "name": "CRAS", "summary": "Benchmark"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(org.status(), 201);
     let actor: serde_json::Value = http
         .get(format!("{base}/organisations/cras"))
         .header("Accept", "application/activity+json")
@@ -140,7 +121,7 @@ async fn main() {
         setup.elapsed().as_secs_f64()
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let idle_kb = memory_kb(&server, "VmRSS");
+    let idle_kb = memory_kb(&bench.process, "VmRSS");
 
     // Publish and wait until every inbox has verified its delivery.
     let started = Instant::now();
@@ -169,12 +150,11 @@ async fn main() {
     })
     .await;
     let total = started.elapsed();
-    let peak_kb = memory_kb(&server, "VmHWM");
+    let peak_kb = memory_kb(&bench.process, "VmHWM");
     let verified = state.verified.lock().unwrap().len();
     let failures = *state.failures.lock().unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
-    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
+    let log = bench.log();
+    bench.stop();
     if let Ok(path) = std::env::var("FANOUT_KEEP_LOG") {
         let _ = std::fs::write(path, &log);
     }

@@ -10,7 +10,6 @@
 //! change the sizes; `FOLLOW_CONCURRENCY` the requests in flight.
 
 use std::{
-    process::Stdio,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -31,13 +30,12 @@ use axum::{
     routing::{get, post},
 };
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
-use broadside::{admin::auth::hash_token, store::Store};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 mod common;
 
-use common::{TOKEN, env_or, free_port, memory_kb, start_server, wait_for};
+use common::{BenchServer, env_or, memory_kb};
 
 struct Peers {
     public_pem: String,
@@ -71,30 +69,18 @@ async fn main() {
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     }
 
-    let dir = tempfile::tempdir().unwrap();
-    let db_url = common::database_url(dir.path()).await;
-    let store = Store::connect(&db_url).await.unwrap();
-    store.migrate().await.unwrap();
-    store
-        .upsert_token("bench", &hash_token(TOKEN))
-        .await
-        .unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = start_server(&db_url, port, "warn", Stdio::inherit());
+    let bench = BenchServer::start(
+        "warn",
+        false,
+        serde_json::json!({"handle": "cras", "name": "CRAS", "summary": "Benchmark"}),
+    )
+    .await;
+    let base = bench.base.clone();
+    let host = bench.host().to_string();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()
         .unwrap();
-    wait_for(&http, &format!("{base}/healthz")).await;
-    let created = http
-        .post(format!("{base}/api/v1/organisations"))
-        .bearer_auth(TOKEN)
-        .json(&serde_json::json!({"handle": "cras", "name": "CRAS", "summary": "Benchmark"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
     let organisation = format!("{base}/organisations/cras");
     let inbox_url = format!("{base}/organisations/cras/inbox");
 
@@ -117,7 +103,7 @@ async fn main() {
             let digest = format!("SHA-256={}", BASE64.encode(Sha256::digest(&body)));
             let date = httpdate::fmt_http_date(SystemTime::now());
             let signing_string = format!(
-                "(request-target): post /organisations/cras/inbox\nhost: 127.0.0.1:{port}\ndate: {date}\ndigest: {digest}"
+                "(request-target): post /organisations/cras/inbox\nhost: {host}\ndate: {date}\ndigest: {digest}"
             );
             let mut signature = vec![0; key.public_modulus_len()];
             key.sign(&RSA_PKCS1_SHA256, &rng, signing_string.as_bytes(), &mut signature).unwrap();
@@ -156,9 +142,8 @@ async fn main() {
     })
     .await;
     let elapsed = started.elapsed();
-    let peak_kb = memory_kb(&server, "VmHWM");
-    let _ = server.kill();
-    let _ = server.wait();
+    let peak_kb = memory_kb(&bench.process, "VmHWM");
+    bench.stop();
 
     let accepts = peers.accepts.load(Ordering::Relaxed);
     if done.is_err() {

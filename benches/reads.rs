@@ -14,8 +14,7 @@ use std::{
     time::Duration,
 };
 
-use broadside::{admin::auth::hash_token, store::Store};
-use common::{TOKEN, free_port, start_server, wait_for};
+use common::{BenchServer, free_port};
 
 fn have(tool: &str) -> bool {
     Command::new("sh")
@@ -53,34 +52,22 @@ async fn main() {
         );
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let db_url = common::database_url(dir.path()).await;
-    let store = Store::connect(&db_url).await.unwrap();
-    store.migrate().await.unwrap();
-    store
-        .upsert_token("bench", &hash_token(TOKEN))
-        .await
-        .unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = start_server(&db_url, port, "warn", Stdio::inherit());
-    let http = reqwest::Client::new();
-    wait_for(&http, &format!("{base}/healthz")).await;
-    let created = http
-        .post(format!("{base}/api/v1/organisations"))
-        .bearer_auth(TOKEN)
-        .json(&serde_json::json!({
+    let bench = BenchServer::start(
+        "warn",
+        false,
+        serde_json::json!({
             "handle": "cras", "name": "CRAS-IWA",
             "summary": "Confederation of Revolutionary Anarcho-Syndicalists",
             "website": "https://aitrus.info", "avatar_url": "https://aitrus.info/logo.png"
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
+        }),
+    )
+    .await;
+    let (base, host) = (bench.base.clone(), bench.host().to_string());
+    let dir = bench.dir.path().to_path_buf();
+    let http = reqwest::Client::new();
 
     let actor_url = format!("{base}/organisations/cras");
-    let webfinger_url = format!("{base}/.well-known/webfinger?resource=acct:cras@127.0.0.1:{port}");
+    let webfinger_url = format!("{base}/.well-known/webfinger?resource=acct:cras@{host}");
     let accept = "application/activity+json";
     let actor = http
         .get(&actor_url)
@@ -99,13 +86,13 @@ async fn main() {
         .bytes()
         .await
         .unwrap();
-    let root = dir.path().join("www");
+    let root = dir.as_path().join("www");
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(root.join("actor.json"), &actor).unwrap();
     std::fs::write(root.join("webfinger.json"), &jrd).unwrap();
 
     let nginx_port = free_port();
-    let conf = dir.path().join("nginx.conf");
+    let conf = dir.as_path().join("nginx.conf");
     std::fs::write(
         &conf,
         format!(
@@ -113,7 +100,7 @@ async fn main() {
              events {{ worker_connections 1024; }}\n\
              http {{ access_log off; default_type application/activity+json;\n\
              server {{ listen 127.0.0.1:{nginx_port}; root {root}; }} }}\n",
-            pid = dir.path().join("nginx.pid").display(),
+            pid = dir.as_path().join("nginx.pid").display(),
             root = root.display(),
         ),
     )
@@ -122,7 +109,7 @@ async fn main() {
         "-c",
         conf.to_str().unwrap(),
         "-p",
-        dir.path().to_str().unwrap(),
+        dir.as_path().to_str().unwrap(),
     ];
     let mut nginx = Command::new("nginx")
         .args(nginx_args)
@@ -165,6 +152,5 @@ async fn main() {
         .stderr(Stdio::null())
         .status();
     let _ = nginx.wait();
-    let _ = server.kill();
-    let _ = server.wait();
+    bench.stop();
 }

@@ -8,7 +8,77 @@ use std::{
     time::Duration,
 };
 
+use broadside::{admin::auth::hash_token, store::Store};
+
 pub const TOKEN: &str = "bst_benchmark-token-0123456789abcdef";
+
+/// A server for a benchmark: its own process on a fresh database (with an
+/// admin token), and one organisation created through the API.
+pub struct BenchServer {
+    pub dir: tempfile::TempDir,
+    pub store: Store,
+    pub process: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+}
+
+impl BenchServer {
+    /// Starts the server logging at `log_level`, to `server.log` in its
+    /// folder when `log_to_file`, else to this process's stderr.
+    pub async fn start(
+        log_level: &str,
+        log_to_file: bool,
+        organisation: serde_json::Value,
+    ) -> BenchServer {
+        let dir = tempfile::tempdir().unwrap();
+        let db_url = database_url(dir.path()).await;
+        let store = Store::connect(&db_url).await.unwrap();
+        store.migrate().await.unwrap();
+        store
+            .upsert_token("bench", &hash_token(TOKEN))
+            .await
+            .unwrap();
+        let port = free_port();
+        let stderr = if log_to_file {
+            Stdio::from(std::fs::File::create(dir.path().join("server.log")).unwrap())
+        } else {
+            Stdio::inherit()
+        };
+        let process = start_server(&db_url, port, log_level, stderr);
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        wait_for(&http, &format!("{base}/healthz")).await;
+        let created = http
+            .post(format!("{base}/api/v1/organisations"))
+            .bearer_auth(TOKEN)
+            .json(&organisation)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201, "creating the organisation");
+        BenchServer {
+            dir,
+            store,
+            process,
+            base,
+        }
+    }
+
+    /// `127.0.0.1:PORT`, as the Host header carries it.
+    pub fn host(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    /// What the server logged to its file.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    pub fn stop(mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
 
 pub fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
