@@ -45,6 +45,8 @@ pub struct StateInner {
     pub instance: InstanceActor,
     /// The one outbound HTTP client.
     pub http: reqwest::Client,
+    /// Serialised actors and WebFinger answers, briefly.
+    pub documents: federation::cache::Documents,
 }
 
 impl Deref for AppState {
@@ -70,6 +72,7 @@ impl AppState {
             outbox,
             instance,
             http,
+            documents: Default::default(),
         })))
     }
 

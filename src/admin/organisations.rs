@@ -230,6 +230,7 @@ pub async fn update(
     }
     .validate()?;
     let updated = state.store.update_organisation(org.id, &profile).await?;
+    state.documents.forget(&org.handle).await;
     tracing::info!(handle = %updated.handle, "organisation updated");
     tell_followers(
         &state,
@@ -258,6 +259,7 @@ pub async fn delete(
     )
     .await?;
     state.store.delete_organisation(org.id).await?;
+    state.documents.forget(&org.handle).await;
     tracing::info!(handle = %org.handle, "organisation deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,13 +8,13 @@ use activitypub_federation::{
 use axum::{
     extract::{Path, State},
     http::HeaderMap,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{ActivityJson, context, urls::Urls, wants_activity_json};
+use super::{activity_json_bytes, context, urls::Urls, wants_activity_json};
 use crate::{
     app::AppState,
     error::AppError,
@@ -150,6 +150,10 @@ pub async fn organisation(
     Path(handle): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    let wants_json = wants_activity_json(&headers);
+    if wants_json && let Some(document) = state.documents.actor(&handle).await {
+        return Ok(activity_json_bytes(document));
+    }
     let org = match state.store.organisation(&handle).await {
         Ok(org) => org,
         Err(crate::store::StoreError::NotFound) => {
@@ -161,9 +165,16 @@ pub async fn organisation(
         }
         Err(err) => return Err(err.into()),
     };
-    if wants_activity_json(&headers) {
+    if wants_json {
         let actor = organisation_actor(&org, &state.urls);
-        Ok(ActivityJson(WithContext::new(actor, context())).into_response())
+        let document: axum::body::Bytes = serde_json::to_vec(&WithContext::new(actor, context()))
+            .map_err(anyhow::Error::from)?
+            .into();
+        state
+            .documents
+            .keep_actor(&org.handle, document.clone())
+            .await;
+        Ok(activity_json_bytes(document))
     } else {
         web::profile_page(&state, &org).await
     }

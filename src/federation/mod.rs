@@ -5,6 +5,7 @@
 
 pub mod activities;
 pub mod actor;
+pub mod cache;
 pub mod collections;
 pub mod follows;
 pub mod inbox;
@@ -140,14 +141,23 @@ pub struct ActivityJson<T>(pub T);
 
 impl<T: Serialize> IntoResponse for ActivityJson<T> {
     fn into_response(self) -> Response {
-        let mut response = axum::Json(self.0).into_response();
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_str(&format!("{FEDERATION_CONTENT_TYPE}; charset=utf-8"))
-                .expect("static header"),
-        );
-        headers.insert(header::VARY, HeaderValue::from_static("Accept"));
-        response
+        match serde_json::to_vec(&self.0) {
+            Ok(body) => activity_json_bytes(body.into()),
+            Err(err) => crate::error::AppError::Internal(err.into()).into_response(),
+        }
     }
+}
+
+/// An already serialised ActivityPub document as a response, with the
+/// headers of [`ActivityJson`].
+pub fn activity_json_bytes(body: axum::body::Bytes) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&format!("{FEDERATION_CONTENT_TYPE}; charset=utf-8"))
+            .expect("static header"),
+    );
+    headers.insert(header::VARY, HeaderValue::from_static("Accept"));
+    response
 }

@@ -44,6 +44,9 @@ pub async fn webfinger(
         .ok_or_else(|| AppError::BadRequest("the resource parameter is required".into()))?;
     let handle = requested_handle(&resource, &state)
         .ok_or_else(|| AppError::not_found(format!("no such resource here: {resource}")))?;
+    if let Some(document) = state.documents.webfinger(&handle).await {
+        return Ok(jrd(document));
+    }
     let org = match state.store.organisation(&handle).await {
         Ok(org) => org,
         // 410 makes Mastodon drop its cached account (resolve_account_service.rb).
@@ -57,7 +60,14 @@ pub async fn webfinger(
         }
         Err(err) => return Err(err.into()),
     };
-    Ok(jrd(webfinger_document(&state, &org.handle)))
+    let document: axum::body::Bytes = serde_json::to_vec(&webfinger_document(&state, &org.handle))
+        .map_err(anyhow::Error::from)?
+        .into();
+    state
+        .documents
+        .keep_webfinger(&org.handle, document.clone())
+        .await;
+    Ok(jrd(document))
 }
 
 /// The JRD of an organisation: the subject with its canonical handle, a
@@ -72,8 +82,8 @@ pub fn webfinger_document(state: &AppState, handle: &str) -> Webfinger {
     document
 }
 
-fn jrd(document: Webfinger) -> Response {
-    let mut response = axum::Json(document).into_response();
+fn jrd(document: axum::body::Bytes) -> Response {
+    let mut response = document.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/jrd+json; charset=utf-8"),
