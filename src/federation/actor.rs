@@ -143,6 +143,22 @@ pub fn organisation_actor(org: &Organisation, urls: &Urls) -> OrganisationActor 
     }
 }
 
+/// The organisation a public URL names: 404 if there never was one, 410
+/// if it was deleted (WebFinger's 410 makes Mastodon drop its cached account).
+pub async fn live_organisation(state: &AppState, handle: &str) -> Result<Organisation, AppError> {
+    match state.store.organisation(handle).await {
+        Ok(org) => Ok(org),
+        Err(crate::store::StoreError::NotFound) => {
+            Err(if state.store.organisation_was_deleted(handle).await? {
+                AppError::Gone(format!("organisation {handle} was deleted"))
+            } else {
+                AppError::not_found(format!("no organisation {handle}"))
+            })
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// `GET /organisations/{handle}`: the actor for ActivityPub clients, the
 /// profile page for browsers; 410 for an organisation that was deleted.
 pub async fn organisation(
@@ -154,17 +170,7 @@ pub async fn organisation(
     if wants_json && let Some(document) = state.documents.actor(&handle).await {
         return Ok(activity_json_bytes(document));
     }
-    let org = match state.store.organisation(&handle).await {
-        Ok(org) => org,
-        Err(crate::store::StoreError::NotFound) => {
-            return Err(if state.store.organisation_was_deleted(&handle).await? {
-                AppError::Gone(format!("organisation {handle} was deleted"))
-            } else {
-                AppError::not_found(format!("no organisation {handle}"))
-            });
-        }
-        Err(err) => return Err(err.into()),
-    };
+    let org = live_organisation(&state, &handle).await?;
     if wants_json {
         let actor = organisation_actor(&org, &state.urls);
         let document: axum::body::Bytes = serde_json::to_vec(&WithContext::new(actor, context()))

@@ -10,7 +10,7 @@ use axum::{
 use serde::Deserialize;
 use url::Url;
 
-use crate::{app::AppState, error::AppError, store::StoreError};
+use crate::{app::AppState, error::AppError};
 
 #[derive(Deserialize)]
 pub struct WebfingerQuery {
@@ -47,19 +47,7 @@ pub async fn webfinger(
     if let Some(document) = state.documents.webfinger(&handle).await {
         return Ok(jrd(document));
     }
-    let org = match state.store.organisation(&handle).await {
-        Ok(org) => org,
-        // 410 makes Mastodon drop its cached account (resolve_account_service.rb).
-        Err(StoreError::NotFound) if state.store.organisation_was_deleted(&handle).await? => {
-            return Err(AppError::Gone(format!("{resource} was deleted")));
-        }
-        Err(StoreError::NotFound) => {
-            return Err(AppError::not_found(format!(
-                "no such resource here: {resource}"
-            )));
-        }
-        Err(err) => return Err(err.into()),
-    };
+    let org = super::actor::live_organisation(&state, &handle).await?;
     let document: axum::body::Bytes = serde_json::to_vec(&webfinger_document(&state, &org.handle))
         .map_err(anyhow::Error::from)?
         .into();

@@ -123,18 +123,6 @@ macro_rules! outbox_filter {
 pub(crate) const INSERT_CHUNK: usize = 500;
 
 impl Store {
-    /// Stores an activity and queues one delivery per distinct inbox, in one
-    /// transaction: either all of it is durable or none. Inboxes on blocked or
-    /// unavailable hosts are left out. Returns the number of deliveries queued.
-    pub async fn enqueue_activity(
-        &self,
-        activity: NewActivity<'_>,
-        inboxes: &[String],
-    ) -> StoreResult<usize> {
-        let (_, queued) = self.enqueue_batch(None, &[(activity, inboxes)]).await?;
-        Ok(queued)
-    }
-
     /// Stores several activities and their deliveries in one transaction,
     /// together with a statement's change of state: if the statement is not
     /// in a state the transition starts from, nothing is stored and `false`
@@ -437,18 +425,6 @@ impl Store {
             })?;
         }
         Ok(())
-    }
-
-    pub async fn is_host_unavailable(&self, host: &str) -> StoreResult<bool> {
-        let found: Option<i64> = on_pool!(self, |pool| {
-            sqlx::query_scalar(
-                "SELECT unavailable_since FROM delivery_hosts WHERE host = $1 AND unavailable_since IS NOT NULL",
-            )
-            .bind(host)
-            .fetch_optional(pool)
-            .await
-        })?;
-        Ok(found.is_some())
     }
 
     /// Unavailable hosts (exactly) and blocked domains (with their

@@ -125,18 +125,6 @@ impl Store {
         row.try_into()
     }
 
-    pub async fn organisation_by_id(&self, id: i64) -> StoreResult<Organisation> {
-        let sql = concat!(
-            "SELECT ",
-            columns!(),
-            " FROM organisations WHERE id = $1 AND deleted_at IS NULL"
-        );
-        let row: OrganisationRow = on_pool!(self, |pool| {
-            sqlx::query_as(sql).bind(id).fetch_one(pool).await
-        })?;
-        row.try_into()
-    }
-
     /// Whether a handle belonged to an organisation that was deleted: its
     /// actor URL then answers 410 Gone, and WebFinger too.
     pub async fn organisation_was_deleted(&self, handle: &str) -> StoreResult<bool> {
