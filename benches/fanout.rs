@@ -8,6 +8,10 @@
 //! total time, the server's idle and peak memory, and this machine's RSA
 //! signing rate measured in the same run. Sizes can be changed with
 //! `FANOUT_SERVERS` and `FANOUT_FOLLOWERS_PER_SERVER`.
+//!
+//! `FANOUT_WORKER_PROCESSES=N` (with `BENCH_POSTGRES_URL`) runs the scaled
+//! out shape instead: the web process sends nothing (`delivery_workers =
+//! 0`) and N `broadside deliver` processes share the queue.
 
 use std::{
     collections::HashSet,
@@ -52,12 +56,48 @@ async fn main() {
 
     // The server process, logging to a file.
     let log_level = std::env::var("FANOUT_SERVER_LOG").unwrap_or_else(|_| "info".into());
-    let bench = BenchServer::start(
+    let worker_processes = env_or("FANOUT_WORKER_PROCESSES", 0);
+    let web_env = if worker_processes > 0 {
+        assert!(
+            std::env::var("BENCH_POSTGRES_URL").is_ok(),
+            "worker processes share a PostgreSQL database: set BENCH_POSTGRES_URL"
+        );
+        vec![("BROADSIDE_DELIVERY_WORKERS", "0".to_string())]
+    } else {
+        vec![]
+    };
+    let bench = BenchServer::start_with(
         &log_level,
         true,
         serde_json::json!({"handle": "cras", "name": "CRAS", "summary": "Benchmark"}),
+        &web_env,
     )
     .await;
+    let base_port: u16 = bench.host().rsplit(':').next().unwrap().parse().unwrap();
+    let mut workers = Vec::new();
+    for i in 0..worker_processes {
+        let port = common::free_port();
+        let log = std::fs::File::create(bench.dir.path().join(format!("worker{i}.log"))).unwrap();
+        workers.push(common::start_process(
+            "deliver",
+            &bench.db_url,
+            port,
+            base_port,
+            &log_level,
+            std::process::Stdio::from(log),
+            &[],
+        ));
+        common::wait_for(
+            &reqwest::Client::new(),
+            &format!("http://127.0.0.1:{port}/readyz"),
+        )
+        .await;
+    }
+    if worker_processes > 0 {
+        println!(
+            "shape: 1 web process (no workers) and {worker_processes} worker processes on PostgreSQL"
+        );
+    }
     let (store, base) = (&bench.store, bench.base.clone());
     let http = reqwest::Client::new();
     let actor: serde_json::Value = http
@@ -151,6 +191,14 @@ async fn main() {
     .await;
     let total = started.elapsed();
     let peak_kb = memory_kb(&bench.process, "VmHWM");
+    for (i, worker) in workers.iter_mut().enumerate() {
+        println!(
+            "worker process {i}: peak memory {:.1} MB",
+            memory_kb(worker, "VmHWM") as f64 / 1024.0
+        );
+        let _ = worker.kill();
+        let _ = worker.wait();
+    }
     let verified = state.verified.lock().unwrap().len();
     let failures = *state.failures.lock().unwrap();
     let log = bench.log();

@@ -1,13 +1,14 @@
 //! The running server: shared state, the router that joins every module's
 //! routes, and the HTTP server with graceful shutdown.
 
-use std::{ops::Deref, sync::Arc, time::Duration};
+use std::{future::IntoFuture, ops::Deref, sync::Arc, time::Duration};
 
 use activitypub_federation::config::FederationMiddleware;
 use axum::{
     Router,
     extract::{DefaultBodyLimit, Request},
     http::{HeaderValue, header},
+    middleware,
     routing::get,
 };
 use tokio::{net::TcpListener, sync::watch};
@@ -21,10 +22,11 @@ use crate::{
     admin,
     config::Config,
     delivery::{
-        Outbox,
+        self, Outbox,
         worker::{Worker, WorkerSettings},
     },
     federation::{self, instance_actor::InstanceActor, urls::Urls},
+    ops,
     store::Store,
     transport, web,
     web::templates::Templates,
@@ -76,13 +78,25 @@ impl AppState {
         })))
     }
 
-    /// Starts this process's delivery workers and the statement scheduler.
-    pub fn start_background(&self) -> Background {
+    /// Starts this process's background work: the statement scheduler, the
+    /// delivery workers (with, on PostgreSQL, a listener that wakes them when
+    /// any process queues deliveries) and the metrics endpoint if configured.
+    pub async fn start_background(&self) -> anyhow::Result<Background> {
         let (shutdown, stopped) = watch::channel(false);
         let mut tasks = vec![tokio::spawn(crate::statements::publish::run_scheduler(
             self.clone(),
             stopped.clone(),
         ))];
+        if let Some(addr) = self.config.metrics_listen {
+            tasks.push(ops::metrics::serve(addr, self.store.clone(), stopped.clone()).await?);
+        }
+        if self.config.delivery_workers > 0 {
+            tasks.push(tokio::spawn(delivery::forward_announcements(
+                self.store.clone(),
+                self.outbox.wake_handle(),
+                stopped.clone(),
+            )));
+        }
         for _ in 0..self.config.delivery_workers {
             let worker = Worker::new(
                 self.store.clone(),
@@ -93,7 +107,7 @@ impl AppState {
             );
             tasks.push(tokio::spawn(worker.run(stopped.clone())));
         }
-        Background { shutdown, tasks }
+        Ok(Background { shutdown, tasks })
     }
 }
 
@@ -122,71 +136,119 @@ impl Drop for Background {
     }
 }
 
+/// What every process answers, web or worker: the liveness and readiness
+/// probes.
+fn probes(store: Store) -> Router {
+    Router::new()
+        .route("/healthz", get(ops::health::healthz))
+        .route("/readyz", get(ops::health::readyz))
+        .with_state(store)
+}
+
 /// Every route of the server, with logging, body limits and the federation
 /// library's middleware (which gives handlers `Data<AppState>`).
 pub async fn router(state: AppState) -> anyhow::Result<Router> {
     let federation_config = federation::federation_config(state.clone()).await?;
-    let router = Router::new()
-        .route("/healthz", get(web::healthz))
+    let mut routes = Router::new()
         .merge(web::routes())
         .merge(federation::routes(&state.config))
         .nest(
             "/api/v1",
             admin::routes().layer(DefaultBodyLimit::max(state.config.max_admin_body_bytes)),
-        )
-        .with_state(state)
+        );
+    if state.config.metrics_listen.is_some() {
+        routes = routes.route_layer(middleware::from_fn(ops::metrics::track_http));
+    }
+    let router = routes
+        .with_state(state.clone())
+        .merge(probes(state.store.clone()))
         .layer(FederationMiddleware::new(federation_config))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|req: &Request| {
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-                })
-                .on_request(())
-                .on_response(
-                    |res: &axum::response::Response, latency: Duration, _span: &tracing::Span| {
-                        tracing::info!(
-                            status = res.status().as_u16(),
-                            ms = latency.as_millis() as u64,
-                            "served"
-                        );
-                    },
-                )
-                .on_failure(DefaultOnFailure::new().level(Level::ERROR)),
-        );
+        .layer(trace_layer());
     Ok(router)
 }
 
-/// Serves HTTP and runs the delivery workers until Ctrl-C or SIGTERM (or
-/// until `stop` resolves), then lets the workers finish what is in flight.
+/// One log line per request, with its status and duration.
+type RequestLog = TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    fn(&Request) -> tracing::Span,
+    (),
+    fn(&axum::response::Response, Duration, &tracing::Span),
+>;
+
+fn trace_layer() -> RequestLog {
+    fn span(req: &Request) -> tracing::Span {
+        tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+    }
+    fn served(res: &axum::response::Response, latency: Duration, _span: &tracing::Span) {
+        tracing::info!(
+            status = res.status().as_u16(),
+            ms = latency.as_millis() as u64,
+            "served"
+        );
+    }
+    TraceLayer::new_for_http()
+        .make_span_with(span as fn(&Request) -> tracing::Span)
+        .on_request(())
+        .on_response(served as fn(&axum::response::Response, Duration, &tracing::Span))
+        .on_failure(DefaultOnFailure::new().level(Level::ERROR))
+}
+
+/// Serves HTTP and runs the background work until Ctrl-C or SIGTERM (or
+/// until `stop` resolves). Then both wind down together: HTTP finishes the
+/// requests it has, and the workers stop claiming and finish what is in
+/// flight.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let background = state.start_background();
+    let background = state.start_background().await?;
     let router = router(state).await?;
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            tokio::select! {
-                _ = shutdown_signal() => {}
-                _ = stop => {}
-            }
-        })
-        .await;
-    background.stop().await;
+    let (stopping, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = shutdown_signal() => {}
+            _ = stop => {}
+        }
+        let _ = stopping.send(true);
+    });
+    let mut http_stopped = stopped.clone();
+    let http = axum::serve(listener, router).with_graceful_shutdown(async move {
+        let _ = http_stopped.wait_for(|stop| *stop).await;
+    });
+    let mut background_stopped = stopped;
+    let background = async move {
+        let _ = background_stopped.wait_for(|stop| *stop).await;
+        background.stop().await;
+    };
+    let (served, ()) = tokio::join!(http.into_future(), background);
     Ok(served?)
 }
 
-/// Runs only the delivery workers (`broadside deliver`), for deployments
-/// that send from other machines than they serve from.
-pub async fn deliver(state: AppState) -> anyhow::Result<()> {
-    let background = state.start_background();
+/// A worker process (`broadside deliver`): the background work, and on
+/// `listen` only the probes, so that the image's HEALTHCHECK and an
+/// orchestrator see workers as they see web processes. On SIGTERM it stops
+/// claiming and drains the requests in flight before it exits.
+pub async fn deliver(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
+    let background = state.start_background().await?;
+    let probes = probes(state.store.clone()).layer(trace_layer());
+    let (stopped, stop) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, probes)
+            .with_graceful_shutdown(async move {
+                let _ = stop.await;
+            })
+            .await
+    });
     shutdown_signal().await;
     background.stop().await;
+    let _ = stopped.send(());
+    server.await??;
+    tracing::info!("deliveries drained");
     Ok(())
 }
 

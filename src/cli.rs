@@ -1,4 +1,5 @@
-//! The `broadside` command line: `serve`, `migrate` and `token`.
+//! The `broadside` command line: `serve`, `deliver`, `migrate`, `backup`,
+//! `health` and `token`.
 
 use std::path::PathBuf;
 
@@ -36,11 +37,16 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Run only the delivery workers (no HTTP), e.g. on another machine
-    /// sharing the PostgreSQL database.
+    /// Run only the delivery workers, e.g. on other machines sharing the
+    /// PostgreSQL database. Answers /healthz and /readyz on `listen`; on
+    /// SIGTERM drains the requests in flight, then exits.
     Deliver,
-    /// Exit 0 if the server at `listen` answers its health check (Docker's
-    /// HEALTHCHECK).
+    /// Write a consistent copy of the live SQLite database to FILE (which
+    /// must not exist). Restore by putting the copy in place of the database
+    /// file while the server is stopped.
+    Backup { file: PathBuf },
+    /// Exit 0 if the process at `listen` is ready: it answers and its
+    /// database is reachable and migrated (Docker's HEALTHCHECK).
     Health,
     /// Manage admin API tokens.
     #[command(subcommand)]
@@ -92,10 +98,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
         }
         Command::Deliver => {
+            anyhow::ensure!(
+                config.delivery_workers > 0,
+                "`broadside deliver` needs delivery_workers of at least 1"
+            );
             let store = migrated_store(&config).await?;
-            tracing::info!(workers = config.delivery_workers, "delivering");
+            let listener = tokio::net::TcpListener::bind(config.listen).await?;
+            tracing::info!(
+                workers = config.delivery_workers,
+                listen = %config.listen,
+                backend = store.backend_name(),
+                "delivering"
+            );
             let state = AppState::new(config, store.clone()).await?;
-            app::deliver(state).await?;
+            app::deliver(state, listener).await?;
+            store.close().await;
+        }
+        Command::Backup { file } => {
+            let store = Store::connect(&config.database_url).await?;
+            let started = std::time::Instant::now();
+            store.backup_to(&file).await?;
+            let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            tracing::info!(file = %file.display(), bytes, ms = started.elapsed().as_millis() as u64, "backup written");
             store.close().await;
         }
         Command::Token(command) => {
@@ -114,7 +138,7 @@ async fn migrated_store(config: &Config) -> anyhow::Result<Store> {
 }
 
 async fn health(config: &Config) -> anyhow::Result<()> {
-    let url = format!("http://{}/healthz", config.listen);
+    let url = format!("http://{}/readyz", config.listen);
     let response = reqwest::Client::new()
         .get(&url)
         .timeout(std::time::Duration::from_secs(5))

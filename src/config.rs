@@ -32,12 +32,14 @@ pub struct Config {
     pub max_admin_body_bytes: usize,
     pub max_inbox_body_bytes: usize,
     pub log: String,
+    pub metrics_listen: Option<SocketAddr>,
     pub delivery_workers: usize,
     pub delivery_concurrency: usize,
     pub delivery_per_host_concurrency: usize,
     pub delivery_max_attempts: u32,
     pub delivery_lease_seconds: u64,
     pub delivery_retry_unit_ms: u64,
+    pub delivery_poll_interval_ms: u64,
 }
 
 impl Default for Config {
@@ -57,12 +59,14 @@ impl Default for Config {
             max_admin_body_bytes: 256 * 1024,
             max_inbox_body_bytes: 1024 * 1024,
             log: "info".into(),
+            metrics_listen: None,
             delivery_workers: 1,
             delivery_concurrency: 256,
             delivery_per_host_concurrency: 8,
             delivery_max_attempts: 16,
             delivery_lease_seconds: 300,
             delivery_retry_unit_ms: 1000,
+            delivery_poll_interval_ms: 1000,
         }
     }
 }
@@ -150,8 +154,17 @@ impl Config {
         if self.delivery_lease_seconds < 2 {
             return Err(invalid("delivery_lease_seconds", "must be at least 2"));
         }
+        if self.delivery_poll_interval_ms == 0 {
+            return Err(invalid("delivery_poll_interval_ms", "must be at least 1"));
+        }
         if self.delivery_retry_unit_ms == 0 {
             return Err(invalid("delivery_retry_unit_ms", "must be at least 1"));
+        }
+        if self.metrics_listen == Some(self.listen) {
+            return Err(invalid(
+                "metrics_listen",
+                "must differ from `listen`: metrics are not for the public",
+            ));
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
             return Err(invalid("log", "is not a valid tracing filter"));

@@ -9,6 +9,7 @@ pub mod delivery;
 pub mod error;
 pub mod federation;
 pub mod html;
+pub mod ops;
 pub mod organisations;
 pub mod statements;
 pub mod store;

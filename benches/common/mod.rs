@@ -16,6 +16,7 @@ pub const TOKEN: &str = "bst_benchmark-token-0123456789abcdef";
 /// admin token), and one organisation created through the API.
 pub struct BenchServer {
     pub dir: tempfile::TempDir,
+    pub db_url: String,
     pub store: Store,
     pub process: Child,
     /// `http://127.0.0.1:PORT`
@@ -29,6 +30,16 @@ impl BenchServer {
         log_level: &str,
         log_to_file: bool,
         organisation: serde_json::Value,
+    ) -> BenchServer {
+        Self::start_with(log_level, log_to_file, organisation, &[]).await
+    }
+
+    /// [`Self::start`] with more `BROADSIDE_*` variables.
+    pub async fn start_with(
+        log_level: &str,
+        log_to_file: bool,
+        organisation: serde_json::Value,
+        env: &[(&str, String)],
     ) -> BenchServer {
         let dir = tempfile::tempdir().unwrap();
         let db_url = database_url(dir.path()).await;
@@ -44,7 +55,7 @@ impl BenchServer {
         } else {
             Stdio::inherit()
         };
-        let process = start_server(&db_url, port, log_level, stderr);
+        let process = start_process("serve", &db_url, port, port, log_level, stderr, env);
         let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
         wait_for(&http, &format!("{base}/healthz")).await;
@@ -58,6 +69,7 @@ impl BenchServer {
         assert_eq!(created.status(), 201, "creating the organisation");
         BenchServer {
             dir,
+            db_url,
             store,
             process,
             base,
@@ -95,21 +107,36 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Starts the release `broadside` binary on SQLite at `db_url`, with
-/// loopback federation allowed, logging at `log` to `stderr`.
-pub fn start_server(db_url: &str, port: u16, log: &str, stderr: Stdio) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_broadside"))
-        .arg("serve")
+/// Starts the release `broadside` binary (`command`: `serve` or `deliver`)
+/// on the database at `db_url`, listening on `port`, for the instance at
+/// `127.0.0.1:base_port`, with loopback federation allowed, logging at
+/// `log` to `stderr`, and `env` on top.
+pub fn start_process(
+    command: &str,
+    db_url: &str,
+    port: u16,
+    base_port: u16,
+    log: &str,
+    stderr: Stdio,
+    env: &[(&str, String)],
+) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_broadside"));
+    cmd.arg(command)
         .env("BROADSIDE_CONFIG", "/nonexistent.toml")
         .env("BROADSIDE_DATABASE_URL", db_url)
         .env("BROADSIDE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("BROADSIDE_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env(
+            "BROADSIDE_BASE_URL",
+            format!("http://127.0.0.1:{base_port}"),
+        )
         .env("BROADSIDE_ALLOW_PRIVATE_ADDRESSES", "true")
         .env("BROADSIDE_LOG", log)
         .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .expect("start broadside")
+        .stderr(stderr);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    cmd.spawn().expect("start broadside")
 }
 
 pub async fn wait_for(http: &reqwest::Client, url: &str) {

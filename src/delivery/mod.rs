@@ -3,14 +3,22 @@
 //! ([`worker`]) sign and POST them, retrying on Mastodon's schedule. Nothing
 //! is sent from a request handler, so a slow peer never slows the API, and a
 //! restart loses nothing.
+//!
+//! Workers may run in any process on the same database. Queuing wakes this
+//! process's workers directly and, on PostgreSQL, every other process's
+//! through `LISTEN/NOTIFY` ([`forward_announcements`]); a one-second poll
+//! covers what a notification misses.
 
 pub mod retry;
 pub mod worker;
 
-use std::sync::Arc;
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use serde_json::Value;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use url::Url;
 
 use crate::{
@@ -19,7 +27,7 @@ use crate::{
 };
 
 /// The entry point for sending: stores and queues, then wakes the workers of
-/// this process (workers elsewhere find the rows on their next poll).
+/// this process (the store notifies the others).
 #[derive(Clone)]
 pub struct Outbox {
     store: Store,
@@ -122,5 +130,48 @@ impl Outbox {
             self.wake.notify_one();
         }
         Ok((done, queued))
+    }
+}
+
+/// This process's name on the leases it takes (`locked_by`): its pid and a
+/// random part, since containers all run as pid 1.
+pub fn claimant() -> &'static str {
+    static CLAIMANT: OnceLock<String> = OnceLock::new();
+    CLAIMANT.get_or_init(|| format!("{}-{:08x}", std::process::id(), rand::random::<u32>()))
+}
+
+/// Wakes this process's workers whenever any process announces queued
+/// deliveries (PostgreSQL); returns at once on SQLite. Reconnects after a
+/// lost connection, waking the workers in case something was missed.
+pub async fn forward_announcements(
+    store: Store,
+    wake: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let mut listener = match store.listen_for_deliveries().await {
+            Ok(Some(listener)) => listener,
+            Ok(None) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, "listening for queued deliveries failed; polling");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => continue,
+                    _ = shutdown.wait_for(|stop| *stop) => return,
+                }
+            }
+        };
+        loop {
+            tokio::select! {
+                received = listener.next() => match received {
+                    Ok(()) => wake.notify_one(),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "listening for queued deliveries failed; reconnecting");
+                        wake.notify_one();
+                        break;
+                    }
+                },
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+        }
     }
 }

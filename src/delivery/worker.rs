@@ -32,6 +32,7 @@ use super::retry::{Verdict, classify, retry_delay};
 use crate::{
     config::Config,
     federation::{keys::Signer, urls::Urls},
+    ops::metrics,
     store::{ClaimedDelivery, Store, StoreError, now_ms},
     transport::{self, signatures},
 };
@@ -43,8 +44,6 @@ const BREAKER_PAUSE: Duration = Duration::from_secs(60);
 /// enough that a backlog for one host is not claimed and put back over and
 /// over while its line drains.
 const BUSY_HOST_DELAY_MS: i64 = 5000;
-/// How often an idle worker looks for work queued by other processes.
-const POLL_INTERVAL: Duration = Duration::from_millis(1000);
 /// Most rows claimed in one query.
 const CLAIM_BATCH: usize = 128;
 
@@ -55,6 +54,9 @@ pub struct WorkerSettings {
     pub max_attempts: u32,
     pub lease: Duration,
     pub retry_unit: Duration,
+    /// How often an idle worker looks for due rows nobody announced
+    /// (retries, expired leases, a missed notification).
+    pub poll_interval: Duration,
     pub allow_private_addresses: bool,
 }
 
@@ -66,6 +68,7 @@ impl WorkerSettings {
             max_attempts: config.delivery_max_attempts,
             lease: Duration::from_secs(config.delivery_lease_seconds),
             retry_unit: Duration::from_millis(config.delivery_retry_unit_ms),
+            poll_interval: Duration::from_millis(config.delivery_poll_interval_ms),
             allow_private_addresses: config.allow_private_addresses,
         }
     }
@@ -186,7 +189,7 @@ impl Worker {
             let lease_ms = self.settings.lease.as_millis() as i64;
             let claimed = match self
                 .store
-                .claim_deliveries(free.min(CLAIM_BATCH) as i64, lease_ms)
+                .claim_deliveries(free.min(CLAIM_BATCH) as i64, lease_ms, super::claimant())
                 .await
             {
                 Ok(claimed) => claimed,
@@ -199,7 +202,7 @@ impl Worker {
             if claimed.is_empty() {
                 tokio::select! {
                     _ = self.wake.notified() => {}
-                    _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                    _ = tokio::time::sleep(self.settings.poll_interval) => {}
                     _ = shutdown.changed() => {}
                 }
                 continue;
@@ -360,7 +363,33 @@ impl Worker {
     async fn deliver(&self, delivery: ClaimedDelivery) -> Outcome {
         let started = Instant::now();
         let result = self.try_deliver(&delivery).await;
-        let ms = started.elapsed().as_millis() as u64;
+        let elapsed = started.elapsed();
+        let outcome = self.outcome(delivery, result, elapsed);
+        metrics::delivery_finished(
+            match &outcome {
+                Outcome::Delivered(_) => "delivered",
+                Outcome::Failed {
+                    delivery, verdict, ..
+                } if *verdict == Verdict::Retry
+                    && (delivery.attempts as u32) < self.settings.max_attempts =>
+                {
+                    "retry"
+                }
+                _ => "failed",
+            },
+            elapsed,
+        );
+        outcome
+    }
+
+    /// What a request's result means for its delivery, logged once.
+    fn outcome(
+        &self,
+        delivery: ClaimedDelivery,
+        result: Result<u16, DeliverError>,
+        elapsed: Duration,
+    ) -> Outcome {
+        let ms = elapsed.as_millis() as u64;
         match result {
             Ok(status) => match classify(Some(status)) {
                 Verdict::Delivered => {

@@ -58,7 +58,7 @@ pub async fn organisation_inbox(
             StoreError::NotFound => AppError::not_found(format!("no organisation {handle}")),
             other => other.into(),
         })?;
-    receive(&data, method, uri, headers, body).await
+    counted(receive(&data, method, uri, headers, body).await)
 }
 
 /// `POST /inbox` (and `/actor/inbox`)
@@ -69,7 +69,16 @@ pub async fn shared_inbox(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, AppError> {
-    receive(&data, method, uri, headers, body).await
+    counted(receive(&data, method, uri, headers, body).await)
+}
+
+/// Feeds the inbox metrics with what the sender is answered.
+fn counted(result: Result<StatusCode, AppError>) -> Result<StatusCode, AppError> {
+    crate::ops::metrics::inbox_request(match &result {
+        Ok(status) => *status,
+        Err(err) => err.status(),
+    });
+    result
 }
 
 fn unauthorized(err: SignatureError) -> AppError {

@@ -65,6 +65,32 @@ pub struct FailingHost {
     pub unavailable_since: Option<i64>,
 }
 
+/// Every state a delivery row can be in.
+pub const DELIVERY_STATES: [&str; 4] = ["queued", "sending", "delivered", "failed"];
+
+/// The PostgreSQL channel on which queued deliveries are announced.
+const DELIVERIES_CHANNEL: &str = "broadside_deliveries";
+
+#[derive(Debug, Clone)]
+pub struct QueueDepths {
+    pub by_state: Vec<(&'static str, i64)>,
+    pub oldest_due_age_ms: i64,
+}
+
+/// Announcements of queued deliveries (PostgreSQL `LISTEN`).
+pub struct DeliveryListener {
+    listener: sqlx::postgres::PgListener,
+}
+
+impl DeliveryListener {
+    /// Waits for the next announcement. After a lost connection it
+    /// reconnects and returns at once: announcements may have been missed.
+    pub async fn next(&mut self) -> StoreResult<()> {
+        self.listener.try_recv().await?;
+        Ok(())
+    }
+}
+
 /// The host part of an inbox URL as the queue keys it: `host[:port]`.
 pub fn inbox_host(inbox: &str) -> Option<String> {
     let url = url::Url::parse(inbox).ok()?;
@@ -195,6 +221,9 @@ impl Store {
             }
             .await
         })?;
+        if done && queued > 0 {
+            self.announce_deliveries().await;
+        }
         Ok((done, if done { queued } else { 0 }))
     }
 
@@ -204,12 +233,13 @@ impl Store {
         &self,
         limit: i64,
         lease_ms: i64,
+        claimant: &str,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
         let now = now_ms();
         let claimed = match &self.backend {
             Backend::Postgres(pool) => {
                 sqlx::query_as(
-                    "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, locked_until = $2 \
+                    "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, locked_until = $2, locked_by = $4 \
                      WHERE id IN (SELECT id FROM deliveries \
                        WHERE (state = 'queued' AND run_at <= $1) OR (state = 'sending' AND locked_until < $1) \
                        ORDER BY run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
@@ -218,12 +248,13 @@ impl Store {
                 .bind(now)
                 .bind(now + lease_ms)
                 .bind(limit)
+                .bind(claimant)
                 .fetch_all(pool)
                 .await?
             }
             Backend::Sqlite(pool) => {
                 sqlx::query_as(
-                    "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, locked_until = $2 \
+                    "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, locked_until = $2, locked_by = $4 \
                      WHERE id IN (SELECT id FROM deliveries \
                        WHERE (state = 'queued' AND run_at <= $1) OR (state = 'sending' AND locked_until < $1) \
                        ORDER BY run_at, id LIMIT $3) \
@@ -232,6 +263,7 @@ impl Store {
                 .bind(now)
                 .bind(now + lease_ms)
                 .bind(limit)
+                .bind(claimant)
                 .fetch_all(pool)
                 .await?
             }
@@ -443,6 +475,62 @@ impl Store {
                 .await
         })?;
         Ok((unavailable, blocked))
+    }
+
+    /// The whole queue by state, and how long its oldest due delivery has
+    /// waited (for metrics).
+    pub async fn queue_depths(&self, now: i64) -> StoreResult<QueueDepths> {
+        let rows: Vec<(String, i64)> = on_pool!(self, |pool| {
+            sqlx::query_as("SELECT state, COUNT(*) FROM deliveries GROUP BY state")
+                .fetch_all(pool)
+                .await
+        })?;
+        let oldest: Option<i64> = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT MIN(run_at) FROM deliveries WHERE state = 'queued' AND run_at <= $1",
+            )
+            .bind(now)
+            .fetch_one(pool)
+            .await
+        })?;
+        let by_state = DELIVERY_STATES
+            .iter()
+            .map(|state| {
+                let count = rows.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
+                (*state, count)
+            })
+            .collect();
+        Ok(QueueDepths {
+            by_state,
+            oldest_due_age_ms: oldest.map_or(0, |at| (now - at).max(0)),
+        })
+    }
+
+    /// Tells workers in every process that deliveries were queued
+    /// (PostgreSQL `NOTIFY`; SQLite has one process, whose workers the
+    /// outbox wakes directly). A lost notification costs one poll interval.
+    pub(crate) async fn announce_deliveries(&self) {
+        if let Backend::Postgres(pool) = &self.backend
+            && let Err(err) = sqlx::query("SELECT pg_notify($1, '')")
+                .bind(DELIVERIES_CHANNEL)
+                .execute(pool)
+                .await
+        {
+            tracing::warn!(error = %err, "notifying workers failed; they will poll");
+        }
+    }
+
+    /// A subscription to [`Self::announce_deliveries`] from any process, or
+    /// `None` on SQLite.
+    pub async fn listen_for_deliveries(&self) -> StoreResult<Option<DeliveryListener>> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(pool) => {
+                let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+                listener.listen(DELIVERIES_CHANNEL).await?;
+                Ok(Some(DeliveryListener { listener }))
+            }
+        }
     }
 
     /// Counts per state, over everything or one statement's activities.

@@ -97,7 +97,7 @@ impl Store {
             .map(|host| (inbox.to_string(), host))
             .into_iter()
             .collect();
-        let id: Option<i64> = on_pool!(self, |pool| {
+        let stored: Option<(i64, bool)> = on_pool!(self, |pool| {
             async {
                 let mut tx = pool.begin().await?;
                 let fresh = sqlx::query(
@@ -122,16 +122,22 @@ impl Store {
                         .bind(now)
                         .fetch_one(&mut *tx)
                         .await?;
-                if stored == ACCEPTED {
+                let accepted = stored == ACCEPTED;
+                if accepted {
                     insert_activity!(&mut *tx, accept, &targets, now);
                 }
                 tx.commit().await?;
-                Ok(Some(id))
+                Ok(Some((id, accepted)))
             }
             .await
         })?;
-        match id {
-            Some(id) => Ok(Some(self.follower(organisation_id, id).await?)),
+        match stored {
+            Some((id, accepted)) => {
+                if accepted {
+                    self.announce_deliveries().await;
+                }
+                Ok(Some(self.follower(organisation_id, id).await?))
+            }
             None => Ok(None),
         }
     }

@@ -145,6 +145,56 @@ impl Store {
         Ok(())
     }
 
+    /// Versions of this binary's migrations the database has not applied
+    /// (successfully): empty when it is ready.
+    pub async fn pending_migrations(&self) -> StoreResult<Vec<i64>> {
+        let migrator = match &self.backend {
+            Backend::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Backend::Postgres(_) => &POSTGRES_MIGRATIONS,
+        };
+        let applied: Vec<i64> = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+            )
+            .fetch_all(pool)
+            .await
+        })
+        .or_else(|err| match err {
+            // Not even the migrations table: nothing is applied.
+            sqlx::Error::Database(db) if db.message().contains("_sqlx_migrations") => Ok(vec![]),
+            other => Err(other),
+        })?;
+        Ok(migrator
+            .iter()
+            .map(|m| m.version)
+            .filter(|version| !applied.contains(version))
+            .collect())
+    }
+
+    /// Writes a consistent copy of a live SQLite database to `path` (which
+    /// must not exist) with `VACUUM INTO`: one read transaction, so writers
+    /// carry on and the copy is the database as of its start, compacted.
+    /// PostgreSQL has its own tools (`pg_dump`), named in the error.
+    pub async fn backup_to(&self, path: &Path) -> anyhow::Result<()> {
+        let Backend::Sqlite(pool) = &self.backend else {
+            anyhow::bail!(
+                "`broadside backup` copies SQLite databases; for PostgreSQL use                  `pg_dump --format=custom` (see the README)"
+            );
+        };
+        anyhow::ensure!(!path.exists(), "{} exists already", path.display());
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let target = path
+            .to_str()
+            .ok_or_else(|| anyhow::anyhow!("the backup path is not UTF-8"))?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(target)
+            .execute(pool)
+            .await?;
+        Ok(())
+    }
+
     /// Folds SQLite's write-ahead log back into the database file, so the
     /// next commit does not pay for it (after bulk loads; a no-op on
     /// PostgreSQL).

@@ -176,7 +176,13 @@ impl reqwest_middleware::Middleware for SignedFetches {
                 request.headers_mut().insert(name, value);
             }
         }
-        next.run(request, extensions).await
+        let response = next.run(request, extensions).await;
+        crate::ops::metrics::remote_fetch(match &response {
+            Ok(r) if r.status().is_success() => "ok",
+            Ok(_) => "refused",
+            Err(_) => "error",
+        });
+        response
     }
 }
 

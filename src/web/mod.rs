@@ -1,13 +1,12 @@
 //! What people see in a browser: the home page, organisation profiles,
-//! statement pages (which serve ActivityPub JSON too) and hashtag pages,
-//! plus the health check.
+//! statement pages (which serve ActivityPub JSON too) and hashtag pages.
 
 pub mod templates;
 
 use axum::{
     Router,
     extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, header},
     response::{Html, IntoResponse, Response},
     routing::get,
 };
@@ -28,25 +27,6 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(index))
         .route("/statements/{id}", get(statement))
         .route("/tags/{tag}", get(tag))
-}
-
-/// `GET /healthz`: 200 when the database answers, 503 otherwise.
-pub async fn healthz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            axum::Json(serde_json::json!({"status": "ok"})),
-        )
-            .into_response(),
-        Err(err) => {
-            tracing::error!(error = %err, "health check: database does not answer");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(serde_json::json!({"error": "database unavailable"})),
-            )
-                .into_response()
-        }
-    }
 }
 
 fn page(body: String) -> Response {

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod peer;
+pub mod process;
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -74,6 +75,17 @@ impl TestDb {
                     pg: Some((admin_url, name)),
                 })
             }
+        }
+    }
+}
+
+impl TestDb {
+    /// An existing SQLite file (a restored backup), left in place after.
+    pub fn sqlite_at(path: &std::path::Path) -> TestDb {
+        TestDb {
+            url: format!("sqlite://{}", path.display()),
+            _dir: None,
+            pg: None,
         }
     }
 }
