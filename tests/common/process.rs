@@ -112,9 +112,10 @@ impl Process {
 
     /// Sends a signal (`TERM`, `KILL`) as an operator or a crash would.
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid().to_string())
+        // The shell's built-in `kill`: no procps needed on the machine.
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill -{signal} {}", self.pid()))
             .status()
             .expect("kill");
         assert!(status.success(), "kill -{signal} failed");
