@@ -174,7 +174,7 @@ impl Config {
 
     /// `host[:port]` of the base URL: the domain part of every `acct:` address.
     pub fn domain(&self) -> String {
-        host_and_port(&self.base_url)
+        crate::domains::host_and_port(&self.base_url)
     }
 }
 
@@ -199,15 +199,6 @@ fn describe(err: figment::Error) -> ConfigError {
         })
         .collect();
     ConfigError::Load(lines.join("; "))
-}
-
-/// `host[:port]`, the port only when it is not the scheme's default.
-pub fn host_and_port(url: &Url) -> String {
-    let host = url.host_str().unwrap_or_default();
-    match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod delivery;
+pub mod domains;
 pub mod error;
 pub mod federation;
 pub mod html;

@@ -383,3 +383,171 @@ both_backends!(profile_changes_reach_followers, |db: TestDb| async move {
     assert!(delete.verified, "verified with the key the peer cached");
     assert_eq!(delete.activity["object"], org);
 });
+
+/// Stores an accepted follower of `organisation` at `host`, as if it had
+/// followed long ago.
+async fn follower_at(server: &TestServer, organisation: &str, host: &str, name: &str) {
+    let store = &server.store;
+    let org = store.organisation(organisation).await.unwrap();
+    let uri = format!("https://{host}/users/{name}");
+    let actor = store
+        .upsert_remote_actor(&broadside::store::RemoteActorData {
+            uri: uri.clone(),
+            domain: host.to_string(),
+            inbox: format!("{uri}/inbox"),
+            shared_inbox: Some(format!("https://{host}/inbox")),
+            public_key_id: format!("{uri}#main-key"),
+            public_key_pem: String::new(),
+            preferred_username: Some(name.to_string()),
+            name: None,
+            kind: "Person".into(),
+        })
+        .await
+        .unwrap();
+    store
+        .record_follow(org.id, actor.id, &format!("{uri}#follow"), true)
+        .await
+        .unwrap();
+}
+
+async fn publish(server: &TestServer, title: &str) -> Value {
+    let (status, body) = server
+        .api(
+            Method::POST,
+            "/statements",
+            Some(serde_json::json!({
+                "title": title, "body": "Text.", "signatories": ["cras"], "publish": true,
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body
+}
+
+/// Deliveries (inbox, state, last error) of the statement `id`.
+async fn deliveries_of(server: &TestServer, id: &str) -> Vec<(String, String, Option<String>)> {
+    let mut all = Vec::new();
+    for state in ["queued", "sending", "delivered", "failed"] {
+        let (status, body) = server
+            .api(
+                Method::GET,
+                &format!("/statements/{id}/deliveries?state={state}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        for d in body["deliveries"].as_array().unwrap() {
+            all.push((
+                d["inbox"].as_str().unwrap().to_string(),
+                d["state"].as_str().unwrap().to_string(),
+                d["last_error"].as_str().map(str::to_string),
+            ));
+        }
+    }
+    all
+}
+
+// A block covers the domain and every subdomain, wherever the rule is asked:
+// followers on covered servers go, their queued deliveries are dropped, and
+// a delivery a worker had already claimed before the block is not sent.
+both_backends!(
+    a_block_covers_subdomains_everywhere,
+    |db: TestDb| async move {
+        // One request per host at a time, so a second delivery to the peer waits
+        // in the worker's memory while the first is in flight.
+        let server = TestServer::start_with(&db, |c| c.delivery_per_host_concurrency = 1).await;
+        server.create_organisation("cras", "CRAS").await;
+        follower_at(&server, "cras", "a.example.invalid", "ann").await;
+        follower_at(&server, "cras", "deep.b.example.invalid:8443", "bob").await;
+        follower_at(&server, "cras", "example.invalidx", "cat").await;
+        let peer = Peer::start().await;
+        let follow = peer.follow("zoe", &server.url("/organisations/cras"));
+        let status = peer
+            .send(&server.url("/inbox"), "zoe", &follow)
+            .await
+            .status();
+        assert_eq!(status, StatusCode::ACCEPTED);
+        eventually(10, || async {
+            (!peer.received_of("Accept").is_empty()).then_some(())
+        })
+        .await;
+        assert_eq!(followers_total(&server, "cras").await, 4);
+
+        // The peer is slow: the first Create is in flight for 3 s, the second
+        // waits behind it.
+        peer.set_behaviour(StatusCode::ACCEPTED, std::time::Duration::from_secs(3));
+        let first = publish(&server, "First").await;
+        eventually(10, || async {
+            (peer.received_of("Create").len() == 1).then_some(())
+        })
+        .await;
+        let second = publish(&server, "Second").await;
+
+        let (status, _) = server
+            .api(
+                Method::POST,
+                "/domain-blocks",
+                Some(serde_json::json!({"domain": "Example.INVALID."})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(
+            followers_total(&server, "cras").await,
+            2,
+            "ann and bob are gone"
+        );
+        let (_, followers) = server
+            .api(Method::GET, "/organisations/cras/followers", None)
+            .await;
+        let left: Vec<&str> = followers["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["actor"].as_str())
+            .collect();
+        assert!(
+            left.iter().any(|a| a.contains("example.invalidx")),
+            "{left:?}"
+        );
+        let first_deliveries = deliveries_of(&server, first["id"].as_str().unwrap()).await;
+        assert_eq!(first_deliveries.len(), 4, "{first_deliveries:?}");
+        for (inbox, state, error) in &first_deliveries {
+            if inbox.contains("example.invalid/") || inbox.contains("example.invalid:") {
+                assert_eq!(state, "failed", "{inbox}");
+                assert_eq!(error.as_deref(), Some("domain blocked"), "{inbox}");
+            } else {
+                assert_ne!(error.as_deref(), Some("domain blocked"), "{inbox}");
+            }
+        }
+
+        // Blocking the peer's server while its second Create waits in memory.
+        let (status, _) = server
+            .api(
+                Method::POST,
+                "/domain-blocks",
+                Some(serde_json::json!({"domain": "localhost"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        let creates = peer.received_of("Create");
+        assert_eq!(
+            creates.len(),
+            1,
+            "the waiting delivery was not sent after the block"
+        );
+        assert_eq!(creates[0].activity["object"]["id"], first["url"]);
+        let to_peer: Vec<_> = deliveries_of(&server, second["id"].as_str().unwrap())
+            .await
+            .into_iter()
+            .filter(|(inbox, _, _)| inbox.contains("localhost"))
+            .collect();
+        assert_eq!(to_peer.len(), 1, "{to_peer:?}");
+        assert_eq!(to_peer[0].1, "failed");
+        assert_eq!(
+            followers_total(&server, "cras").await,
+            1,
+            "only cat is left"
+        );
+    }
+);

@@ -7,7 +7,7 @@ use super::auth::Admin;
 use crate::{
     app::AppState,
     error::{ApiQuery, AppError},
-    store::{DeliveryCounts, DeliveryInfo, FailingHost},
+    store::{DELIVERY_STATES, DeliveryCounts, DeliveryInfo, FailingHost},
 };
 
 #[derive(Deserialize)]
@@ -30,8 +30,6 @@ pub struct DeliveryReport {
     pub deliveries: Option<Vec<DeliveryInfo>>,
 }
 
-pub const STATES: [&str; 4] = ["queued", "sending", "delivered", "failed"];
-
 /// Counts per state, the failing servers with their last error, and with
 /// `?state=…` the latest deliveries in that state.
 pub async fn report(
@@ -40,11 +38,11 @@ pub async fn report(
     query: DeliveryQuery,
 ) -> Result<DeliveryReport, AppError> {
     if let Some(s) = &query.state
-        && !STATES.contains(&s.as_str())
+        && !DELIVERY_STATES.contains(&s.as_str())
     {
         return Err(AppError::invalid(
             "state",
-            format!("must be one of {}", STATES.join(", ")),
+            format!("must be one of {}", DELIVERY_STATES.join(", ")),
         ));
     }
     if !(1..=500).contains(&query.limit) {

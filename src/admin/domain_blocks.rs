@@ -18,29 +18,14 @@ pub struct NewBlock {
     reason: String,
 }
 
-/// A domain as people type it: `example.org`, `EXAMPLE.org.`, `host:8080`.
+/// A domain as people type it, in the one normal form, or a 422.
 fn normalise(domain: &str) -> Result<String, AppError> {
-    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
-    let valid = !domain.is_empty()
-        && domain.len() <= 253
-        && url::Url::parse(&format!("https://{domain}/"))
-            .ok()
-            .and_then(|u| {
-                u.host_str()
-                    .map(|h| crate::config::host_and_port(&u) == domain && !h.is_empty())
-            })
-            .unwrap_or(false);
-    if !valid {
-        return Err(AppError::invalid(
-            "domain",
-            "must be a host name such as example.org",
-        ));
-    }
-    Ok(domain)
+    crate::domains::normalise(domain)
+        .ok_or_else(|| AppError::invalid("domain", "must be a host name such as example.org"))
 }
 
 /// `POST /api/v1/domain-blocks {domain, reason?}` → 201. Followers from the
-/// domain are removed and deliveries to it dropped.
+/// domain and its subdomains are removed and deliveries to them dropped.
 pub async fn create(
     State(state): State<AppState>,
     _admin: Admin,

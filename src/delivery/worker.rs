@@ -31,6 +31,7 @@ use url::Url;
 use super::retry::{Verdict, classify, retry_delay};
 use crate::{
     config::Config,
+    domains::BlockList,
     federation::{keys::Signer, urls::Urls},
     ops::metrics,
     store::{ClaimedDelivery, Store, StoreError, now_ms},
@@ -44,6 +45,10 @@ const BREAKER_PAUSE: Duration = Duration::from_secs(60);
 /// enough that a backlog for one host is not claimed and put back over and
 /// over while its line drains.
 const BUSY_HOST_DELAY_MS: i64 = 5000;
+/// How old the worker's copy of the domain blocks may get. The claim loop
+/// rereads them (one small query) at most this often, and at least once
+/// per poll interval when idle.
+const BLOCKS_MAX_AGE: Duration = Duration::from_millis(500);
 /// Most rows claimed in one query.
 const CLAIM_BATCH: usize = 128;
 
@@ -135,6 +140,9 @@ pub struct Worker {
     hosts: Mutex<HashMap<String, HostState>>,
     prepared: Mutex<HashMap<i64, Arc<Prepared>>>,
     signers: Mutex<HashMap<i64, Arc<KeyedSigner>>>,
+    /// The domain blocks as last read, and when: every send checks them, so
+    /// a delivery claimed before a block went in is not sent after it.
+    blocks: Mutex<(Instant, Arc<BlockList>)>,
 }
 
 impl Worker {
@@ -157,6 +165,7 @@ impl Worker {
             hosts: Mutex::new(HashMap::new()),
             prepared: Mutex::new(HashMap::new()),
             signers: Mutex::new(HashMap::new()),
+            blocks: Mutex::new((Instant::now() - BLOCKS_MAX_AGE, Arc::default())),
         })
     }
 
@@ -176,6 +185,7 @@ impl Worker {
             if *shutdown.borrow() {
                 break;
             }
+            self.refresh_blocks().await;
             let busy =
                 self.in_flight.load(Ordering::Acquire) + self.waiting.load(Ordering::Acquire);
             let free = self.settings.concurrency.saturating_sub(busy);
@@ -427,7 +437,25 @@ impl Worker {
         }
     }
 
+    /// Rereads the domain blocks when this worker's copy is older than
+    /// [`BLOCKS_MAX_AGE`]; on a database error the old copy stays.
+    async fn refresh_blocks(&self) {
+        if self.blocks.lock().expect("blocks lock").0.elapsed() < BLOCKS_MAX_AGE {
+            return;
+        }
+        match self.store.block_list().await {
+            Ok(list) => {
+                *self.blocks.lock().expect("blocks lock") = (Instant::now(), Arc::new(list))
+            }
+            Err(err) => tracing::error!(error = %err, "reading domain blocks failed"),
+        }
+    }
+
     async fn try_deliver(&self, delivery: &ClaimedDelivery) -> Result<u16, DeliverError> {
+        let blocks = self.blocks.lock().expect("blocks lock").1.clone();
+        if blocks.blocks(&delivery.host) {
+            return Err(DeliverError::Permanent("domain blocked".into()));
+        }
         let activity = self.prepared(delivery.activity_id).await?;
         let signer = self.signer(activity.organisation_id).await?;
         let url = Url::parse(&delivery.inbox)

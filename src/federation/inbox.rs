@@ -32,7 +32,7 @@ use url::Url;
 use super::{follows, remote_actor};
 use crate::{
     app::AppState,
-    config::host_and_port,
+    domains::host_and_port,
     error::AppError,
     store::StoreError,
     transport::signatures::{self, SignatureError},
@@ -172,15 +172,15 @@ async fn receive(
         ));
     };
     let kind = kind.to_string();
-    let actor_host = host_and_port(&actor).to_ascii_lowercase();
+    let actor_host = host_and_port(&actor);
     let key_url =
         Url::parse(&sig.key_id).map_err(|_| AppError::Unauthorized("keyId is not a URL".into()))?;
-    if host_and_port(&key_url).to_ascii_lowercase() != actor_host {
+    if host_and_port(&key_url) != actor_host {
         return Err(AppError::Unauthorized(
             "the signing key is not on the actor's server".into(),
         ));
     }
-    if host_and_port(&id).to_ascii_lowercase() != actor_host {
+    if host_and_port(&id) != actor_host {
         return Err(AppError::BadRequest(
             "the activity id is not on the actor's server".into(),
         ));

@@ -14,7 +14,7 @@ use url::Url;
 
 use crate::{
     app::AppState,
-    config::host_and_port,
+    domains::host_and_port,
     store::{RemoteActor, RemoteActorData, StoreError, from_ms},
 };
 
@@ -105,7 +105,7 @@ impl Object for Peer {
             .store
             .upsert_remote_actor(&RemoteActorData {
                 uri: json.id.to_string(),
-                domain: host_and_port(&json.id).to_ascii_lowercase(),
+                domain: host_and_port(&json.id),
                 inbox: json.inbox.to_string(),
                 shared_inbox: json
                     .endpoints

@@ -11,7 +11,7 @@ pub struct Urls {
 
 impl Urls {
     pub fn new(base: Url) -> Self {
-        let domain = crate::config::host_and_port(&base);
+        let domain = crate::domains::host_and_port(&base);
         Urls { base, domain }
     }
 

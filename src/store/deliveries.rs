@@ -9,6 +9,7 @@
 use serde::Serialize;
 
 use super::{Backend, Store, StoreResult, now_ms, on_pool};
+use crate::domains::BlockList;
 
 /// An activity to store and deliver.
 pub struct NewActivity<'a> {
@@ -94,7 +95,7 @@ impl DeliveryListener {
 /// The host part of an inbox URL as the queue keys it: `host[:port]`.
 pub fn inbox_host(inbox: &str) -> Option<String> {
     let url = url::Url::parse(inbox).ok()?;
-    Some(crate::config::host_and_port(&url).to_ascii_lowercase())
+    Some(crate::domains::host_and_port(&url))
 }
 
 /// Inserts an activity and one delivery row per `(inbox, host)` target
@@ -166,10 +167,7 @@ impl Store {
                 let mut targets: Vec<(String, String)> = inboxes
                     .iter()
                     .filter_map(|inbox| inbox_host(inbox).map(|host| (inbox.clone(), host)))
-                    .filter(|(_, host)| {
-                        !unavailable.contains(host)
-                            && !blocked.iter().any(|b| under_domain(host, b))
-                    })
+                    .filter(|(_, host)| !unavailable.contains(host) && !blocked.blocks(host))
                     .collect();
                 targets.sort();
                 targets.dedup();
@@ -461,7 +459,7 @@ impl Store {
 
     /// Unavailable hosts (exactly) and blocked domains (with their
     /// subdomains): nothing is queued for them.
-    async fn hosts_not_to_deliver_to(&self) -> StoreResult<(Vec<String>, Vec<String>)> {
+    async fn hosts_not_to_deliver_to(&self) -> StoreResult<(Vec<String>, BlockList)> {
         let unavailable = on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT host FROM delivery_hosts WHERE unavailable_since IS NOT NULL",
@@ -469,12 +467,7 @@ impl Store {
             .fetch_all(pool)
             .await
         })?;
-        let blocked = on_pool!(self, |pool| {
-            sqlx::query_scalar("SELECT domain FROM domain_blocks")
-                .fetch_all(pool)
-                .await
-        })?;
-        Ok((unavailable, blocked))
+        Ok((unavailable, self.block_list().await?))
     }
 
     /// The whole queue by state, and how long its oldest due delivery has
@@ -663,10 +656,4 @@ pub struct DeliveryInfo {
     pub last_status: Option<i32>,
     pub last_error: Option<String>,
     pub finished_at: Option<i64>,
-}
-
-/// Whether `host` (host[:port]) is the blocked `domain` or under it.
-fn under_domain(host: &str, entry: &str) -> bool {
-    let bare = host.split(':').next().unwrap_or(host);
-    host == entry || bare == entry || bare.ends_with(&format!(".{entry}"))
 }

@@ -26,6 +26,7 @@ use sqlx::{
     },
 };
 
+pub(crate) use deliveries::INSERT_CHUNK;
 pub use deliveries::*;
 pub use followers::*;
 pub use organisations::*;
@@ -210,6 +211,14 @@ impl Store {
     pub async fn close(&self) {
         on_pool!(self, |pool| pool.close().await)
     }
+}
+
+/// `$first, $first+1, …` for `n` bound values in an `IN (…)` list.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Milliseconds since the Unix epoch: the one time format of the schema.

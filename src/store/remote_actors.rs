@@ -1,7 +1,8 @@
 //! Remote actors (their inboxes and cached keys), domain blocks and the
 //! record of activity ids already processed.
 
-use super::{Store, StoreResult, now_ms, on_pool};
+use super::{INSERT_CHUNK, Store, StoreResult, now_ms, on_pool, placeholders};
+use crate::domains::BlockList;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RemoteActor {
@@ -141,12 +142,22 @@ impl Store {
         Ok(())
     }
 
-    /// Blocks a domain, removes every follower from it and drops the
-    /// deliveries queued for it, in one transaction.
+    /// Blocks a domain (in normal form), and in the same transaction
+    /// removes every follower on a server it covers and drops the
+    /// deliveries still queued or in flight to such servers. Which servers
+    /// it covers is decided by `domains::covers` alone, over the distinct
+    /// hosts we know, never by SQL string matching.
     pub async fn block_domain(&self, domain: &str, reason: &str) -> StoreResult<DomainBlock> {
+        let covered = |hosts: Vec<String>| -> Vec<String> {
+            hosts
+                .into_iter()
+                .filter(|host| crate::domains::covers(domain, host))
+                .collect()
+        };
         let block = on_pool!(self, |pool| {
             async {
                 let mut tx = pool.begin().await?;
+                let now = now_ms();
                 let block: DomainBlock = sqlx::query_as(
                     "INSERT INTO domain_blocks (domain, reason, created_at) VALUES ($1, $2, $3) \
                      ON CONFLICT (domain) DO UPDATE SET reason = excluded.reason \
@@ -154,24 +165,46 @@ impl Store {
                 )
                 .bind(domain)
                 .bind(reason)
-                .bind(now_ms())
+                .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
-                sqlx::query(
-                    "DELETE FROM followers WHERE actor_id IN \
-                     (SELECT id FROM remote_actors WHERE domain = $1)",
-                )
-                .bind(domain)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE deliveries SET state = 'failed', last_error = 'domain blocked', \
-                     finished_at = $2 WHERE host = $1 AND state IN ('queued', 'sending')",
-                )
-                .bind(domain)
-                .bind(now_ms())
-                .execute(&mut *tx)
-                .await?;
+                let actor_domains = covered(
+                    sqlx::query_scalar("SELECT DISTINCT domain FROM remote_actors")
+                        .fetch_all(&mut *tx)
+                        .await?,
+                );
+                for chunk in actor_domains.chunks(INSERT_CHUNK) {
+                    let sql = format!(
+                        "DELETE FROM followers WHERE actor_id IN \
+                         (SELECT id FROM remote_actors WHERE domain IN ({}))",
+                        placeholders(1, chunk.len())
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for host in chunk {
+                        query = query.bind(host);
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+                let delivery_hosts = covered(
+                    sqlx::query_scalar(
+                        "SELECT DISTINCT host FROM deliveries WHERE state IN ('queued', 'sending')",
+                    )
+                    .fetch_all(&mut *tx)
+                    .await?,
+                );
+                for chunk in delivery_hosts.chunks(INSERT_CHUNK) {
+                    let sql = format!(
+                        "UPDATE deliveries SET state = 'failed', last_error = 'domain blocked', \
+                         locked_until = NULL, finished_at = $1 \
+                         WHERE state IN ('queued', 'sending') AND host IN ({})",
+                        placeholders(2, chunk.len())
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+                    for host in chunk {
+                        query = query.bind(host);
+                    }
+                    query.execute(&mut *tx).await?;
+                }
                 tx.commit().await?;
                 Ok::<_, sqlx::Error>(block)
             }
@@ -199,20 +232,18 @@ impl Store {
         })?)
     }
 
-    /// Whether `domain` (host[:port]) or one of its parent domains is blocked.
-    pub async fn is_domain_blocked(&self, domain: &str) -> StoreResult<bool> {
-        let domain = domain.to_ascii_lowercase();
-        let host = domain.split(':').next().unwrap_or(&domain).to_string();
-        let blocked: i64 = on_pool!(self, |pool| {
-            sqlx::query_scalar(
-                "SELECT COUNT(*) FROM domain_blocks \
-                 WHERE domain = $1 OR domain = $2 OR substr($2, length($2) - length(domain)) = '.' || domain",
-            )
-            .bind(&domain)
-            .bind(&host)
-            .fetch_one(pool)
-            .await
+    /// Every domain block, ready to ask (`domains::BlockList`).
+    pub async fn block_list(&self) -> StoreResult<BlockList> {
+        let entries = on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT domain FROM domain_blocks")
+                .fetch_all(pool)
+                .await
         })?;
-        Ok(blocked > 0)
+        Ok(BlockList::new(entries))
+    }
+
+    /// Whether a block covers the server `domain` (`host[:port]`).
+    pub async fn is_domain_blocked(&self, domain: &str) -> StoreResult<bool> {
+        Ok(self.block_list().await?.blocks(domain))
     }
 }

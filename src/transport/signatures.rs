@@ -74,7 +74,7 @@ pub fn http_date(now: SystemTime) -> String {
 
 /// `host[:port]` as the Host header carries it.
 fn host_header(url: &Url) -> String {
-    crate::config::host_and_port(url)
+    crate::domains::host_and_port(url)
 }
 
 fn request_target(method: &str, url: &Url) -> String {
