@@ -486,3 +486,93 @@ both_backends!(
         assert_eq!(peer.received_of("Create").len(), 1, "published once");
     }
 );
+
+/// Makes every insert of an Update activity fail, as a full disk or a lost
+/// connection would at that moment (`false` removes the fault again).
+async fn fail_updates(db: &TestDb, on: bool) {
+    use sqlx::{Connection, Executor};
+    let statements: &[&str] = match (db.url.starts_with("sqlite:"), on) {
+        (true, true) => &[
+            "CREATE TRIGGER fail_updates BEFORE INSERT ON outbound_activities \
+             WHEN NEW.kind = 'Update' BEGIN SELECT RAISE(ABORT, 'forced failure'); END",
+        ],
+        (true, false) => &["DROP TRIGGER fail_updates"],
+        (false, true) => &[
+            "CREATE FUNCTION fail_updates() RETURNS trigger AS $$ \
+             BEGIN RAISE EXCEPTION 'forced failure'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER fail_updates BEFORE INSERT ON outbound_activities FOR EACH ROW \
+             WHEN (NEW.kind = 'Update') EXECUTE FUNCTION fail_updates()",
+        ],
+        (false, false) => &["DROP TRIGGER fail_updates ON outbound_activities"],
+    };
+    if db.url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        for sql in statements {
+            conn.execute(*sql).await.unwrap();
+        }
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        for sql in statements {
+            conn.execute(*sql).await.unwrap();
+        }
+    }
+}
+
+// An edit whose Update cannot be queued changes nothing: the statement
+// keeps its text and followers get nothing; once the fault is gone the
+// same edit goes through, text and Update together.
+both_backends!(a_failed_edit_changes_nothing, |db: TestDb| async move {
+    let server = TestServer::start(&db).await;
+    organisations(&server).await;
+    let peer = Peer::start().await;
+    follow(&server, &peer, "p1", "stop_total_control").await;
+    received(&peer, "Accept", 1).await;
+    let (status, created) = server
+        .api(Method::POST, "/statements", Some(seed(true)))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    received(&peer, "Create", 1).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let edit = json!({"title": "Declaration about Kazakhstan (corrected)"});
+
+    fail_updates(&db, true).await;
+    let (status, body) = server
+        .api(
+            Method::PATCH,
+            &format!("/statements/{id}"),
+            Some(edit.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    let (_, now) = server
+        .api(Method::GET, &format!("/statements/{id}"), None)
+        .await;
+    assert_eq!(now["title"], created["title"], "the edit was not stored");
+    assert_eq!(now["edited_at"], created["edited_at"]);
+    let page = server
+        .http
+        .get(server.url(&format!("/statements/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("(corrected)"));
+
+    fail_updates(&db, false).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(peer.received_of("Update").is_empty(), "nothing was sent");
+    let (status, body) = server
+        .api(Method::PATCH, &format!("/statements/{id}"), Some(edit))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["title"], "Declaration about Kazakhstan (corrected)");
+    let update = received(&peer, "Update", 1).await;
+    assert!(
+        update[0].activity["object"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("(corrected)")
+    );
+});

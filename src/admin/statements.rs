@@ -332,15 +332,11 @@ pub async fn update(
             "the statement is already published",
         ));
     }
-    let updated = state.store.update_statement(current.id, &content).await?;
-    if let Some(publish_at) = publish_at {
-        state
-            .store
-            .schedule_statement(current.id, publish_at)
-            .await
-            .map_err(|_| AppError::invalid("publish_at", "the statement is no longer a draft"))?;
+    if !publish::edit(&state, &current, content, publish_at).await? {
+        return Err(AppError::Conflict(
+            "the statement changed meanwhile; try again".into(),
+        ));
     }
-    publish::edited(&state, &updated).await?;
     Ok(Json(view(
         &state,
         state.store.statement_by_id(current.id).await?,

@@ -38,6 +38,23 @@ pub struct Statement {
 }
 
 impl Statement {
+    /// This statement with `content` in place of its own.
+    pub fn with_content(&self, content: &ValidContent) -> Statement {
+        let c = content.clone();
+        Statement {
+            title: c.title,
+            body: c.body,
+            summary: c.summary,
+            content_warning: c.content_warning,
+            language: c.language,
+            tags: c.tags,
+            format: c.format,
+            original_date: c.original_date,
+            disclaimer: c.disclaimer,
+            ..self.clone()
+        }
+    }
+
     pub fn lead(&self) -> &Organisation {
         &self.signatories[0]
     }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{State, Statement, document};
+use super::{State, Statement, ValidContent, document};
 use crate::{
     app::AppState,
     delivery::Outgoing,
@@ -78,21 +78,45 @@ pub async fn publish(state: &AppState, statement: &Statement) -> StoreResult<boo
     Ok(done)
 }
 
-/// Sends the edited statement as an Update to every inbox that received it.
-pub async fn edited(state: &AppState, statement: &Statement) -> StoreResult<()> {
-    if statement.state != State::Published {
-        return Ok(());
+/// Edits a statement: its new content (and, for one not yet published,
+/// perhaps a new `publish_at`) and, if it is published, the Update to every
+/// inbox that received it, in one transaction. `false` if the statement
+/// changed state meanwhile: then nothing was stored or sent.
+pub async fn edit(
+    state: &AppState,
+    current: &Statement,
+    content: ValidContent,
+    publish_at: Option<Option<i64>>,
+) -> StoreResult<bool> {
+    let at = now_ms();
+    let mut activities = Vec::new();
+    if current.state == State::Published {
+        let edited = Statement {
+            edited_at: Some(at),
+            updated_at: at,
+            ..current.with_content(&content)
+        };
+        let inboxes = state.store.statement_inboxes(current.id).await?;
+        let update = document::update(&edited, &state.urls, &state.config.disclaimer);
+        activities.push((outgoing(&edited, edited.lead(), "Update", update), inboxes));
     }
-    let inboxes = state.store.statement_inboxes(statement.id).await?;
-    let update = document::update(statement, &state.urls, &state.config.disclaimer);
-    state
+    let (done, queued) = state
         .outbox
-        .send(
-            outgoing(statement, statement.lead(), "Update", update),
-            &inboxes,
+        .send_all(
+            Some(Transition::Edit {
+                statement_id: current.id,
+                expected: current.state,
+                content: Box::new(content),
+                publish_at,
+                at,
+            }),
+            activities,
         )
         .await?;
-    Ok(())
+    if done {
+        tracing::info!(statement = %current.public_id, deliveries = queued, "statement edited");
+    }
+    Ok(done)
 }
 
 /// A signatory added to a published statement announces it to its

@@ -9,7 +9,10 @@
 use serde::Serialize;
 
 use super::{Backend, Store, StoreResult, now_ms, on_pool};
-use crate::domains::BlockList;
+use crate::{
+    domains::BlockList,
+    statements::{State, ValidContent},
+};
 
 /// An activity to store and deliver.
 pub struct NewActivity<'a> {
@@ -20,13 +23,24 @@ pub struct NewActivity<'a> {
     pub body: &'a str,
 }
 
-/// A statement's change of state that must happen together with queuing
-/// the activities announcing it.
-#[derive(Debug, Clone, Copy)]
+/// A change to a statement that must commit together with queuing the
+/// activities announcing it, or not at all.
+#[derive(Debug, Clone)]
 pub enum Transition {
     /// draft or scheduled → published, at `at` (ms): the `published` date the
     /// activities carry.
     Publish { statement_id: i64, at: i64 },
+    /// New content at `at` (ms, the edit date an Update carries), and for a
+    /// draft or scheduled statement perhaps a new `publish_at` (`Some(None)`:
+    /// back to draft). Applies only while the statement is still in
+    /// `expected`, the state the change was decided on.
+    Edit {
+        statement_id: i64,
+        expected: State,
+        content: Box<ValidContent>,
+        publish_at: Option<Option<i64>>,
+        at: i64,
+    },
     /// published → deleted
     Delete { statement_id: i64 },
 }
@@ -179,21 +193,62 @@ impl Store {
             async {
                 let mut tx = pool.begin().await?;
                 if let Some(transition) = &transition {
-                    let query = match *transition {
+                    let changed = match transition {
                         Transition::Publish { statement_id, at } => sqlx::query(
                             "UPDATE statements SET state = 'published', published_at = $2, updated_at = $2 \
                              WHERE id = $1 AND state IN ('draft', 'scheduled')",
                         )
                         .bind(statement_id)
-                        .bind(at),
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected(),
+                        Transition::Edit { statement_id, expected, content: c, publish_at, at } => {
+                            let mut changed = sqlx::query(
+                                "UPDATE statements SET title = $3, body = $4, summary = $5, content_warning = $6, \
+                                 language = $7, tags = $8, format = $9, original_date = $10, disclaimer = $11, \
+                                 updated_at = $12, edited_at = CASE WHEN state = 'published' THEN $12 ELSE edited_at END \
+                                 WHERE id = $1 AND state = $2",
+                            )
+                            .bind(statement_id)
+                            .bind(expected.as_str())
+                            .bind(&c.title)
+                            .bind(&c.body)
+                            .bind(&c.summary)
+                            .bind(&c.content_warning)
+                            .bind(&c.language)
+                            .bind(super::statements::tags_json(&c.tags))
+                            .bind(c.format.as_str())
+                            .bind(&c.original_date)
+                            .bind(&c.disclaimer)
+                            .bind(at)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                            if let (1, Some(publish_at)) = (changed, publish_at) {
+                                changed = sqlx::query(
+                                    "UPDATE statements SET state = $2, publish_at = $3 \
+                                     WHERE id = $1 AND state IN ('draft', 'scheduled')",
+                                )
+                                .bind(statement_id)
+                                .bind(if publish_at.is_some() { "scheduled" } else { "draft" })
+                                .bind(publish_at)
+                                .execute(&mut *tx)
+                                .await?
+                                .rows_affected();
+                            }
+                            changed
+                        }
                         Transition::Delete { statement_id } => sqlx::query(
                             "UPDATE statements SET state = 'deleted', deleted_at = $2, updated_at = $2 \
                              WHERE id = $1 AND state = 'published'",
                         )
                         .bind(statement_id)
-                        .bind(now),
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected(),
                     };
-                    let changed = query.execute(&mut *tx).await?.rows_affected();
                     if let (Transition::Delete { statement_id }, 1) = (transition, changed) {
                         // What has not gone out about it yet never will.
                         sqlx::query(

@@ -51,7 +51,7 @@ pub struct StatementFilter {
     pub offset: i64,
 }
 
-fn tags_json(tags: &[String]) -> String {
+pub(super) fn tags_json(tags: &[String]) -> String {
     serde_json::to_string(tags).expect("tags serialise")
 }
 
@@ -185,63 +185,6 @@ impl Store {
             statements.push(self.hydrate(row).await?);
         }
         Ok(statements)
-    }
-
-    /// Replaces the text of a statement; a published one records the edit.
-    pub async fn update_statement(&self, id: i64, c: &ValidContent) -> StoreResult<Statement> {
-        let now = now_ms();
-        let rows = on_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE statements SET title = $2, body = $3, summary = $4, content_warning = $5, \
-                 language = $6, tags = $7, format = $8, original_date = $9, disclaimer = $10, \
-                 updated_at = $11, edited_at = CASE WHEN state = 'published' THEN $11 ELSE edited_at END \
-                 WHERE id = $1 AND state <> 'deleted'",
-            )
-            .bind(id)
-            .bind(&c.title)
-            .bind(&c.body)
-            .bind(&c.summary)
-            .bind(&c.content_warning)
-            .bind(&c.language)
-            .bind(tags_json(&c.tags))
-            .bind(c.format.as_str())
-            .bind(&c.original_date)
-            .bind(&c.disclaimer)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
-        if rows == 0 {
-            return Err(StoreError::NotFound);
-        }
-        self.statement_by_id(id).await
-    }
-
-    /// Changes when a draft or scheduled statement goes out.
-    pub async fn schedule_statement(&self, id: i64, publish_at: Option<i64>) -> StoreResult<()> {
-        let state = if publish_at.is_some() {
-            "scheduled"
-        } else {
-            "draft"
-        };
-        let rows = on_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE statements SET state = $2, publish_at = $3, updated_at = $4 \
-                 WHERE id = $1 AND state IN ('draft', 'scheduled')",
-            )
-            .bind(id)
-            .bind(state)
-            .bind(publish_at)
-            .bind(now_ms())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
-        if rows == 0 {
-            return Err(StoreError::Conflict);
-        }
-        Ok(())
     }
 
     /// Adds a signatory at the end of the list ([`StoreError::Conflict`] if
