@@ -569,8 +569,9 @@ impl DeliverError {
 fn refused_address(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(inner) = source {
-        if let Some(activitypub_federation::error::Error::ResolveInternalIpError(..)) =
-            inner.downcast_ref()
+        if inner
+            .downcast_ref::<transport::addresses::RefusedAddress>()
+            .is_some()
         {
             return true;
         }

@@ -7,14 +7,13 @@
 //! It never follows redirects: an inbox POST must not be redirected, and
 //! fetches follow at most one redirect under the federation library's checks.
 
+pub mod addresses;
 pub mod signatures;
 
-use std::{
-    net::{IpAddr, Ipv4Addr, Ipv6Addr},
-    time::Duration,
-};
+pub use addresses::is_public;
 
-use activitypub_federation::resolver::ValidatingDnsResolver;
+use std::{net::IpAddr, time::Duration};
+
 use url::Url;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -50,10 +49,9 @@ pub fn client(allow_private_addresses: bool) -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(8)
         .pool_idle_timeout(Duration::from_secs(60))
-        .dns_resolver(std::sync::Arc::new(ValidatingDnsResolver::new(
-            vec![],
-            !allow_private_addresses,
-        )))
+        .dns_resolver(std::sync::Arc::new(addresses::PublicOnlyResolver {
+            allow_private_addresses,
+        }))
         .build()
         .expect("the HTTP client builds")
 }
@@ -77,47 +75,6 @@ pub fn check_url(url: &Url, allow_private_addresses: bool) -> Result<(), Transpo
         Some(ip) if !is_public(ip) => Err(TransportError::PrivateAddress(url.to_string())),
         _ => Ok(()),
     }
-}
-
-/// Whether an address is globally reachable (not loopback, private, CGNAT,
-/// link-local, unique-local, multicast, documentation or unspecified).
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => public_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return public_v4(v4);
-            }
-            public_v6(v6)
-        }
-    }
-}
-
-fn public_v4(v4: Ipv4Addr) -> bool {
-    let o = v4.octets();
-    !(v4.is_private()
-        || v4.is_loopback()
-        || v4.is_link_local()
-        || v4.is_multicast()
-        || v4.is_documentation()
-        || v4.is_unspecified()
-        || v4.is_broadcast()
-        || o[0] == 0
-        || (o[0] == 100 && (o[1] & 0xc0) == 0x40)
-        || o[0] >= 240)
-}
-
-fn public_v6(v6: Ipv6Addr) -> bool {
-    let s = v6.segments();
-    !(v6.is_loopback()
-        || v6.is_multicast()
-        || v6.is_unspecified()
-        || v6.is_unique_local()
-        || v6.is_unicast_link_local()
-        || matches!(
-            s,
-            [0x2001, 0xdb8, ..] | [0, 0, 0, 0, 0, 0, ..] | [0x64, 0xff9b, ..]
-        ))
 }
 
 /// Reads a response body up to [`MAX_RESPONSE_BYTES`].
