@@ -9,6 +9,7 @@
 //! through `LISTEN/NOTIFY` ([`forward_announcements`]); a one-second poll
 //! covers what a notification misses.
 
+pub mod admission;
 pub mod retry;
 pub mod worker;
 

@@ -2,18 +2,16 @@
 //! request with the sending organisation's key and POSTs it.
 //!
 //! - Concurrency is bounded overall (`delivery_concurrency`) and per host
-//!   (`delivery_per_host_concurrency`). A delivery claimed for a host that is
-//!   already at its limit goes straight back to the queue, so a slow or dead
-//!   server holds at most its own slots and never the others'.
-//! - A host that fails 10 times in a row gets a 60 s pause (Mastodon's
-//!   circuit breaker); failures on 7 distinct days make it unavailable.
+//!   (`delivery_per_host_concurrency`, with a short waiting line and a
+//!   circuit breaker: [`super::admission`] decides). Failures on 7 distinct
+//!   days make a host unavailable (the store keeps that record).
 //! - Results are written in batches by one recorder task: a fan-out to a
 //!   thousand inboxes costs a few transactions, not a thousand.
 //! - Several workers, in one process or many, share the queue safely: claims
 //!   are atomic and leased (see `store::deliveries`).
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::HashMap,
     sync::{
         Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
@@ -28,7 +26,10 @@ use tokio::{
 };
 use url::Url;
 
-use super::retry::{Verdict, classify, retry_delay};
+use super::{
+    admission::{Admission, Finished, Hosts},
+    retry::{Verdict, classify, retry_delay},
+};
 use crate::{
     config::Config,
     domains::BlockList,
@@ -38,17 +39,26 @@ use crate::{
     transport::{self, signatures},
 };
 
-/// Consecutive failures that open a host's circuit breaker, and for how long.
-const BREAKER_THRESHOLD: u32 = 10;
-const BREAKER_PAUSE: Duration = Duration::from_secs(60);
-/// How long a delivery for a host with a full waiting line stays back: long
-/// enough that a backlog for one host is not claimed and put back over and
-/// over while its line drains.
-const BUSY_HOST_DELAY_MS: i64 = 5000;
 /// How old the worker's copy of the domain blocks may get. The claim loop
 /// rereads them (one small query) at most this often, and at least once
 /// per poll interval when idle.
 const BLOCKS_MAX_AGE: Duration = Duration::from_millis(500);
+/// How many claimed deliveries may wait for one host: as many rounds of
+/// its slots as fit in the lease after one full request timeout each, so
+/// a waiting delivery is sent (or fails) before anyone else may claim it.
+fn waiting_capacity(settings: &WorkerSettings) -> usize {
+    let rounds = settings.lease.as_secs() / transport::REQUEST_TIMEOUT.as_secs();
+    settings.per_host * (rounds.saturating_sub(1) as usize)
+}
+
+/// A claimed delivery going back to the queue unattempted, due `after`.
+fn release(delivery: &ClaimedDelivery, after: Duration) -> Outcome {
+    Outcome::Release {
+        id: delivery.id,
+        run_at: now_ms() + after.as_millis() as i64,
+    }
+}
+
 /// Most rows claimed in one query.
 const CLAIM_BATCH: usize = 128;
 
@@ -107,27 +117,6 @@ enum Outcome {
     },
 }
 
-#[derive(Default)]
-struct HostState {
-    in_flight: usize,
-    /// Claimed deliveries waiting for one of this host's slots.
-    waiting: VecDeque<ClaimedDelivery>,
-    consecutive_failures: u32,
-    paused_until: Option<Instant>,
-}
-
-/// What to do with a claimed delivery.
-enum Admission {
-    Send(ClaimedDelivery),
-    /// Queued in memory behind the host's requests in flight.
-    Wait,
-    /// Back to the database, due at this time.
-    Release {
-        id: i64,
-        run_at: i64,
-    },
-}
-
 pub struct Worker {
     store: Store,
     urls: Urls,
@@ -136,8 +125,7 @@ pub struct Worker {
     wake: Arc<Notify>,
     slot_freed: Notify,
     in_flight: AtomicUsize,
-    waiting: AtomicUsize,
-    hosts: Mutex<HashMap<String, HostState>>,
+    hosts: Mutex<Hosts<ClaimedDelivery>>,
     prepared: Mutex<HashMap<i64, Arc<Prepared>>>,
     signers: Mutex<HashMap<i64, Arc<KeyedSigner>>>,
     /// The domain blocks as last read, and when: every send checks them, so
@@ -153,6 +141,7 @@ impl Worker {
         settings: WorkerSettings,
         wake: Arc<Notify>,
     ) -> Arc<Self> {
+        let hosts = Mutex::new(Hosts::new(settings.per_host, waiting_capacity(&settings)));
         Arc::new(Worker {
             store,
             urls,
@@ -161,8 +150,7 @@ impl Worker {
             wake,
             slot_freed: Notify::new(),
             in_flight: AtomicUsize::new(0),
-            waiting: AtomicUsize::new(0),
-            hosts: Mutex::new(HashMap::new()),
+            hosts,
             prepared: Mutex::new(HashMap::new()),
             signers: Mutex::new(HashMap::new()),
             blocks: Mutex::new((Instant::now() - BLOCKS_MAX_AGE, Arc::default())),
@@ -186,8 +174,8 @@ impl Worker {
                 break;
             }
             self.refresh_blocks().await;
-            let busy =
-                self.in_flight.load(Ordering::Acquire) + self.waiting.load(Ordering::Acquire);
+            let busy = self.in_flight.load(Ordering::Acquire)
+                + self.hosts.lock().expect("hosts lock").waiting();
             let free = self.settings.concurrency.saturating_sub(busy);
             if free == 0 {
                 tokio::select! {
@@ -218,31 +206,27 @@ impl Worker {
                 continue;
             }
             for delivery in claimed {
-                match self.admit(delivery) {
+                let host = delivery.host.clone();
+                let admission =
+                    self.hosts
+                        .lock()
+                        .expect("hosts lock")
+                        .admit(&host, delivery, Instant::now());
+                match admission {
                     Admission::Send(delivery) => {
                         self.spawn_send(&mut sending, delivery, outcomes.clone())
                     }
                     Admission::Wait => {}
-                    Admission::Release { id, run_at } => {
-                        let _ = outcomes.send(Outcome::Release { id, run_at });
+                    Admission::Release(delivery, after) => {
+                        let _ = outcomes.send(release(&delivery, after));
                     }
                 }
             }
         }
         // Deliveries still waiting for a host go back to the queue now.
-        let waiting: Vec<ClaimedDelivery> = self
-            .hosts
-            .lock()
-            .expect("hosts lock")
-            .values_mut()
-            .flat_map(|state| state.waiting.drain(..))
-            .collect();
+        let waiting = self.hosts.lock().expect("hosts lock").drain_waiting();
         for delivery in waiting {
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
-            let _ = outcomes.send(Outcome::Release {
-                id: delivery.id,
-                run_at: now_ms(),
-            });
+            let _ = outcomes.send(release(&delivery, Duration::ZERO));
         }
         let _ = tokio::time::timeout(Duration::from_secs(30), async {
             while sending.join_next().await.is_some() {}
@@ -250,45 +234,6 @@ impl Worker {
         .await;
         drop(outcomes);
         while recorder.join_next().await.is_some() {}
-    }
-
-    /// Decides whether a claimed delivery goes now, waits for its host, or
-    /// returns to the queue (host paused, or its waiting line full).
-    fn admit(&self, delivery: ClaimedDelivery) -> Admission {
-        let mut hosts = self.hosts.lock().expect("hosts lock");
-        let state = hosts.entry(delivery.host.clone()).or_default();
-        if let Some(until) = state.paused_until {
-            let now = Instant::now();
-            if until > now {
-                let run_at = now_ms() + (until - now).as_millis() as i64;
-                return Admission::Release {
-                    id: delivery.id,
-                    run_at,
-                };
-            }
-            state.paused_until = None;
-        }
-        if state.in_flight < self.settings.per_host {
-            state.in_flight += 1;
-            return Admission::Send(delivery);
-        }
-        if state.waiting.len() < self.waiting_capacity() {
-            state.waiting.push_back(delivery);
-            self.waiting.fetch_add(1, Ordering::AcqRel);
-            return Admission::Wait;
-        }
-        Admission::Release {
-            id: delivery.id,
-            run_at: now_ms() + BUSY_HOST_DELAY_MS,
-        }
-    }
-
-    /// How many claimed deliveries may wait for one host: as many rounds of
-    /// its slots as fit in the lease after one full request timeout each, so
-    /// a waiting delivery is sent (or fails) before anyone else may claim it.
-    fn waiting_capacity(&self) -> usize {
-        let rounds = self.settings.lease.as_secs() / transport::REQUEST_TIMEOUT.as_secs();
-        self.settings.per_host * (rounds.saturating_sub(1) as usize)
     }
 
     /// Sends `delivery`, then whatever waits for the same host, in one task.
@@ -313,61 +258,32 @@ impl Worker {
         });
     }
 
-    /// Frees the host's slot, feeds its circuit breaker, and hands back the
-    /// next delivery waiting for it (which takes the slot over).
+    /// Frees the host's slot, feeds its circuit breaker, returns what
+    /// waited for a host now paused to the queue, and hands back the next
+    /// delivery waiting for the host (which takes the slot over).
     fn finish(
         &self,
         host: &str,
         outcome: &Outcome,
         outcomes: &mpsc::UnboundedSender<Outcome>,
     ) -> Option<ClaimedDelivery> {
-        let mut hosts = self.hosts.lock().expect("hosts lock");
-        let state = hosts.entry(host.to_string()).or_default();
-        state.in_flight = state.in_flight.saturating_sub(1);
-        match outcome {
-            Outcome::Delivered(_) => state.consecutive_failures = 0,
+        let finished = match outcome {
+            Outcome::Delivered(_) => Finished::Delivered,
             Outcome::Failed {
                 verdict: Verdict::Retry,
                 ..
-            } => {
-                state.consecutive_failures += 1;
-                if state.consecutive_failures >= BREAKER_THRESHOLD {
-                    tracing::warn!(
-                        host,
-                        "{BREAKER_THRESHOLD} failures in a row: pausing deliveries to it"
-                    );
-                    state.paused_until = Some(Instant::now() + BREAKER_PAUSE);
-                    state.consecutive_failures = 0;
-                }
-            }
-            _ => {}
-        }
-        let next = if let Some(until) = state.paused_until {
-            // Everything waiting for a paused host goes back to the queue.
-            let run_at =
-                now_ms() + until.saturating_duration_since(Instant::now()).as_millis() as i64;
-            for waiting in state.waiting.drain(..) {
-                self.waiting.fetch_sub(1, Ordering::AcqRel);
-                let _ = outcomes.send(Outcome::Release {
-                    id: waiting.id,
-                    run_at,
-                });
-            }
-            None
-        } else {
-            state.waiting.pop_front().inspect(|_| {
-                self.waiting.fetch_sub(1, Ordering::AcqRel);
-                state.in_flight += 1;
-            })
+            } => Finished::Failed,
+            _ => Finished::Refused,
         };
-        if state.in_flight == 0
-            && state.waiting.is_empty()
-            && state.consecutive_failures == 0
-            && state.paused_until.is_none()
-        {
-            hosts.remove(host);
+        let after = self
+            .hosts
+            .lock()
+            .expect("hosts lock")
+            .finish(host, finished, Instant::now());
+        for waiting in &after.released {
+            let _ = outcomes.send(release(waiting, after.pause));
         }
-        next
+        after.next
     }
 
     async fn deliver(&self, delivery: ClaimedDelivery) -> Outcome {
