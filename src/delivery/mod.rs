@@ -72,12 +72,6 @@ impl Outbox {
         )
     }
 
-    /// Wakes this process's workers for activities queued by other means
-    /// (a transaction that also stored something else).
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
     /// What workers of this process wait on.
     pub fn wake_handle(&self) -> Arc<Notify> {
         self.wake.clone()

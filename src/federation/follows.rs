@@ -1,42 +1,37 @@
 //! What happens to a follow, whoever starts it (a remote Follow or Undo, or
 //! the editor through the admin API): the stored state changes and the
-//! matching activity is queued for the follower, in that order.
+//! matching activity is queued for the follower in one transaction
+//! (`Outbox::send_all` with a `Transition`), so neither happens alone.
 
 use super::activities;
 use crate::{
     app::AppState,
     delivery::Outgoing,
     organisations::Organisation,
-    store::{Follower, NewActivity, StoreResult},
+    store::{ACCEPTED, Follower, PENDING, StoreError, StoreResult, Transition},
 };
 
-/// Queues an activity about a follow to the follower's own inbox.
-async fn tell(
-    state: &AppState,
+fn to_follower(
     org: &Organisation,
     kind: &'static str,
     body: serde_json::Value,
-    follower: &Follower,
-) -> StoreResult<()> {
-    state
-        .outbox
-        .send(
-            Outgoing {
-                organisation_id: org.id,
-                kind,
-                statement_id: None,
-                body,
-            },
-            std::slice::from_ref(&follower.inbox),
-        )
-        .await?;
-    Ok(())
+    inbox: &str,
+) -> (Outgoing, Vec<String>) {
+    (
+        Outgoing {
+            organisation_id: org.id,
+            kind,
+            statement_id: None,
+            body,
+        },
+        vec![inbox.to_string()],
+    )
 }
 
-/// A Follow from an inbox: recorded once per activity id, accepted at once
-/// unless the organisation approves followers by hand, and the Accept queued
-/// in the same transaction. An already accepted follower gets the Accept
-/// again (its server asks because it lost it). `None` for a replay.
+/// A Follow from `actor` (stored as `actor_id`, inbox `inbox`): stored, and
+/// accepted at once unless the organisation approves followers by hand; the
+/// follow and its Accept commit together. `None` when this Follow was
+/// processed before.
 pub async fn follow_received(
     state: &AppState,
     org: &Organisation,
@@ -46,83 +41,129 @@ pub async fn follow_received(
     follow_id: &str,
 ) -> StoreResult<Option<Follower>> {
     let accept = activities::accept_follow(&state.urls, &org.handle, follow_id, actor);
-    let (public_id, body) = state.outbox.stored_form(&accept);
-    let activity = NewActivity {
-        public_id: &public_id,
-        organisation_id: org.id,
-        kind: "Accept",
-        statement_id: None,
-        body: &body,
-    };
-    let follower = state
-        .store
-        .follow_received(
-            follow_id,
-            org.id,
-            actor_id,
-            !org.manually_approves_followers,
-            &activity,
-            inbox,
+    let (fresh, _) = state
+        .outbox
+        .send_all(
+            Some(Transition::FollowReceived {
+                activity_id: follow_id.to_string(),
+                organisation_id: org.id,
+                actor_id,
+                accept_now: !org.manually_approves_followers,
+            }),
+            vec![to_follower(org, "Accept", accept, inbox)],
         )
         .await?;
-    match &follower {
-        Some(f) if f.state == crate::store::ACCEPTED => {
-            tracing::info!(organisation = %org.handle, follower = %f.actor, "follow accepted");
-            state.outbox.wake();
-        }
-        Some(f) => {
-            tracing::info!(organisation = %org.handle, follower = %f.actor, "follow request pending")
-        }
-        None => tracing::info!(id = follow_id, "Follow already processed"),
+    if !fresh {
+        tracing::info!(id = follow_id, "Follow already processed");
+        return Ok(None);
     }
-    Ok(follower)
+    let follower = state
+        .store
+        .follow_of(org.id, actor)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    if follower.state == ACCEPTED {
+        tracing::info!(organisation = %org.handle, follower = %follower.actor, "follow accepted");
+    } else {
+        tracing::info!(organisation = %org.handle, follower = %follower.actor, "follow request pending");
+    }
+    Ok(Some(follower))
 }
 
-/// The editor accepts a pending request.
+/// The editor approves a pending request: accepted, and the Accept queued,
+/// together.
 pub async fn approve(
     state: &AppState,
     org: &Organisation,
     request_id: i64,
 ) -> StoreResult<Follower> {
-    let follower = state.store.accept_follow(org.id, request_id).await?;
+    let request = state.store.follower(org.id, request_id).await?;
+    if request.state != PENDING {
+        return Err(StoreError::NotFound);
+    }
     let accept = activities::accept_follow(
         &state.urls,
         &org.handle,
-        &follower.follow_activity_id,
-        &follower.actor,
+        &request.follow_activity_id,
+        &request.actor,
     );
-    tell(state, org, "Accept", accept, &follower).await?;
-    Ok(follower)
+    let (done, _) = state
+        .outbox
+        .send_all(
+            Some(Transition::ApproveFollow {
+                organisation_id: org.id,
+                follower_id: request_id,
+            }),
+            vec![to_follower(org, "Accept", accept, &request.inbox)],
+        )
+        .await?;
+    if !done {
+        return Err(StoreError::NotFound);
+    }
+    state.store.follower(org.id, request_id).await
 }
 
-/// The editor rejects a pending request: it is removed and a Reject sent.
+/// The editor rejects a pending request: removed, and a Reject queued.
 pub async fn reject(
     state: &AppState,
     org: &Organisation,
     request_id: i64,
 ) -> StoreResult<Follower> {
-    let follower = state.store.follower(org.id, request_id).await?;
-    if follower.state != crate::store::PENDING {
-        return Err(crate::store::StoreError::NotFound);
-    }
-    let follower = state.store.remove_follow(org.id, request_id).await?;
-    let reject = activities::reject_follow(&state.urls, &org.handle, &follower);
-    tell(state, org, "Reject", reject, &follower).await?;
-    Ok(follower)
+    end(
+        state,
+        org,
+        request_id,
+        PENDING,
+        "Reject",
+        activities::reject_follow,
+    )
+    .await
 }
 
-/// The editor removes a follower: Undo{Accept} tells its server.
+/// The editor removes a follower: removed, and an Undo of our Accept
+/// queued, so the follower's server stops showing the follow.
 pub async fn remove(
     state: &AppState,
     org: &Organisation,
     follower_id: i64,
 ) -> StoreResult<Follower> {
+    end(
+        state,
+        org,
+        follower_id,
+        ACCEPTED,
+        "Undo",
+        activities::undo_accept,
+    )
+    .await
+}
+
+async fn end(
+    state: &AppState,
+    org: &Organisation,
+    follower_id: i64,
+    expected: &'static str,
+    kind: &'static str,
+    build: fn(&crate::federation::urls::Urls, &str, &Follower) -> serde_json::Value,
+) -> StoreResult<Follower> {
     let follower = state.store.follower(org.id, follower_id).await?;
-    if follower.state != crate::store::ACCEPTED {
-        return Err(crate::store::StoreError::NotFound);
+    if follower.state != expected {
+        return Err(StoreError::NotFound);
     }
-    let follower = state.store.remove_follow(org.id, follower_id).await?;
-    let undo = activities::undo_accept(&state.urls, &org.handle, &follower);
-    tell(state, org, "Undo", undo, &follower).await?;
+    let body = build(&state.urls, &org.handle, &follower);
+    let (done, _) = state
+        .outbox
+        .send_all(
+            Some(Transition::EndFollow {
+                organisation_id: org.id,
+                follower_id,
+                state: expected,
+            }),
+            vec![to_follower(org, kind, body, &follower.inbox)],
+        )
+        .await?;
+    if !done {
+        return Err(StoreError::NotFound);
+    }
     Ok(follower)
 }

@@ -43,6 +43,28 @@ pub enum Transition {
     },
     /// published → deleted
     Delete { statement_id: i64 },
+    /// A Follow arrived (`activity_id`, recorded so a replay changes
+    /// nothing): the follow is stored, accepted at once when `accept_now`
+    /// or when it was accepted already. The activities (the Accept) are
+    /// queued only if it ends up accepted.
+    FollowReceived {
+        activity_id: String,
+        organisation_id: i64,
+        actor_id: i64,
+        accept_now: bool,
+    },
+    /// A pending follow request approved.
+    ApproveFollow {
+        organisation_id: i64,
+        follower_id: i64,
+    },
+    /// A follow in `state` ended by us (a rejected request, a removed
+    /// follower).
+    EndFollow {
+        organisation_id: i64,
+        follower_id: i64,
+        state: &'static str,
+    },
 }
 
 /// A delivery a worker has claimed and must finish.
@@ -113,7 +135,8 @@ pub fn inbox_host(inbox: &str) -> Option<String> {
 }
 
 /// Inserts an activity and one delivery row per `(inbox, host)` target
-/// inside a transaction; used by every way of queueing.
+/// inside a transaction. Only [`Store::enqueue_batch`] uses it: queuing has
+/// one way in.
 macro_rules! insert_activity {
     ($tx:expr, $activity:expr, $targets:expr, $now:expr) => {{
         let activity: &NewActivity<'_> = $activity;
@@ -149,7 +172,6 @@ macro_rules! insert_activity {
         }
     }};
 }
-pub(crate) use insert_activity;
 
 /// Selects an organisation's outbox activities (alias `a`) by `$1`.
 macro_rules! outbox_filter {
@@ -188,7 +210,8 @@ impl Store {
                 targets
             })
             .collect();
-        let queued = targets.iter().map(Vec::len).sum();
+        let mut queued = targets.iter().map(Vec::len).sum();
+        let mut send = true;
         let done = on_pool!(self, |pool| {
             async {
                 let mut tx = pool.begin().await?;
@@ -248,6 +271,51 @@ impl Store {
                         .execute(&mut *tx)
                         .await?
                         .rows_affected(),
+                        Transition::FollowReceived { activity_id, organisation_id, actor_id, accept_now } => {
+                            let fresh = sqlx::query(
+                                "INSERT INTO received_activities (activity_id, received_at) VALUES ($1, $2) \
+                                 ON CONFLICT (activity_id) DO NOTHING",
+                            )
+                            .bind(activity_id)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                            if fresh == 1 {
+                                let stored: String = sqlx::query_scalar(concat!(
+                                    super::followers::follow_upsert!(),
+                                    " RETURNING state"
+                                ))
+                                .bind(organisation_id)
+                                .bind(actor_id)
+                                .bind(activity_id)
+                                .bind(if *accept_now { super::ACCEPTED } else { super::PENDING })
+                                .bind(now)
+                                .fetch_one(&mut *tx)
+                                .await?;
+                                send = stored == super::ACCEPTED;
+                            }
+                            fresh
+                        }
+                        Transition::ApproveFollow { organisation_id, follower_id } => sqlx::query(
+                            "UPDATE followers SET state = 'accepted', accepted_at = $3 \
+                             WHERE organisation_id = $1 AND id = $2 AND state = 'pending'",
+                        )
+                        .bind(organisation_id)
+                        .bind(follower_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected(),
+                        Transition::EndFollow { organisation_id, follower_id, state } => sqlx::query(
+                            "DELETE FROM followers WHERE organisation_id = $1 AND id = $2 AND state = $3",
+                        )
+                        .bind(organisation_id)
+                        .bind(follower_id)
+                        .bind(*state)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected(),
                     };
                     if let (Transition::Delete { statement_id }, 1) = (transition, changed) {
                         // What has not gone out about it yet never will.
@@ -266,14 +334,19 @@ impl Store {
                         return Ok::<_, sqlx::Error>(false);
                     }
                 }
-                for ((activity, _), targets) in batch.iter().zip(&targets) {
-                    insert_activity!(&mut *tx, activity, targets, now);
+                if send {
+                    for ((activity, _), targets) in batch.iter().zip(&targets) {
+                        insert_activity!(&mut *tx, activity, targets, now);
+                    }
                 }
                 tx.commit().await?;
                 Ok(true)
             }
             .await
         })?;
+        if !send {
+            queued = 0;
+        }
         if done && queued > 0 {
             self.announce_deliveries().await;
         }

@@ -1,10 +1,7 @@
 //! Follows of our organisations by remote actors: pending requests and
 //! accepted followers.
 
-use super::{
-    NewActivity, Store, StoreError, StoreResult, deliveries::insert_activity, inbox_host, now_ms,
-    on_pool,
-};
+use super::{Store, StoreResult, now_ms, on_pool};
 
 /// A follow with the follower's addresses, as the admin API and the
 /// collections show it.
@@ -42,6 +39,7 @@ macro_rules! follow_upsert {
          accepted_at = COALESCE(followers.accepted_at, excluded.accepted_at)"
     };
 }
+pub(crate) use follow_upsert;
 pub const ACCEPTED: &str = "accepted";
 
 macro_rules! follower_select {
@@ -54,7 +52,7 @@ macro_rules! follower_select {
 
 impl Store {
     /// Stores a follow without queueing anything (imports and benchmarks;
-    /// an inbox Follow goes through [`Store::follow_received`]).
+    /// an inbox Follow goes through `Transition::FollowReceived`).
     pub async fn record_follow(
         &self,
         organisation_id: i64,
@@ -75,71 +73,6 @@ impl Store {
                 .await
         })?;
         self.follower(organisation_id, id).await
-    }
-
-    /// A Follow received in an inbox, in one transaction: its activity id is
-    /// recorded (`None` if it was seen before: nothing changes), the follow
-    /// is stored (accepted unless `accept_now` is false and it was not
-    /// accepted before), and if it ends up accepted, `accept` is queued for
-    /// the follower's `inbox`. Returns the follow and whether it was accepted.
-    pub async fn follow_received(
-        &self,
-        activity_id: &str,
-        organisation_id: i64,
-        actor_id: i64,
-        accept_now: bool,
-        accept: &NewActivity<'_>,
-        inbox: &str,
-    ) -> StoreResult<Option<Follower>> {
-        let now = now_ms();
-        let state = if accept_now { ACCEPTED } else { PENDING };
-        let targets: Vec<(String, String)> = inbox_host(inbox)
-            .map(|host| (inbox.to_string(), host))
-            .into_iter()
-            .collect();
-        let stored: Option<(i64, bool)> = on_pool!(self, |pool| {
-            async {
-                let mut tx = pool.begin().await?;
-                let fresh = sqlx::query(
-                    "INSERT INTO received_activities (activity_id, received_at) VALUES ($1, $2) \
-                     ON CONFLICT (activity_id) DO NOTHING",
-                )
-                .bind(activity_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if fresh == 0 {
-                    tx.rollback().await?;
-                    return Ok::<_, sqlx::Error>(None);
-                }
-                let (id, stored): (i64, String) =
-                    sqlx::query_as(concat!(follow_upsert!(), " RETURNING id, state"))
-                        .bind(organisation_id)
-                        .bind(actor_id)
-                        .bind(activity_id)
-                        .bind(state)
-                        .bind(now)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                let accepted = stored == ACCEPTED;
-                if accepted {
-                    insert_activity!(&mut *tx, accept, &targets, now);
-                }
-                tx.commit().await?;
-                Ok(Some((id, accepted)))
-            }
-            .await
-        })?;
-        match stored {
-            Some((id, accepted)) => {
-                if accepted {
-                    self.announce_deliveries().await;
-                }
-                Ok(Some(self.follower(organisation_id, id).await?))
-            }
-            None => Ok(None),
-        }
     }
 
     pub async fn follower(&self, organisation_id: i64, id: i64) -> StoreResult<Follower> {
@@ -171,26 +104,6 @@ impl Store {
             .fetch_optional(pool)
             .await
         })?)
-    }
-
-    /// Turns a pending request into a follower.
-    pub async fn accept_follow(&self, organisation_id: i64, id: i64) -> StoreResult<Follower> {
-        let rows = on_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE followers SET state = 'accepted', accepted_at = $3 \
-                 WHERE organisation_id = $1 AND id = $2 AND state = 'pending'",
-            )
-            .bind(organisation_id)
-            .bind(id)
-            .bind(now_ms())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
-        if rows == 0 {
-            return Err(StoreError::NotFound);
-        }
-        self.follower(organisation_id, id).await
     }
 
     /// Removes a follow (pending or accepted) by id and returns what it was.
