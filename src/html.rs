@@ -1,5 +1,5 @@
 //! HTML we publish: Markdown rendered with pulldown-cmark, then sanitised with
-//! ammonia down to the subset Mastodon keeps (INTEROP §4). Headings become
+//! ammonia down to the subset Mastodon keeps (docs/interop.md §4). Headings become
 //! `<p><strong>` because Mastodon would do that anyway, and images and tables
 //! are dropped because Mastodon strips them.
 

@@ -42,7 +42,7 @@ pub struct ProfileField {
     pub value: String,
 }
 
-/// Mastodon's username rule (`app/models/account.rb`), INTEROP §1.
+/// Mastodon's username rule (`app/models/account.rb`), docs/interop.md §1.
 static HANDLE_RULE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9_]+([.-]+[a-z0-9_]+)*$").expect("static regex"));
 

@@ -1,4 +1,4 @@
-//! How a Mastodon server finds and reads an organisation (INTEROP §1–2):
+//! How a Mastodon server finds and reads an organisation (docs/interop.md §1–2):
 //! WebFinger → actor → collections, over real HTTP, on both databases.
 
 mod common;

@@ -1,5 +1,5 @@
 //! When to try again: Mastodon's schedule and its idea of a permanent failure
-//! (`app/workers/activitypub/delivery_worker.rb`, INTEROP §9).
+//! (`app/workers/activitypub/delivery_worker.rb`, docs/interop.md §9).
 
 use std::time::Duration;
 

@@ -16,7 +16,7 @@ pub fn new_activity_id(urls: &Urls) -> Url {
 }
 
 /// The Follow as the follower sent it, embedded in our answers so that the
-/// follower's server can match it by id or by actor (INTEROP §3).
+/// follower's server can match it by id or by actor (docs/interop.md §3).
 fn follow_object(follow_id: &str, follower: &str, organisation: &Url) -> Value {
     json!({
         "id": follow_id,
@@ -89,7 +89,7 @@ pub fn update_actor(urls: &Urls, org: &crate::organisations::Organisation) -> Va
 }
 
 /// `Delete{actor}` when an organisation is deleted: followers' servers
-/// remove the account (INTEROP §6).
+/// remove the account (docs/interop.md §6).
 pub fn delete_actor(urls: &Urls, handle: &str) -> Value {
     let actor = urls.organisation(handle);
     json!({

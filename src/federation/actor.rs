@@ -1,4 +1,4 @@
-//! The organisation actor document (INTEROP §2) and its URL, which serves
+//! The organisation actor document (docs/interop.md §2) and its URL, which serves
 //! JSON to ActivityPub clients and the HTML profile to browsers.
 
 use activitypub_federation::{

@@ -15,7 +15,7 @@
 //! 5. the activity id not seen before: each activity is acted on once.
 //!
 //! We do not use the library's `receive_activity`: it fetches the actor
-//! before checking anything, ignores Date and replays (STACK.md), and
+//! before checking anything, ignores Date and replays (docs/stack.md §2), and
 //! verifies with the key of the *actor*, never looking at the keyId.
 
 use std::time::SystemTime;
@@ -197,7 +197,7 @@ async fn receive(
     }
 
     // A deleted account's Delete: its key is gone, so never fetch it
-    // (Mastodon sends these to every server it knows; INTEROP §8).
+    // (Mastodon sends these to every server it knows; docs/interop.md §8).
     if kind == "Delete" && json.get("object").and_then(id_of) == Some(actor.as_str()) {
         return actor_deleted(data, &sig, &method, &uri, &headers, &actor, id.as_str()).await;
     }

@@ -3,7 +3,7 @@
 //! All RSA operations go through aws-lc-rs: constant-time and blinded, and
 //! fast. The `rsa` crate that activitypub_federation uses is not constant-time
 //! (RUSTSEC-2023-0071); anyone can make us sign (send a Follow, get an
-//! Accept), so organisation keys never pass through it (STACK.md).
+//! Accept), so organisation keys never pass through it (docs/stack.md §5).
 
 use std::fmt;
 

@@ -1,5 +1,5 @@
 //! WebFinger (RFC 7033) and host-meta: how `@cras@statements.example.org`
-//! becomes an actor URL (INTEROP §1).
+//! becomes an actor URL (docs/interop.md §1).
 
 use activitypub_federation::fetch::webfinger::{Webfinger, build_webfinger_response_with_type};
 use axum::{

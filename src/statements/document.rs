@@ -2,7 +2,7 @@
 //! Each is built by exactly one function here.
 //!
 //! Mastodon shows a `Note` in full but reduces an `Article` to its title,
-//! summary and a link (INTEROP §4), so `note` is the default format; an
+//! summary and a link (docs/interop.md §4), so `note` is the default format; an
 //! `Article` carries a FEP-b2b8 `preview` Note for such software.
 
 use chrono::{DateTime, Utc};
@@ -145,7 +145,7 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
         "sensitive": statement.content_warning.is_some(),
         // Only the author may quote until QuoteRequests are answered:
         // advertising more would leave Mastodon 4.5 quotes pending forever
-        // (INTEROP §13).
+        // (docs/interop.md §13).
         "interactionPolicy": {
             "canQuote": { "automaticApproval": [urls.organisation(&lead.handle)] }
         },

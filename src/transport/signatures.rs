@@ -2,7 +2,7 @@
 //!
 //! Outbound: `algorithm="rsa-sha256"`, `headers="(request-target) host date
 //! digest"` (GET: without digest), `Digest: SHA-256=…` — accepted by every
-//! peer we know (STACK.md). The RSA work happens in `federation::keys`
+//! peer we know (docs/stack.md §4). The RSA work happens in `federation::keys`
 //! (aws-lc-rs, constant-time and blinded).
 //!
 //! Inbound: [`check_request`] refuses, before anything is fetched, a request
