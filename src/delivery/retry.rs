@@ -24,13 +24,16 @@ pub fn classify(status: Option<u16>) -> Verdict {
     }
 }
 
-/// Sidekiq's default backoff, which Mastodon uses: attempts⁴ + 15 s plus up
-/// to 10·(attempts+1) s of jitter, in units of `unit` (one second in
-/// production; tests shrink it).
+/// Mastodon's delivery backoff (docs/interop.md §9): Sidekiq's n⁴ + 15 s
+/// with Sidekiq's jitter of up to 10·(n+1) s, plus Mastodon's own jitter of
+/// up to n⁴/2 s, so that retries after an outage do not all land at once. In
+/// units of `unit` (one second in production; tests shrink it).
 pub fn retry_delay(attempts: u32, unit: Duration) -> Duration {
     let n = u64::from(attempts.min(40));
-    let jitter = rand::rng().random_range(0..10) * (n + 1);
-    unit * (n.pow(4) + 15 + jitter) as u32
+    let mut rng = rand::rng();
+    let sidekiq_jitter = rng.random_range(0..10) * (n + 1);
+    let mastodon_jitter = rng.random_range(0..=n.pow(4) / 2);
+    unit * (n.pow(4) + 15 + sidekiq_jitter + mastodon_jitter) as u32
 }
 
 #[cfg(test)]
@@ -56,5 +59,15 @@ mod tests {
         assert!((16..=36).contains(&first), "{first}");
         let total: u64 = (1..16).map(|n| retry_delay(n, unit).as_secs()).sum();
         assert!(total > 36 * 3600 && total < 4 * 24 * 3600, "{total}");
+    }
+
+    #[test]
+    fn the_jitter_stays_within_mastodons_bounds_and_spreads() {
+        let unit = Duration::from_secs(1);
+        let delays: Vec<u64> = (0..200).map(|_| retry_delay(10, unit).as_secs()).collect();
+        let (low, high) = (10_000 + 15, 10_000 + 15 + 9 * 11 + 5_000);
+        assert!(delays.iter().all(|d| (low..=high).contains(d)), "{delays:?}");
+        let spread = delays.iter().max().unwrap() - delays.iter().min().unwrap();
+        assert!(spread > 1_000, "Mastodon's own jitter spreads retries: {spread} s");
     }
 }
