@@ -25,10 +25,12 @@ use crate::{
         self, Outbox,
         worker::{Worker, WorkerSettings},
     },
-    federation::{self, instance_actor::InstanceActor, urls::Urls},
+    federation::{self, instance_actor::InstanceActor},
     ops,
     store::Store,
-    transport, web,
+    transport,
+    urls::Urls,
+    web,
     web::templates::Templates,
 };
 

@@ -11,7 +11,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::federation::keys::PrivateKey;
+use crate::keys::PrivateKey;
 
 /// An organisation as stored.
 #[derive(Clone, Debug)]

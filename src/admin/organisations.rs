@@ -8,7 +8,8 @@ use crate::{
     app::AppState,
     delivery::Outgoing,
     error::{ApiJson, ApiPath, AppError},
-    federation::{activities, keys::generate_keypair},
+    federation::activities,
+    keys::generate_keypair,
     organisations::{Organisation, Profile, ProfileField, validate_handle},
     store::{ACCEPTED, NewOrganisation, StoreError},
 };

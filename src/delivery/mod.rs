@@ -23,8 +23,8 @@ use tokio::sync::{Notify, watch};
 use url::Url;
 
 use crate::{
-    federation::urls::Urls,
     store::{NewActivity, Store, StoreError, Transition},
+    urls::Urls,
 };
 
 /// The entry point for sending: stores and queues, then wakes the workers of

@@ -66,8 +66,14 @@ mod tests {
         let unit = Duration::from_secs(1);
         let delays: Vec<u64> = (0..200).map(|_| retry_delay(10, unit).as_secs()).collect();
         let (low, high) = (10_000 + 15, 10_000 + 15 + 9 * 11 + 5_000);
-        assert!(delays.iter().all(|d| (low..=high).contains(d)), "{delays:?}");
+        assert!(
+            delays.iter().all(|d| (low..=high).contains(d)),
+            "{delays:?}"
+        );
         let spread = delays.iter().max().unwrap() - delays.iter().min().unwrap();
-        assert!(spread > 1_000, "Mastodon's own jitter spreads retries: {spread} s");
+        assert!(
+            spread > 1_000,
+            "Mastodon's own jitter spreads retries: {spread} s"
+        );
     }
 }

@@ -33,10 +33,11 @@ use super::{
 use crate::{
     config::Config,
     domains::BlockList,
-    federation::{keys::Signer, urls::Urls},
+    keys::Signer,
     ops::metrics,
     store::{ClaimedDelivery, Store, StoreError, now_ms},
     transport::{self, signatures},
+    urls::Urls,
 };
 
 /// How old the worker's copy of the domain blocks may get. The claim loop

@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 use url::Url;
 
-use super::urls::Urls;
 use crate::store::Follower;
+use crate::urls::Urls;
 
 pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 const AS_CONTEXT: &str = "https://www.w3.org/ns/activitystreams";

@@ -14,7 +14,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{activity_json_bytes, context, urls::Urls, wants_activity_json};
+use super::{activity_json_bytes, context, wants_activity_json};
+use crate::urls::Urls;
 use crate::{
     app::AppState,
     error::AppError,

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-use super::{ActivityJson, urls::Urls};
+use super::ActivityJson;
+use crate::urls::Urls;
 use crate::{app::AppState, error::AppError, organisations::Organisation, store::ACCEPTED};
 
 pub const PAGE_SIZE: i64 = 20;

@@ -144,7 +144,7 @@ async fn end(
     follower_id: i64,
     expected: &'static str,
     kind: &'static str,
-    build: fn(&crate::federation::urls::Urls, &str, &Follower) -> serde_json::Value,
+    build: fn(&crate::urls::Urls, &str, &Follower) -> serde_json::Value,
 ) -> StoreResult<Follower> {
     let follower = state.store.follower(org.id, follower_id).await?;
     if follower.state != expected {

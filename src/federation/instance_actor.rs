@@ -6,14 +6,12 @@ use activitypub_federation::protocol::{context::WithContext, public_key::PublicK
 use axum::{extract::State, response::IntoResponse};
 use serde_json::json;
 
-use super::{
-    ActivityJson,
-    keys::{PrivateKey, generate_keypair},
-    urls::Urls,
-};
+use super::ActivityJson;
 use crate::{
     app::AppState,
+    keys::{PrivateKey, generate_keypair},
     store::{Store, StoreResult},
+    urls::Urls,
 };
 
 /// The instance actor's name; reserved as an organisation handle.

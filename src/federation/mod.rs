@@ -10,10 +10,8 @@ pub mod collections;
 pub mod follows;
 pub mod inbox;
 pub mod instance_actor;
-pub mod keys;
 pub mod nodeinfo;
 pub mod remote_actor;
-pub mod urls;
 pub mod webfinger;
 
 use activitypub_federation::{FEDERATION_CONTENT_TYPE, config::FederationConfig};

@@ -10,13 +10,11 @@ use serde_json::{Value, json};
 
 use super::{Format, Statement, display_date};
 use crate::{
-    federation::{
-        activities::{PUBLIC, new_activity_id},
-        urls::Urls,
-    },
+    federation::activities::{PUBLIC, new_activity_id},
     html::{self, escape},
     organisations::Organisation,
     store::from_ms,
+    urls::Urls,
 };
 
 /// The JSON-LD context of statements: ActivityStreams plus the terms

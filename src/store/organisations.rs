@@ -2,7 +2,7 @@
 
 use super::{Store, StoreError, StoreResult, now_ms, on_pool};
 use crate::{
-    federation::keys::PrivateKey,
+    keys::PrivateKey,
     organisations::{Organisation, Profile, ProfileField},
 };
 

@@ -101,7 +101,7 @@ pub async fn read_limited(response: reqwest::Response) -> Result<Vec<u8>, Transp
 /// Signs every GET the federation library makes with the instance actor's key
 /// (through our constant-time signer), and applies [`check_url`] first.
 pub struct SignedFetches {
-    pub signer: crate::federation::keys::Signer,
+    pub signer: crate::keys::Signer,
     pub key_id: String,
     pub allow_private_addresses: bool,
 }

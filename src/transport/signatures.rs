@@ -2,7 +2,7 @@
 //!
 //! Outbound: `algorithm="rsa-sha256"`, `headers="(request-target) host date
 //! digest"` (GET: without digest), `Digest: SHA-256=…` — accepted by every
-//! peer we know (docs/stack.md §4). The RSA work happens in `federation::keys`
+//! peer we know (docs/stack.md §4). The RSA work happens in `crate::keys`
 //! (aws-lc-rs, constant-time and blinded).
 //!
 //! Inbound: [`check_request`] refuses, before anything is fetched, a request
@@ -18,7 +18,7 @@ use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::federation::keys::{KeyError, Signer, verify_rsa_sha256};
+use crate::keys::{KeyError, Signer, verify_rsa_sha256};
 
 /// How far a signed Date (or `(created)`) may be from our clock.
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(60 * 60);
@@ -372,7 +372,7 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::federation::keys::generate_keypair;
+    use crate::keys::generate_keypair;
 
     fn headers_of(signed: &SignedHeaders) -> HeaderMap {
         let mut map = HeaderMap::new();
