@@ -27,6 +27,7 @@ use crate::{
     },
     federation::{self, instance_actor::InstanceActor},
     ops,
+    publishing::{self, Publisher},
     store::Store,
     transport,
     urls::Urls,
@@ -45,6 +46,8 @@ pub struct StateInner {
     pub templates: Templates,
     /// Where every outgoing activity is queued.
     pub outbox: Outbox,
+    /// Publishing, editing and deleting statements.
+    pub publisher: Publisher,
     /// The identity that signs our GETs.
     pub instance: InstanceActor,
     /// The one outbound HTTP client.
@@ -68,12 +71,19 @@ impl AppState {
         let instance = InstanceActor::load(&store).await?;
         let http = transport::client(config.allow_private_addresses);
         let outbox = Outbox::new(store.clone(), urls.clone());
+        let publisher = Publisher {
+            store: store.clone(),
+            outbox: outbox.clone(),
+            urls: urls.clone(),
+            disclaimer: config.disclaimer.clone(),
+        };
         Ok(AppState(Arc::new(StateInner {
             config,
             store,
             urls,
             templates,
             outbox,
+            publisher,
             instance,
             http,
             documents: Default::default(),
@@ -85,8 +95,8 @@ impl AppState {
     /// any process queues deliveries) and the metrics endpoint if configured.
     pub async fn start_background(&self) -> anyhow::Result<Background> {
         let (shutdown, stopped) = watch::channel(false);
-        let mut tasks = vec![tokio::spawn(crate::statements::publish::run_scheduler(
-            self.clone(),
+        let mut tasks = vec![tokio::spawn(publishing::run_scheduler(
+            self.publisher.clone(),
             stopped.clone(),
         ))];
         if let Some(addr) = self.config.metrics_listen {

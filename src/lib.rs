@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod domains;
@@ -13,6 +14,7 @@ pub mod html;
 pub mod keys;
 pub mod ops;
 pub mod organisations;
+pub mod publishing;
 pub mod statements;
 pub mod store;
 pub mod transport;

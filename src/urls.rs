@@ -3,6 +3,9 @@
 
 use url::Url;
 
+/// ActivityStreams' public collection: addressed to everyone.
+pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+
 #[derive(Clone, Debug)]
 pub struct Urls {
     base: Url,
@@ -109,6 +112,12 @@ impl Urls {
     /// An activity we send, by its opaque id.
     pub fn activity(&self, id: &str) -> Url {
         self.join(&format!("/activities/{id}"))
+    }
+
+    /// The id of a new activity: a UUIDv7, so ids sort by time and are
+    /// never reused.
+    pub fn new_activity(&self) -> Url {
+        self.activity(&uuid::Uuid::now_v7().to_string())
     }
 
     pub fn webfinger(&self) -> Url {

@@ -10,7 +10,6 @@ use broadside::{
         Outgoing,
         worker::{Worker, WorkerSettings},
     },
-    federation::activities::new_activity_id,
     store::Store,
 };
 use common::{Backend, TestDb, TestServer, eventually, peer::Peer};
@@ -31,7 +30,7 @@ async fn send(server: &TestServer, inboxes: &[String]) -> Value {
     let organisation = server.store.organisation("cras").await.unwrap();
     let body = json!({
         "@context": "https://www.w3.org/ns/activitystreams",
-        "id": new_activity_id(&server.state.urls),
+        "id": server.state.urls.new_activity(),
         "type": "Update",
         "actor": org["actor_url"],
         "object": org["actor_url"],

@@ -13,9 +13,8 @@ use crate::{
     app::AppState,
     error::{ApiJson, ApiPath, ApiQuery, AppError},
     organisations::Invalid,
-    statements::{
-        Content, MAX_SIGNATORIES, State as StatementState, Statement, parse_publish_at, publish,
-    },
+    publishing,
+    statements::{Content, MAX_SIGNATORIES, State as StatementState, Statement, parse_publish_at},
     store::{NewStatement, StatementFilter, StoreError, from_ms},
 };
 
@@ -216,7 +215,7 @@ pub async fn create(
         .await?;
     tracing::info!(statement = %public_id, "statement created");
     let statement = if input.publish {
-        publish::publish(&state, &statement).await?;
+        publishing::publish(&state.publisher, &statement).await?;
         state.store.statement_by_id(statement.id).await?
     } else {
         statement
@@ -332,7 +331,7 @@ pub async fn update(
             "the statement is already published",
         ));
     }
-    if !publish::edit(&state, &current, content, publish_at).await? {
+    if !publishing::edit(&state.publisher, &current, content, publish_at).await? {
         return Err(AppError::Conflict(
             "the statement changed meanwhile; try again".into(),
         ));
@@ -351,7 +350,7 @@ pub async fn delete(
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, AppError> {
     let statement = find_statement(&state, &id).await?;
-    if !publish::delete(&state, &statement).await? {
+    if !publishing::delete(&state.publisher, &statement).await? {
         return Err(AppError::Conflict(
             "the statement changed meanwhile; try again".into(),
         ));
@@ -372,7 +371,7 @@ pub async fn publish_now(
             "the statement is already published".into(),
         ));
     }
-    if !publish::publish(&state, &statement).await? {
+    if !publishing::publish(&state.publisher, &statement).await? {
         return Err(AppError::Conflict(
             "the statement is already published".into(),
         ));
@@ -416,7 +415,7 @@ pub async fn add_signatory(
     }
     state.store.add_signatory(statement.id, org.id).await?;
     let statement = state.store.statement_by_id(statement.id).await?;
-    publish::signatory_added(&state, &statement, &org).await?;
+    publishing::signatory_added(&state.publisher, &statement, &org).await?;
     Ok(Json(view(&state, statement)))
 }
 

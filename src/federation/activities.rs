@@ -7,13 +7,8 @@ use url::Url;
 use crate::store::Follower;
 use crate::urls::Urls;
 
-pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+pub use crate::urls::PUBLIC;
 const AS_CONTEXT: &str = "https://www.w3.org/ns/activitystreams";
-
-/// A new activity id: a UUIDv7, so ids sort by time and are never reused.
-pub fn new_activity_id(urls: &Urls) -> Url {
-    urls.activity(&uuid::Uuid::now_v7().to_string())
-}
 
 /// The Follow as the follower sent it, embedded in our answers so that the
 /// follower's server can match it by id or by actor (docs/interop.md §3).
@@ -32,7 +27,7 @@ pub fn accept_follow(urls: &Urls, handle: &str, follow_id: &str, follower: &str)
     let organisation = urls.organisation(handle);
     json!({
         "@context": AS_CONTEXT,
-        "id": new_activity_id(urls),
+        "id": urls.new_activity(),
         "type": "Accept",
         "actor": organisation,
         "to": [follower],
@@ -45,7 +40,7 @@ pub fn reject_follow(urls: &Urls, handle: &str, follower: &Follower) -> Value {
     let organisation = urls.organisation(handle);
     json!({
         "@context": AS_CONTEXT,
-        "id": new_activity_id(urls),
+        "id": urls.new_activity(),
         "type": "Reject",
         "actor": organisation,
         "to": [follower.actor],
@@ -58,7 +53,7 @@ pub fn undo_accept(urls: &Urls, handle: &str, follower: &Follower) -> Value {
     let organisation = urls.organisation(handle);
     json!({
         "@context": AS_CONTEXT,
-        "id": new_activity_id(urls),
+        "id": urls.new_activity(),
         "type": "Undo",
         "actor": organisation,
         "to": [follower.actor],
@@ -79,7 +74,7 @@ pub fn update_actor(urls: &Urls, org: &crate::organisations::Organisation) -> Va
     let object = serde_json::to_value(&actor).expect("actors serialise");
     json!({
         "@context": super::context(),
-        "id": new_activity_id(urls),
+        "id": urls.new_activity(),
         "type": "Update",
         "actor": actor.id,
         "to": [PUBLIC],
@@ -94,7 +89,7 @@ pub fn delete_actor(urls: &Urls, handle: &str) -> Value {
     let actor = urls.organisation(handle);
     json!({
         "@context": AS_CONTEXT,
-        "id": new_activity_id(urls),
+        "id": urls.new_activity(),
         "type": "Delete",
         "actor": actor,
         "to": [PUBLIC],

@@ -10,11 +10,10 @@ use serde_json::{Value, json};
 
 use super::{Format, Statement, display_date};
 use crate::{
-    federation::activities::{PUBLIC, new_activity_id},
+    clock::from_ms,
     html::{self, escape},
     organisations::Organisation,
-    store::from_ms,
-    urls::Urls,
+    urls::{PUBLIC, Urls},
 };
 
 /// The JSON-LD context of statements: ActivityStreams plus the terms
@@ -194,7 +193,7 @@ pub fn create(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> V
     let object = statement_object(statement, urls, default_disclaimer);
     json!({
         "@context": context(),
-        "id": new_activity_id(urls),
+        "id": urls.new_activity(),
         "type": "Create",
         "actor": urls.organisation(&statement.lead().handle),
         "published": object["published"],
@@ -213,7 +212,7 @@ pub fn announce(
 ) -> Value {
     json!({
         "@context": "https://www.w3.org/ns/activitystreams",
-        "id": new_activity_id(urls),
+        "id": urls.new_activity(),
         "type": "Announce",
         "actor": urls.organisation(&signer.handle),
         "published": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -228,7 +227,7 @@ pub fn update(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> V
     let object = statement_object(statement, urls, default_disclaimer);
     json!({
         "@context": context(),
-        "id": new_activity_id(urls),
+        "id": urls.new_activity(),
         "type": "Update",
         "actor": urls.organisation(&statement.lead().handle),
         "to": object["to"],
@@ -242,7 +241,7 @@ pub fn delete(statement: &Statement, urls: &Urls) -> Value {
     let id = urls.statement(&statement.public_id);
     json!({
         "@context": "https://www.w3.org/ns/activitystreams",
-        "id": new_activity_id(urls),
+        "id": urls.new_activity(),
         "type": "Delete",
         "actor": urls.organisation(&statement.lead().handle),
         "to": [PUBLIC],

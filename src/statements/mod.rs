@@ -3,7 +3,6 @@
 //! as Create, Announce, Update and Delete (`publish`).
 
 pub mod document;
-pub mod publish;
 
 use std::sync::LazyLock;
 

@@ -221,12 +221,5 @@ pub(crate) fn placeholders(first: usize, n: usize) -> String {
         .join(",")
 }
 
-/// Milliseconds since the Unix epoch: the one time format of the schema.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// Converts a stored timestamp back to a date.
-pub fn from_ms(ms: i64) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
+/// The schema's time format, from the leaf that owns it.
+pub use crate::clock::{from_ms, now_ms};

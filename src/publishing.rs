@@ -1,4 +1,4 @@
-//! Sending statements: publish (the lead's Create, each co-signer's
+//! The publishing service: publish (the lead's Create, each co-signer's
 //! Announce), edit (Update), add a signatory (Announce + Update), delete
 //! (Delete), and the scheduler for statements with a `publish_at`.
 //!
@@ -11,13 +11,24 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{State, Statement, ValidContent, document};
 use crate::{
-    app::AppState,
-    delivery::Outgoing,
+    clock::{from_ms, now_ms},
+    delivery::{Outbox, Outgoing},
     organisations::Organisation,
-    store::{StoreResult, Transition, from_ms, now_ms},
+    statements::{State, Statement, ValidContent, document},
+    store::{Store, StoreResult, Transition},
+    urls::Urls,
 };
+
+/// What publishing needs, and nothing more: the store, the outbox, our
+/// URLs and the instance's default disclaimer. Cheap to clone.
+#[derive(Clone)]
+pub struct Publisher {
+    pub store: Store,
+    pub outbox: Outbox,
+    pub urls: Urls,
+    pub disclaimer: String,
+}
 
 fn outgoing(
     statement: &Statement,
@@ -35,21 +46,21 @@ fn outgoing(
 
 /// Publishes a draft or scheduled statement now. `false` if it was not in
 /// a publishable state (already published by someone else, or deleted).
-pub async fn publish(state: &AppState, statement: &Statement) -> StoreResult<bool> {
+pub async fn publish(publisher: &Publisher, statement: &Statement) -> StoreResult<bool> {
     let at = now_ms();
     let mut published = statement.clone();
     published.published_at = Some(at);
     published.state = State::Published;
-    let disclaimer = &state.config.disclaimer;
+    let disclaimer = &publisher.disclaimer;
     let lead = published.lead();
     let mut activities = vec![(
         outgoing(
             &published,
             lead,
             "Create",
-            document::create(&published, &state.urls, disclaimer),
+            document::create(&published, &publisher.urls, disclaimer),
         ),
-        state.store.follower_inboxes(&[lead.id]).await?,
+        publisher.store.follower_inboxes(&[lead.id]).await?,
     )];
     for signer in published.co_signers() {
         activities.push((
@@ -57,12 +68,12 @@ pub async fn publish(state: &AppState, statement: &Statement) -> StoreResult<boo
                 &published,
                 signer,
                 "Announce",
-                document::announce(&published, signer, &state.urls, from_ms(at)),
+                document::announce(&published, signer, &publisher.urls, from_ms(at)),
             ),
-            state.store.follower_inboxes(&[signer.id]).await?,
+            publisher.store.follower_inboxes(&[signer.id]).await?,
         ));
     }
-    let (done, queued) = state
+    let (done, queued) = publisher
         .outbox
         .send_all(
             Some(Transition::Publish {
@@ -83,7 +94,7 @@ pub async fn publish(state: &AppState, statement: &Statement) -> StoreResult<boo
 /// inbox that received it, in one transaction. `false` if the statement
 /// changed state meanwhile: then nothing was stored or sent.
 pub async fn edit(
-    state: &AppState,
+    publisher: &Publisher,
     current: &Statement,
     content: ValidContent,
     publish_at: Option<Option<i64>>,
@@ -96,11 +107,11 @@ pub async fn edit(
             updated_at: at,
             ..current.with_content(&content)
         };
-        let inboxes = state.store.statement_inboxes(current.id).await?;
-        let update = document::update(&edited, &state.urls, &state.config.disclaimer);
+        let inboxes = publisher.store.statement_inboxes(current.id).await?;
+        let update = document::update(&edited, &publisher.urls, &publisher.disclaimer);
         activities.push((outgoing(&edited, edited.lead(), "Update", update), inboxes));
     }
-    let (done, queued) = state
+    let (done, queued) = publisher
         .outbox
         .send_all(
             Some(Transition::Edit {
@@ -122,19 +133,19 @@ pub async fn edit(
 /// A signatory added to a published statement announces it to its
 /// followers, and everyone who has the statement gets the new list.
 pub async fn signatory_added(
-    state: &AppState,
+    publisher: &Publisher,
     statement: &Statement,
     signer: &Organisation,
 ) -> StoreResult<()> {
     if statement.state != State::Published {
         return Ok(());
     }
-    let followers = state.store.follower_inboxes(&[signer.id]).await?;
-    let announce = document::announce(statement, signer, &state.urls, chrono::Utc::now());
-    let mut reached = state.store.statement_inboxes(statement.id).await?;
+    let followers = publisher.store.follower_inboxes(&[signer.id]).await?;
+    let announce = document::announce(statement, signer, &publisher.urls, chrono::Utc::now());
+    let mut reached = publisher.store.statement_inboxes(statement.id).await?;
     reached.extend(followers.iter().cloned());
-    let update = document::update(statement, &state.urls, &state.config.disclaimer);
-    state
+    let update = document::update(statement, &publisher.urls, &publisher.disclaimer);
+    publisher
         .outbox
         .send_all(
             None,
@@ -152,12 +163,12 @@ pub async fn signatory_added(
 
 /// Deletes a statement: a published one sends a Delete to every inbox that
 /// received it; one that never went out is simply discarded.
-pub async fn delete(state: &AppState, statement: &Statement) -> StoreResult<bool> {
+pub async fn delete(publisher: &Publisher, statement: &Statement) -> StoreResult<bool> {
     match statement.state {
         State::Published => {
-            let inboxes = state.store.statement_inboxes(statement.id).await?;
-            let delete = document::delete(statement, &state.urls);
-            let (done, _) = state
+            let inboxes = publisher.store.statement_inboxes(statement.id).await?;
+            let delete = document::delete(statement, &publisher.urls);
+            let (done, _) = publisher
                 .outbox
                 .send_all(
                     Some(Transition::Delete {
@@ -171,7 +182,7 @@ pub async fn delete(state: &AppState, statement: &Statement) -> StoreResult<bool
                 .await?;
             Ok(done)
         }
-        State::Draft | State::Scheduled => state.store.discard_statement(statement.id).await,
+        State::Draft | State::Scheduled => publisher.store.discard_statement(statement.id).await,
         State::Deleted => Ok(false),
     }
 }
@@ -181,13 +192,13 @@ const SCHEDULER_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Publishes scheduled statements when their time comes, also those that
 /// fell due while no process was running. Safe to run in every process.
-pub async fn run_scheduler(state: AppState, mut shutdown: watch::Receiver<bool>) {
+pub async fn run_scheduler(publisher: Publisher, mut shutdown: watch::Receiver<bool>) {
     loop {
-        match state.store.due_statements(now_ms()).await {
+        match publisher.store.due_statements(now_ms()).await {
             Ok(due) => {
                 for public_id in due {
-                    let result = match state.store.statement(&public_id).await {
-                        Ok(statement) => publish(&state, &statement).await,
+                    let result = match publisher.store.statement(&public_id).await {
+                        Ok(statement) => publish(&publisher, &statement).await,
                         Err(err) => Err(err),
                     };
                     if let Err(err) = result {
