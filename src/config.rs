@@ -72,7 +72,7 @@ impl Default for Config {
 }
 
 /// Environment variables with our prefix that are not configuration keys.
-const NOT_CONFIG_KEYS: &[&str] = &["config", "test_postgres_url"];
+const NOT_CONFIG_KEYS: &[&str] = &["config", "test_postgres_url", "test_binary"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
