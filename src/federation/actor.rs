@@ -5,24 +5,19 @@ use activitypub_federation::{
     kinds::object::ImageType,
     protocol::{context::WithContext, public_key::PublicKey},
 };
-use axum::{
-    extract::{Path, State},
-    http::HeaderMap,
-    response::Response,
-};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{activity_json_bytes, context, wants_activity_json};
-use crate::urls::Urls;
+use super::{activity_json_bytes, context};
 use crate::{
     app::AppState,
     error::AppError,
     html,
     organisations::{Organisation, image_media_type},
     store::from_ms,
-    web,
+    urls::Urls,
 };
 
 /// `Organization` as Mastodon reads it (`process_account_service.rb`).
@@ -160,29 +155,21 @@ pub async fn live_organisation(state: &AppState, handle: &str) -> Result<Organis
     }
 }
 
-/// `GET /organisations/{handle}`: the actor for ActivityPub clients, the
-/// profile page for browsers; 410 for an organisation that was deleted.
-pub async fn organisation(
-    State(state): State<AppState>,
-    Path(handle): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    let wants_json = wants_activity_json(&headers);
-    if wants_json && let Some(document) = state.documents.actor(&handle).await {
+/// The `Organization` actor document of `handle` as served at its URL
+/// (serialised once, kept briefly in the document cache); 404 or 410 as
+/// [`live_organisation`] says. `web` negotiates: browsers get the profile.
+pub async fn actor_document(state: &AppState, handle: &str) -> Result<Response, AppError> {
+    if let Some(document) = state.documents.actor(handle).await {
         return Ok(activity_json_bytes(document));
     }
-    let org = live_organisation(&state, &handle).await?;
-    if wants_json {
-        let actor = organisation_actor(&org, &state.urls);
-        let document: axum::body::Bytes = serde_json::to_vec(&WithContext::new(actor, context()))
-            .map_err(anyhow::Error::from)?
-            .into();
-        state
-            .documents
-            .keep_actor(&org.handle, document.clone())
-            .await;
-        Ok(activity_json_bytes(document))
-    } else {
-        web::profile_page(&state, &org).await
-    }
+    let org = live_organisation(state, handle).await?;
+    let actor = organisation_actor(&org, &state.urls);
+    let document: axum::body::Bytes = serde_json::to_vec(&WithContext::new(actor, context()))
+        .map_err(anyhow::Error::from)?
+        .into();
+    state
+        .documents
+        .keep_actor(&org.handle, document.clone())
+        .await;
+    Ok(activity_json_bytes(document))
 }

@@ -44,7 +44,6 @@ pub fn routes(config: &Config) -> Router<AppState> {
         .route("/.well-known/host-meta", get(webfinger::host_meta))
         .route("/.well-known/nodeinfo", get(nodeinfo::discovery))
         .route("/nodeinfo/2.1", get(nodeinfo::nodeinfo))
-        .route("/organisations/{handle}", get(actor::organisation))
         .route("/organisations/{handle}/outbox", get(collections::outbox))
         .route(
             "/organisations/{handle}/followers",

@@ -15,7 +15,11 @@ use minijinja::context;
 use crate::{
     app::AppState,
     error::{ApiPath, AppError},
-    federation::{ActivityJson, actor::profile_fields, wants_activity_json},
+    federation::{
+        ActivityJson,
+        actor::{self, profile_fields},
+        wants_activity_json,
+    },
     html,
     organisations::Organisation,
     statements::{State as StatementState, document},
@@ -25,6 +29,7 @@ use crate::{
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
+        .route("/organisations/{handle}", get(organisation))
         .route("/statements/{id}", get(statement))
         .route("/tags/{tag}", get(tag))
 }
@@ -65,8 +70,23 @@ async fn index(State(state): State<AppState>) -> Result<Response, AppError> {
     Ok(page(body))
 }
 
+/// `GET /organisations/{handle}`: the actor for ActivityPub clients, the
+/// profile page for browsers; 404, or 410 for an organisation that was
+/// deleted, either way.
+async fn organisation(
+    State(state): State<AppState>,
+    axum::extract::Path(handle): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    if wants_activity_json(&headers) {
+        return actor::actor_document(&state, &handle).await;
+    }
+    let org = actor::live_organisation(&state, &handle).await?;
+    profile_page(&state, &org).await
+}
+
 /// The HTML profile of an organisation, served at its actor URL to browsers.
-pub async fn profile_page(state: &AppState, org: &Organisation) -> Result<Response, AppError> {
+async fn profile_page(state: &AppState, org: &Organisation) -> Result<Response, AppError> {
     let followers_count = state.store.count_followers(org.id, ACCEPTED).await?;
     let statuses_count = state.store.count_outbox(org.id).await?;
     let fields: Vec<_> = profile_fields(org)
