@@ -1,7 +1,9 @@
-//! The running server: shared state, the router that joins every module's
-//! routes, and the HTTP server with graceful shutdown.
+//! The running process: the router that joins every module's routes, the
+//! background work (scheduler, delivery workers, metrics), and `serve` and
+//! `deliver` with their graceful shutdown. The state they share is
+//! [`crate::state::AppState`].
 
-use std::{future::IntoFuture, ops::Deref, sync::Arc, time::Duration};
+use std::{future::IntoFuture, time::Duration};
 
 use activitypub_federation::config::FederationMiddleware;
 use axum::{
@@ -20,76 +22,17 @@ use tracing::Level;
 
 use crate::{
     admin,
-    config::Config,
     delivery::{
-        self, Outbox,
+        self,
         worker::{Worker, WorkerSettings},
     },
-    federation::{self, instance_actor::InstanceActor},
-    ops,
-    publishing::{self, Publisher},
+    federation, ops, publishing,
+    state::AppState,
     store::Store,
-    transport,
-    urls::Urls,
     web,
-    web::templates::Templates,
 };
 
-/// What every handler can reach. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState(Arc<StateInner>);
-
-pub struct StateInner {
-    pub config: Config,
-    pub store: Store,
-    pub urls: Urls,
-    pub templates: Templates,
-    /// Where every outgoing activity is queued.
-    pub outbox: Outbox,
-    /// Publishing, editing and deleting statements.
-    pub publisher: Publisher,
-    /// The identity that signs our GETs.
-    pub instance: InstanceActor,
-    /// The one outbound HTTP client.
-    pub http: reqwest::Client,
-    /// Serialised actors and WebFinger answers, briefly.
-    pub documents: federation::cache::Documents,
-}
-
-impl Deref for AppState {
-    type Target = StateInner;
-    fn deref(&self) -> &StateInner {
-        &self.0
-    }
-}
-
 impl AppState {
-    /// Builds the state; the instance actor's keys are created on first use.
-    pub async fn new(config: Config, store: Store) -> anyhow::Result<Self> {
-        let urls = Urls::new(config.base_url.clone());
-        let templates = Templates::new()?;
-        let instance = InstanceActor::load(&store).await?;
-        let http = transport::client(config.allow_private_addresses);
-        let outbox = Outbox::new(store.clone(), urls.clone());
-        let publisher = Publisher {
-            store: store.clone(),
-            outbox: outbox.clone(),
-            urls: urls.clone(),
-            disclaimer: config.disclaimer.clone(),
-        };
-        Ok(AppState(Arc::new(StateInner {
-            config,
-            store,
-            urls,
-            templates,
-            outbox,
-            publisher,
-            instance,
-            http,
-            documents: Default::default(),
-        })))
-    }
-
     /// Starts this process's background work: the statement scheduler, the
     /// delivery workers (with, on PostgreSQL, a listener that wakes them when
     /// any process queues deliveries) and the metrics endpoint if configured.

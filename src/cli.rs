@@ -7,8 +7,9 @@ use clap::{Parser, Subcommand};
 
 use crate::{
     admin::auth::{hash_token, new_token},
-    app::{self, AppState},
+    app,
     config::Config,
+    state::AppState,
     store::{Store, StoreError},
 };
 

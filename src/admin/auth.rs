@@ -9,7 +9,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::{app::AppState, error::AppError, store::AdminToken};
+use crate::{error::AppError, state::AppState, store::AdminToken};
 
 /// A new random token: `bst_` and 43 URL-safe characters.
 pub fn new_token() -> String {

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Admin;
 use crate::{
-    app::AppState,
     error::{ApiQuery, AppError},
+    state::AppState,
     store::{DELIVERY_STATES, DeliveryCounts, DeliveryInfo, FailingHost},
 };
 

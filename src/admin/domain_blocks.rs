@@ -5,8 +5,8 @@ use serde::Deserialize;
 
 use super::auth::Admin;
 use crate::{
-    app::AppState,
     error::{ApiJson, ApiPath, AppError},
+    state::AppState,
     store::DomainBlock,
 };
 

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{auth::Admin, organisations::find};
 use crate::{
-    app::AppState,
     error::{ApiPath, ApiQuery, AppError},
     federation::follows,
+    state::AppState,
     store::{ACCEPTED, Follower, PENDING, StoreError},
 };
 

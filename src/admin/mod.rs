@@ -14,7 +14,7 @@ use axum::{
     routing::{delete, get, post},
 };
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

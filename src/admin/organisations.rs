@@ -5,12 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Admin;
 use crate::{
-    app::AppState,
     delivery::Outgoing,
     error::{ApiJson, ApiPath, AppError},
     federation::activities,
     keys::generate_keypair,
     organisations::{Organisation, Profile, ProfileField, validate_handle},
+    state::AppState,
     store::{ACCEPTED, NewOrganisation, StoreError},
 };
 

@@ -10,10 +10,10 @@ use super::{
     organisations::find,
 };
 use crate::{
-    app::AppState,
     error::{ApiJson, ApiPath, ApiQuery, AppError},
     organisations::Invalid,
     publishing,
+    state::AppState,
     statements::{Content, MAX_SIGNATORIES, State as StatementState, Statement, parse_publish_at},
     store::{NewStatement, StatementFilter, StoreError, from_ms},
 };

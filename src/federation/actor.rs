@@ -12,10 +12,10 @@ use url::Url;
 
 use super::{activity_json_bytes, context};
 use crate::{
-    app::AppState,
     error::AppError,
     html,
     organisations::{Organisation, image_media_type},
+    state::AppState,
     store::from_ms,
     urls::Urls,
 };

@@ -15,7 +15,7 @@ use url::Url;
 
 use super::ActivityJson;
 use crate::urls::Urls;
-use crate::{app::AppState, error::AppError, organisations::Organisation, store::ACCEPTED};
+use crate::{error::AppError, organisations::Organisation, state::AppState, store::ACCEPTED};
 
 pub const PAGE_SIZE: i64 = 20;
 

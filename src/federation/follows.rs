@@ -5,9 +5,9 @@
 
 use super::activities;
 use crate::{
-    app::AppState,
     delivery::Outgoing,
     organisations::Organisation,
+    state::AppState,
     store::{ACCEPTED, Follower, PENDING, StoreError, StoreResult, Transition},
 };
 

@@ -31,9 +31,9 @@ use url::Url;
 
 use super::{follows, remote_actor};
 use crate::{
-    app::AppState,
     domains::host_and_port,
     error::AppError,
+    state::AppState,
     store::StoreError,
     transport::signatures::{self, SignatureError},
 };

@@ -7,34 +7,8 @@ use axum::{extract::State, response::IntoResponse};
 use serde_json::json;
 
 use super::ActivityJson;
-use crate::{
-    app::AppState,
-    keys::{PrivateKey, generate_keypair},
-    store::{Store, StoreResult},
-    urls::Urls,
-};
-
-/// The instance actor's name; reserved as an organisation handle.
-pub const USERNAME: &str = "broadside";
-
-#[derive(Clone, Debug)]
-pub struct InstanceActor {
-    pub public_key_pem: String,
-    pub private_key: PrivateKey,
-}
-
-impl InstanceActor {
-    /// Loads the instance keys, creating them on first start.
-    pub async fn load(store: &Store) -> StoreResult<Self> {
-        let (private_key, public_key_pem) = store
-            .instance_keys(|| generate_keypair().expect("RSA key generation works"))
-            .await?;
-        Ok(InstanceActor {
-            public_key_pem,
-            private_key,
-        })
-    }
-}
+pub use crate::instance::{InstanceActor, USERNAME};
+use crate::{state::AppState, urls::Urls};
 
 /// The instance actor document.
 pub fn instance_actor_document(

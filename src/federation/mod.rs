@@ -5,7 +5,6 @@
 
 pub mod activities;
 pub mod actor;
-pub mod cache;
 pub mod collections;
 pub mod follows;
 pub mod inbox;
@@ -24,7 +23,7 @@ use axum::{
 };
 use serde::Serialize;
 
-use crate::{app::AppState, config::Config, transport};
+use crate::{config::Config, state::AppState, transport};
 
 /// Routes other servers use.
 pub fn routes(config: &Config) -> Router<AppState> {

@@ -9,7 +9,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::{app::AppState, error::AppError};
+use crate::{error::AppError, state::AppState};
 
 const SCHEMA: &str = "http://nodeinfo.diaspora.software/ns/schema/2.1";
 

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::{
-    app::AppState,
     domains::host_and_port,
+    state::AppState,
     store::{RemoteActor, RemoteActorData, StoreError, from_ms},
 };
 

@@ -10,7 +10,7 @@ use axum::{
 use serde::Deserialize;
 use url::Url;
 
-use crate::{app::AppState, error::AppError};
+use crate::{error::AppError, state::AppState};
 
 #[derive(Deserialize)]
 pub struct WebfingerQuery {

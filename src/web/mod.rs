@@ -1,8 +1,6 @@
 //! What people see in a browser: the home page, organisation profiles,
 //! statement pages (which serve ActivityPub JSON too) and hashtag pages.
 
-pub mod templates;
-
 use axum::{
     Router,
     extract::State,
@@ -13,7 +11,6 @@ use axum::{
 use minijinja::context;
 
 use crate::{
-    app::AppState,
     error::{ApiPath, AppError},
     federation::{
         ActivityJson,
@@ -22,6 +19,7 @@ use crate::{
     },
     html,
     organisations::Organisation,
+    state::AppState,
     statements::{State as StatementState, document},
     store::{ACCEPTED, StatementFilter, StoreError, from_ms},
 };

@@ -13,12 +13,7 @@ pub mod process;
 
 use std::{net::SocketAddr, time::Duration};
 
-use broadside::{
-    admin::auth::hash_token,
-    app::{self, AppState},
-    config::Config,
-    store::Store,
-};
+use broadside::{admin::auth::hash_token, app, config::Config, state::AppState, store::Store};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use sqlx::{Connection, Executor, PgConnection};

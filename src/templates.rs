@@ -12,11 +12,14 @@ pub struct Templates {
 impl Templates {
     pub fn new() -> anyhow::Result<Self> {
         let mut env = Environment::new();
-        env.add_template("base.html", include_str!("templates/base.html"))?;
-        env.add_template("index.html", include_str!("templates/index.html"))?;
-        env.add_template("profile.html", include_str!("templates/profile.html"))?;
-        env.add_template("statement.html", include_str!("templates/statement.html"))?;
-        env.add_template("tag.html", include_str!("templates/tag.html"))?;
+        env.add_template("base.html", include_str!("web/templates/base.html"))?;
+        env.add_template("index.html", include_str!("web/templates/index.html"))?;
+        env.add_template("profile.html", include_str!("web/templates/profile.html"))?;
+        env.add_template(
+            "statement.html",
+            include_str!("web/templates/statement.html"),
+        )?;
+        env.add_template("tag.html", include_str!("web/templates/tag.html"))?;
         Ok(Templates { env })
     }
 

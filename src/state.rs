@@ -1,0 +1,66 @@
+//! What every HTTP handler can reach: [`AppState`], built once per process
+//! from the configuration and the store. It holds the services and caches
+//! below HTTP and knows nothing of routes (`app` wires those).
+
+use std::{ops::Deref, sync::Arc};
+
+use crate::{
+    config::Config, delivery::Outbox, documents::Documents, instance::InstanceActor,
+    publishing::Publisher, store::Store, templates::Templates, transport, urls::Urls,
+};
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<StateInner>);
+
+pub struct StateInner {
+    pub config: Config,
+    pub store: Store,
+    pub urls: Urls,
+    pub templates: Templates,
+    /// Where every outgoing activity is queued.
+    pub outbox: Outbox,
+    /// Publishing, editing and deleting statements.
+    pub publisher: Publisher,
+    /// The identity that signs our GETs.
+    pub instance: InstanceActor,
+    /// The one outbound HTTP client.
+    pub http: reqwest::Client,
+    /// Serialised actors and WebFinger answers, briefly.
+    pub documents: Documents,
+}
+
+impl Deref for AppState {
+    type Target = StateInner;
+    fn deref(&self) -> &StateInner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state; the instance actor's keys are created on first use.
+    pub async fn new(config: Config, store: Store) -> anyhow::Result<Self> {
+        let urls = Urls::new(config.base_url.clone());
+        let templates = Templates::new()?;
+        let instance = InstanceActor::load(&store).await?;
+        let http = transport::client(config.allow_private_addresses);
+        let outbox = Outbox::new(store.clone(), urls.clone());
+        let publisher = Publisher {
+            store: store.clone(),
+            outbox: outbox.clone(),
+            urls: urls.clone(),
+            disclaimer: config.disclaimer.clone(),
+        };
+        Ok(AppState(Arc::new(StateInner {
+            config,
+            store,
+            urls,
+            templates,
+            outbox,
+            publisher,
+            instance,
+            http,
+            documents: Default::default(),
+        })))
+    }
+}
