@@ -1,6 +1,7 @@
 //! Broadside: joint statements of several organisations, published on the
 //! fediverse. See ARCHITECTURE.md for the map of these modules.
 
+pub mod activity;
 pub mod admin;
 pub mod app;
 pub mod cli;

@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::{
+    activity::Activity,
     clock::{from_ms, now_ms},
     delivery::{Outbox, Outgoing},
     organisations::Organisation,
@@ -30,17 +31,11 @@ pub struct Publisher {
     pub disclaimer: String,
 }
 
-fn outgoing(
-    statement: &Statement,
-    signer: &Organisation,
-    kind: &'static str,
-    body: serde_json::Value,
-) -> Outgoing {
+fn outgoing(statement: &Statement, signer: &Organisation, activity: Activity) -> Outgoing {
     Outgoing {
         organisation_id: signer.id,
-        kind,
         statement_id: Some(statement.id),
-        body,
+        activity,
     }
 }
 
@@ -57,7 +52,6 @@ pub async fn publish(publisher: &Publisher, statement: &Statement) -> StoreResul
         outgoing(
             &published,
             lead,
-            "Create",
             document::create(&published, &publisher.urls, disclaimer),
         ),
         publisher.store.follower_inboxes(&[lead.id]).await?,
@@ -67,7 +61,6 @@ pub async fn publish(publisher: &Publisher, statement: &Statement) -> StoreResul
             outgoing(
                 &published,
                 signer,
-                "Announce",
                 document::announce(&published, signer, &publisher.urls, from_ms(at)),
             ),
             publisher.store.follower_inboxes(&[signer.id]).await?,
@@ -109,7 +102,7 @@ pub async fn edit(
         };
         let inboxes = publisher.store.statement_inboxes(current.id).await?;
         let update = document::update(&edited, &publisher.urls, &publisher.disclaimer);
-        activities.push((outgoing(&edited, edited.lead(), "Update", update), inboxes));
+        activities.push((outgoing(&edited, edited.lead(), update), inboxes));
     }
     let (done, queued) = publisher
         .outbox
@@ -150,11 +143,8 @@ pub async fn signatory_added(
         .send_all(
             None,
             vec![
-                (outgoing(statement, signer, "Announce", announce), followers),
-                (
-                    outgoing(statement, statement.lead(), "Update", update),
-                    reached,
-                ),
+                (outgoing(statement, signer, announce), followers),
+                (outgoing(statement, statement.lead(), update), reached),
             ],
         )
         .await?;
@@ -174,10 +164,7 @@ pub async fn delete(publisher: &Publisher, statement: &Statement) -> StoreResult
                     Some(Transition::Delete {
                         statement_id: statement.id,
                     }),
-                    vec![(
-                        outgoing(statement, statement.lead(), "Delete", delete),
-                        inboxes,
-                    )],
+                    vec![(outgoing(statement, statement.lead(), delete), inboxes)],
                 )
                 .await?;
             Ok(done)

@@ -44,7 +44,7 @@ impl AppState {
         let templates = Templates::new()?;
         let instance = InstanceActor::load(&store).await?;
         let http = transport::client(config.allow_private_addresses);
-        let outbox = Outbox::new(store.clone(), urls.clone());
+        let outbox = Outbox::new(store.clone());
         let publisher = Publisher {
             store: store.clone(),
             outbox: outbox.clone(),

@@ -114,12 +114,6 @@ impl Urls {
         self.join(&format!("/activities/{id}"))
     }
 
-    /// The id of a new activity: a UUIDv7, so ids sort by time and are
-    /// never reused.
-    pub fn new_activity(&self) -> Url {
-        self.activity(&uuid::Uuid::now_v7().to_string())
-    }
-
     pub fn webfinger(&self) -> Url {
         self.join("/.well-known/webfinger")
     }

@@ -6,6 +6,7 @@ mod common;
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use broadside::{
+    activity::{Activity, Kind},
     delivery::{
         Outgoing,
         worker::{Worker, WorkerSettings},
@@ -28,22 +29,24 @@ async fn send(server: &TestServer, inboxes: &[String]) -> Value {
         .api(reqwest::Method::GET, "/organisations/cras", None)
         .await;
     let organisation = server.store.organisation("cras").await.unwrap();
-    let body = json!({
-        "@context": "https://www.w3.org/ns/activitystreams",
-        "id": server.state.urls.new_activity(),
-        "type": "Update",
-        "actor": org["actor_url"],
-        "object": org["actor_url"],
-    });
+    let activity = Activity::new(
+        &server.state.urls,
+        Kind::Update,
+        json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "actor": org["actor_url"],
+            "object": org["actor_url"],
+        }),
+    );
+    let body = activity.body().clone();
     server
         .state
         .outbox
         .send(
             Outgoing {
                 organisation_id: organisation.id,
-                kind: "Update",
                 statement_id: None,
-                body: body.clone(),
+                activity,
             },
             inboxes,
         )

@@ -7,7 +7,7 @@ use super::auth::Admin;
 use crate::{
     delivery::Outgoing,
     error::{ApiJson, ApiPath, AppError},
-    federation::activities,
+    federation::activities::{self, Activity},
     keys::generate_keypair,
     organisations::{Organisation, Profile, ProfileField, validate_handle},
     state::AppState,
@@ -148,8 +148,7 @@ pub async fn create(
 async fn tell_followers(
     state: &AppState,
     org: &Organisation,
-    kind: &'static str,
-    body: serde_json::Value,
+    activity: Activity,
 ) -> Result<(), AppError> {
     let inboxes = state.store.follower_inboxes(&[org.id]).await?;
     if !inboxes.is_empty() {
@@ -158,9 +157,8 @@ async fn tell_followers(
             .send(
                 Outgoing {
                     organisation_id: org.id,
-                    kind,
                     statement_id: None,
-                    body,
+                    activity,
                 },
                 &inboxes,
             )
@@ -236,7 +234,6 @@ pub async fn update(
     tell_followers(
         &state,
         &updated,
-        "Update",
         activities::update_actor(&state.urls, &updated),
     )
     .await?;
@@ -255,7 +252,6 @@ pub async fn delete(
     tell_followers(
         &state,
         &org,
-        "Delete",
         activities::delete_actor(&state.urls, &org.handle),
     )
     .await?;

@@ -18,13 +18,11 @@ use std::{
     time::Duration,
 };
 
-use serde_json::Value;
 use tokio::sync::{Notify, watch};
-use url::Url;
 
 use crate::{
+    activity::Activity,
     store::{NewActivity, Store, StoreError, Transition},
-    urls::Urls,
 };
 
 /// The entry point for sending: stores and queues, then wakes the workers of
@@ -32,44 +30,22 @@ use crate::{
 #[derive(Clone)]
 pub struct Outbox {
     store: Store,
-    urls: Urls,
     wake: Arc<Notify>,
 }
 
-/// An activity ready to queue: its JSON (with its `id`) and what it is about.
+/// An activity ready to queue: who sends it and what statement it is about.
 pub struct Outgoing {
     pub organisation_id: i64,
-    pub kind: &'static str,
     pub statement_id: Option<i64>,
-    pub body: Value,
+    pub activity: Activity,
 }
 
 impl Outbox {
-    pub fn new(store: Store, urls: Urls) -> Self {
+    pub fn new(store: Store) -> Self {
         Outbox {
             store,
-            urls,
             wake: Arc::new(Notify::new()),
         }
-    }
-
-    /// An activity as the store keeps it: its public id (the last segment of
-    /// its `/activities/` id) and its JSON text.
-    pub fn stored_form(&self, body: &Value) -> (String, String) {
-        let id = body["id"]
-            .as_str()
-            .and_then(|id| Url::parse(id).ok())
-            .expect("activities are built with an id");
-        let public_id = id
-            .path()
-            .strip_prefix("/activities/")
-            .filter(|_| self.urls.is_local(&id))
-            .expect("activity ids come from Urls::activity")
-            .to_string();
-        (
-            public_id,
-            serde_json::to_string(body).expect("activities serialise"),
-        )
     }
 
     /// What workers of this process wait on.
@@ -94,23 +70,22 @@ impl Outbox {
         transition: Option<Transition>,
         activities: Vec<(Outgoing, Vec<String>)>,
     ) -> Result<(bool, usize), StoreError> {
-        let prepared: Vec<(String, String, &Outgoing)> = activities
+        let bodies: Vec<String> = activities
             .iter()
-            .map(|(activity, _)| {
-                let (public_id, body) = self.stored_form(&activity.body);
-                (public_id, body, activity)
+            .map(|(outgoing, _)| {
+                serde_json::to_string(outgoing.activity.body()).expect("activities serialise")
             })
             .collect();
-        let batch: Vec<(NewActivity<'_>, &[String])> = prepared
+        let batch: Vec<(NewActivity<'_>, &[String])> = activities
             .iter()
-            .zip(&activities)
-            .map(|((public_id, body, activity), (_, inboxes))| {
+            .zip(&bodies)
+            .map(|((outgoing, inboxes), body)| {
                 (
                     NewActivity {
-                        public_id,
-                        organisation_id: activity.organisation_id,
-                        kind: activity.kind,
-                        statement_id: activity.statement_id,
+                        public_id: outgoing.activity.public_id(),
+                        organisation_id: outgoing.organisation_id,
+                        kind: outgoing.activity.kind().as_str(),
+                        statement_id: outgoing.statement_id,
                         body,
                     },
                     inboxes.as_slice(),
@@ -120,7 +95,7 @@ impl Outbox {
         let (done, queued) = self.store.enqueue_batch(transition, &batch).await?;
         if done {
             for (activity, inboxes) in &activities {
-                tracing::info!(kind = activity.kind, id = %activity.body["id"], inboxes = inboxes.len(), "activity queued");
+                tracing::info!(kind = activity.activity.kind().as_str(), id = %activity.activity.id(), inboxes = inboxes.len(), "activity queued");
             }
             self.wake.notify_one();
         }

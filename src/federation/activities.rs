@@ -1,11 +1,12 @@
-//! The activities we send, one builder each. Every activity gets a fresh,
-//! never reused id under `/activities/`, where it can be dereferenced.
+//! The activities about follows and profiles, one builder each (those
+//! about statements are in `statements::document`). Each is an
+//! [`Activity`]: its id is minted there, once.
 
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::store::Follower;
-use crate::urls::Urls;
+pub use crate::activity::{Activity, Kind};
+use crate::{store::Follower, urls::Urls};
 
 pub use crate::urls::PUBLIC;
 const AS_CONTEXT: &str = "https://www.w3.org/ns/activitystreams";
@@ -23,77 +24,87 @@ fn follow_object(follow_id: &str, follower: &str, organisation: &Url) -> Value {
 
 /// `Accept{Follow}` from the organisation, for the Follow `follow_id` of
 /// the actor `follower`.
-pub fn accept_follow(urls: &Urls, handle: &str, follow_id: &str, follower: &str) -> Value {
+pub fn accept_follow(urls: &Urls, handle: &str, follow_id: &str, follower: &str) -> Activity {
     let organisation = urls.organisation(handle);
-    json!({
-        "@context": AS_CONTEXT,
-        "id": urls.new_activity(),
-        "type": "Accept",
-        "actor": organisation,
-        "to": [follower],
-        "object": follow_object(follow_id, follower, &organisation),
-    })
+    Activity::new(
+        urls,
+        Kind::Accept,
+        json!({
+            "@context": AS_CONTEXT,
+            "actor": organisation,
+            "to": [follower],
+            "object": follow_object(follow_id, follower, &organisation),
+        }),
+    )
 }
 
 /// `Reject{Follow}`: refuses a request, or ends an accepted follow.
-pub fn reject_follow(urls: &Urls, handle: &str, follower: &Follower) -> Value {
+pub fn reject_follow(urls: &Urls, handle: &str, follower: &Follower) -> Activity {
     let organisation = urls.organisation(handle);
-    json!({
-        "@context": AS_CONTEXT,
-        "id": urls.new_activity(),
-        "type": "Reject",
-        "actor": organisation,
-        "to": [follower.actor],
-        "object": follow_object(&follower.follow_activity_id, &follower.actor, &organisation),
-    })
+    Activity::new(
+        urls,
+        Kind::Reject,
+        json!({
+            "@context": AS_CONTEXT,
+            "actor": organisation,
+            "to": [follower.actor],
+            "object": follow_object(&follower.follow_activity_id, &follower.actor, &organisation),
+        }),
+    )
 }
 
 /// `Undo{Accept{Follow}}`: revokes an accepted follow.
-pub fn undo_accept(urls: &Urls, handle: &str, follower: &Follower) -> Value {
+pub fn undo_accept(urls: &Urls, handle: &str, follower: &Follower) -> Activity {
     let organisation = urls.organisation(handle);
-    json!({
-        "@context": AS_CONTEXT,
-        "id": urls.new_activity(),
-        "type": "Undo",
-        "actor": organisation,
-        "to": [follower.actor],
-        "object": {
-            "id": format!("{}#accepts/{}", organisation, follower.id),
-            "type": "Accept",
+    Activity::new(
+        urls,
+        Kind::Undo,
+        json!({
+            "@context": AS_CONTEXT,
             "actor": organisation,
-            "object": follow_object(&follower.follow_activity_id, &follower.actor, &organisation),
-        },
-    })
+            "to": [follower.actor],
+            "object": {
+                "id": format!("{}#accepts/{}", organisation, follower.id),
+                "type": "Accept",
+                "actor": organisation,
+                "object": follow_object(&follower.follow_activity_id, &follower.actor, &organisation),
+            },
+        }),
+    )
 }
 
 /// `Update{Organization}` after a profile edit: followers' servers refresh
 /// the profile at once instead of within a day.
-pub fn update_actor(urls: &Urls, org: &crate::organisations::Organisation) -> Value {
+pub fn update_actor(urls: &Urls, org: &crate::organisations::Organisation) -> Activity {
     let actor = super::actor::organisation_actor(org, urls);
     let followers = urls.followers(&org.handle);
     let object = serde_json::to_value(&actor).expect("actors serialise");
-    json!({
-        "@context": super::context(),
-        "id": urls.new_activity(),
-        "type": "Update",
-        "actor": actor.id,
-        "to": [PUBLIC],
-        "cc": [followers],
-        "object": object,
-    })
+    Activity::new(
+        urls,
+        Kind::Update,
+        json!({
+            "@context": super::context(),
+            "actor": actor.id,
+            "to": [PUBLIC],
+            "cc": [followers],
+            "object": object,
+        }),
+    )
 }
 
 /// `Delete{actor}` when an organisation is deleted: followers' servers
 /// remove the account (docs/interop.md §6).
-pub fn delete_actor(urls: &Urls, handle: &str) -> Value {
+pub fn delete_actor(urls: &Urls, handle: &str) -> Activity {
     let actor = urls.organisation(handle);
-    json!({
-        "@context": AS_CONTEXT,
-        "id": urls.new_activity(),
-        "type": "Delete",
-        "actor": actor,
-        "to": [PUBLIC],
-        "cc": [urls.followers(handle)],
-        "object": actor,
-    })
+    Activity::new(
+        urls,
+        Kind::Delete,
+        json!({
+            "@context": AS_CONTEXT,
+            "actor": actor,
+            "to": [PUBLIC],
+            "cc": [urls.followers(handle)],
+            "object": actor,
+        }),
+    )
 }

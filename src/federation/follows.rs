@@ -3,7 +3,7 @@
 //! matching activity is queued for the follower in one transaction
 //! (`Outbox::send_all` with a `Transition`), so neither happens alone.
 
-use super::activities;
+use super::activities::{self, Activity};
 use crate::{
     delivery::Outgoing,
     organisations::Organisation,
@@ -11,18 +11,12 @@ use crate::{
     store::{ACCEPTED, Follower, PENDING, StoreError, StoreResult, Transition},
 };
 
-fn to_follower(
-    org: &Organisation,
-    kind: &'static str,
-    body: serde_json::Value,
-    inbox: &str,
-) -> (Outgoing, Vec<String>) {
+fn to_follower(org: &Organisation, activity: Activity, inbox: &str) -> (Outgoing, Vec<String>) {
     (
         Outgoing {
             organisation_id: org.id,
-            kind,
             statement_id: None,
-            body,
+            activity,
         },
         vec![inbox.to_string()],
     )
@@ -50,7 +44,7 @@ pub async fn follow_received(
                 actor_id,
                 accept_now: !org.manually_approves_followers,
             }),
-            vec![to_follower(org, "Accept", accept, inbox)],
+            vec![to_follower(org, accept, inbox)],
         )
         .await?;
     if !fresh {
@@ -94,7 +88,7 @@ pub async fn approve(
                 organisation_id: org.id,
                 follower_id: request_id,
             }),
-            vec![to_follower(org, "Accept", accept, &request.inbox)],
+            vec![to_follower(org, accept, &request.inbox)],
         )
         .await?;
     if !done {
@@ -109,15 +103,7 @@ pub async fn reject(
     org: &Organisation,
     request_id: i64,
 ) -> StoreResult<Follower> {
-    end(
-        state,
-        org,
-        request_id,
-        PENDING,
-        "Reject",
-        activities::reject_follow,
-    )
-    .await
+    end(state, org, request_id, PENDING, activities::reject_follow).await
 }
 
 /// The editor removes a follower: removed, and an Undo of our Accept
@@ -127,15 +113,7 @@ pub async fn remove(
     org: &Organisation,
     follower_id: i64,
 ) -> StoreResult<Follower> {
-    end(
-        state,
-        org,
-        follower_id,
-        ACCEPTED,
-        "Undo",
-        activities::undo_accept,
-    )
-    .await
+    end(state, org, follower_id, ACCEPTED, activities::undo_accept).await
 }
 
 async fn end(
@@ -143,14 +121,13 @@ async fn end(
     org: &Organisation,
     follower_id: i64,
     expected: &'static str,
-    kind: &'static str,
-    build: fn(&crate::urls::Urls, &str, &Follower) -> serde_json::Value,
+    build: fn(&crate::urls::Urls, &str, &Follower) -> Activity,
 ) -> StoreResult<Follower> {
     let follower = state.store.follower(org.id, follower_id).await?;
     if follower.state != expected {
         return Err(StoreError::NotFound);
     }
-    let body = build(&state.urls, &org.handle, &follower);
+    let activity = build(&state.urls, &org.handle, &follower);
     let (done, _) = state
         .outbox
         .send_all(
@@ -159,7 +136,7 @@ async fn end(
                 follower_id,
                 state: expected,
             }),
-            vec![to_follower(org, kind, body, &follower.inbox)],
+            vec![to_follower(org, activity, &follower.inbox)],
         )
         .await?;
     if !done {

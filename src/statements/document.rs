@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::{Format, Statement, display_date};
 use crate::{
+    activity::{Activity, Kind},
     clock::from_ms,
     html::{self, escape},
     organisations::Organisation,
@@ -189,18 +190,20 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
 }
 
 /// `Create` from the lead signatory.
-pub fn create(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> Value {
+pub fn create(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> Activity {
     let object = statement_object(statement, urls, default_disclaimer);
-    json!({
-        "@context": context(),
-        "id": urls.new_activity(),
-        "type": "Create",
-        "actor": urls.organisation(&statement.lead().handle),
-        "published": object["published"],
-        "to": object["to"],
-        "cc": object["cc"],
-        "object": object,
-    })
+    Activity::new(
+        urls,
+        Kind::Create,
+        json!({
+            "@context": context(),
+            "actor": urls.organisation(&statement.lead().handle),
+            "published": object["published"],
+            "to": object["to"],
+            "cc": object["cc"],
+            "object": object,
+        }),
+    )
 }
 
 /// `Announce` of the statement by a co-signer, to its own followers.
@@ -209,43 +212,49 @@ pub fn announce(
     signer: &Organisation,
     urls: &Urls,
     at: DateTime<Utc>,
-) -> Value {
-    json!({
-        "@context": "https://www.w3.org/ns/activitystreams",
-        "id": urls.new_activity(),
-        "type": "Announce",
-        "actor": urls.organisation(&signer.handle),
-        "published": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "to": [PUBLIC],
-        "cc": [urls.followers(&signer.handle), urls.organisation(&statement.lead().handle)],
-        "object": urls.statement(&statement.public_id),
-    })
+) -> Activity {
+    Activity::new(
+        urls,
+        Kind::Announce,
+        json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "actor": urls.organisation(&signer.handle),
+            "published": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "to": [PUBLIC],
+            "cc": [urls.followers(&signer.handle), urls.organisation(&statement.lead().handle)],
+            "object": urls.statement(&statement.public_id),
+        }),
+    )
 }
 
 /// `Update` of an edited statement, from the lead.
-pub fn update(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> Value {
+pub fn update(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> Activity {
     let object = statement_object(statement, urls, default_disclaimer);
-    json!({
-        "@context": context(),
-        "id": urls.new_activity(),
-        "type": "Update",
-        "actor": urls.organisation(&statement.lead().handle),
-        "to": object["to"],
-        "cc": object["cc"],
-        "object": object,
-    })
+    Activity::new(
+        urls,
+        Kind::Update,
+        json!({
+            "@context": context(),
+            "actor": urls.organisation(&statement.lead().handle),
+            "to": object["to"],
+            "cc": object["cc"],
+            "object": object,
+        }),
+    )
 }
 
 /// `Delete` with a `Tombstone`, from the lead.
-pub fn delete(statement: &Statement, urls: &Urls) -> Value {
+pub fn delete(statement: &Statement, urls: &Urls) -> Activity {
     let id = urls.statement(&statement.public_id);
-    json!({
-        "@context": "https://www.w3.org/ns/activitystreams",
-        "id": urls.new_activity(),
-        "type": "Delete",
-        "actor": urls.organisation(&statement.lead().handle),
-        "to": [PUBLIC],
-        "cc": [urls.followers(&statement.lead().handle)],
-        "object": { "id": id, "type": "Tombstone" },
-    })
+    Activity::new(
+        urls,
+        Kind::Delete,
+        json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "actor": urls.organisation(&statement.lead().handle),
+            "to": [PUBLIC],
+            "cc": [urls.followers(&statement.lead().handle)],
+            "object": { "id": id, "type": "Tombstone" },
+        }),
+    )
 }
