@@ -34,6 +34,26 @@ pub struct Organisation {
     pub updated_at: i64,
 }
 
+impl Organisation {
+    /// This organisation with `profile` in place of its own, edited at `at`.
+    pub fn with_profile(&self, profile: &Profile, at: i64) -> Organisation {
+        let p = profile.clone();
+        Organisation {
+            name: p.name,
+            summary: p.summary,
+            website: p.website,
+            fields: p.fields,
+            avatar_url: p.avatar_url,
+            header_url: p.header_url,
+            manually_approves_followers: p.manually_approves_followers,
+            discoverable: p.discoverable,
+            indexable: p.indexable,
+            updated_at: at,
+            ..self.clone()
+        }
+    }
+}
+
 /// A name/value pair on the profile (`PropertyValue` in ActivityPub).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -11,7 +11,7 @@ use crate::{
     keys::generate_keypair,
     organisations::{Organisation, Profile, ProfileField, validate_handle},
     state::AppState,
-    store::{ACCEPTED, NewOrganisation, StoreError},
+    store::{ACCEPTED, NewOrganisation, StoreError, Transition, now_ms},
 };
 
 #[derive(Deserialize)]
@@ -144,25 +144,30 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view(&state, created).await?)))
 }
 
-/// Queues an activity about the organisation itself for all its followers.
-async fn tell_followers(
+/// Applies `change` to the organisation and queues `activity` about it for
+/// all its followers, in one transaction; 404 if the organisation was
+/// deleted meanwhile (then nothing changed).
+async fn change_and_tell(
     state: &AppState,
     org: &Organisation,
+    change: Transition,
     activity: Activity,
 ) -> Result<(), AppError> {
     let inboxes = state.store.follower_inboxes(&[org.id]).await?;
-    if !inboxes.is_empty() {
-        state
-            .outbox
-            .send(
-                Outgoing {
-                    organisation_id: org.id,
-                    statement_id: None,
-                    activity,
-                },
-                &inboxes,
-            )
-            .await?;
+    let outgoing = Outgoing {
+        organisation_id: org.id,
+        statement_id: None,
+        activity,
+    };
+    let (done, _) = state
+        .outbox
+        .send_all(Some(change), vec![(outgoing, inboxes)])
+        .await?;
+    if !done {
+        return Err(AppError::not_found(format!(
+            "no organisation {}",
+            org.handle
+        )));
     }
     Ok(())
 }
@@ -228,15 +233,23 @@ pub async fn update(
         indexable: input.indexable.unwrap_or(org.indexable),
     }
     .validate()?;
-    let updated = state.store.update_organisation(org.id, &profile).await?;
-    state.documents.forget(&org.handle).await;
-    tracing::info!(handle = %updated.handle, "organisation updated");
-    tell_followers(
+    let at = now_ms();
+    let edited = org.with_profile(&profile, at);
+    let update = activities::update_actor(&state.urls, &edited);
+    change_and_tell(
         &state,
-        &updated,
-        activities::update_actor(&state.urls, &updated),
+        &org,
+        Transition::UpdateOrganisation {
+            organisation_id: org.id,
+            profile: Box::new(profile),
+            at,
+        },
+        update,
     )
     .await?;
+    state.documents.forget(&org.handle).await;
+    tracing::info!(handle = %org.handle, "organisation updated");
+    let updated = find(&state, &handle).await?;
     Ok(Json(view(&state, updated).await?))
 }
 
@@ -247,15 +260,17 @@ pub async fn delete(
     ApiPath(handle): ApiPath<String>,
 ) -> Result<StatusCode, AppError> {
     let org = find(&state, &handle).await?;
-    // Queued before the row is marked deleted, while the followers are known;
-    // the key stays, so the Delete is still signed.
-    tell_followers(
+    // The followers are read before the row is marked deleted; the key
+    // stays, so the Delete is still signed.
+    change_and_tell(
         &state,
         &org,
+        Transition::DeleteOrganisation {
+            organisation_id: org.id,
+        },
         activities::delete_actor(&state.urls, &org.handle),
     )
     .await?;
-    state.store.delete_organisation(org.id).await?;
     state.documents.forget(&org.handle).await;
     tracing::info!(handle = %org.handle, "organisation deleted");
     Ok(StatusCode::NO_CONTENT)

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::{Backend, Store, StoreResult, now_ms, on_pool};
 use crate::{
     domains::BlockList,
+    organisations::Profile,
     statements::{State, ValidContent},
 };
 
@@ -58,6 +59,16 @@ pub enum Transition {
         organisation_id: i64,
         follower_id: i64,
     },
+    /// A new profile for a live organisation, at `at` (ms: the `updated`
+    /// its Update carries).
+    UpdateOrganisation {
+        organisation_id: i64,
+        profile: Box<Profile>,
+        at: i64,
+    },
+    /// A live organisation deleted (its row stays: the handle is never
+    /// given out again).
+    DeleteOrganisation { organisation_id: i64 },
     /// A follow in `state` ended by us (a rejected request, a removed
     /// follower).
     EndFollow {
@@ -303,6 +314,34 @@ impl Store {
                         )
                         .bind(organisation_id)
                         .bind(follower_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected(),
+                        Transition::UpdateOrganisation { organisation_id, profile: p, at } => sqlx::query(
+                            "UPDATE organisations SET name = $2, summary = $3, website = $4, fields = $5, \
+                             avatar_url = $6, header_url = $7, manually_approves_followers = $8, \
+                             discoverable = $9, indexable = $10, updated_at = $11 \
+                             WHERE id = $1 AND deleted_at IS NULL",
+                        )
+                        .bind(organisation_id)
+                        .bind(&p.name)
+                        .bind(&p.summary)
+                        .bind(&p.website)
+                        .bind(super::organisations::fields_json(&p.fields))
+                        .bind(&p.avatar_url)
+                        .bind(&p.header_url)
+                        .bind(p.manually_approves_followers)
+                        .bind(p.discoverable)
+                        .bind(p.indexable)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected(),
+                        Transition::DeleteOrganisation { organisation_id } => sqlx::query(
+                            "UPDATE organisations SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL",
+                        )
+                        .bind(organisation_id)
                         .bind(now)
                         .execute(&mut *tx)
                         .await?

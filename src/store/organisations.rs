@@ -68,7 +68,7 @@ pub struct NewOrganisation {
     pub private_key: PrivateKey,
 }
 
-fn fields_json(fields: &[ProfileField]) -> String {
+pub(super) fn fields_json(fields: &[ProfileField]) -> String {
     serde_json::to_string(fields).expect("profile fields serialise")
 }
 
@@ -175,54 +175,6 @@ impl Store {
                 .fetch_one(pool)
                 .await
         })?)
-    }
-
-    /// Replaces the profile of a live organisation.
-    pub async fn update_organisation(&self, id: i64, p: &Profile) -> StoreResult<Organisation> {
-        let sql = concat!(
-            "UPDATE organisations SET name = $2, summary = $3, website = $4, fields = $5, \
-             avatar_url = $6, header_url = $7, manually_approves_followers = $8, \
-             discoverable = $9, indexable = $10, updated_at = $11 \
-             WHERE id = $1 AND deleted_at IS NULL RETURNING ",
-            columns!(),
-            ""
-        );
-        let row: OrganisationRow = on_pool!(self, |pool| {
-            sqlx::query_as(sql)
-                .bind(id)
-                .bind(&p.name)
-                .bind(&p.summary)
-                .bind(&p.website)
-                .bind(fields_json(&p.fields))
-                .bind(&p.avatar_url)
-                .bind(&p.header_url)
-                .bind(p.manually_approves_followers)
-                .bind(p.discoverable)
-                .bind(p.indexable)
-                .bind(now_ms())
-                .fetch_one(pool)
-                .await
-        })?;
-        row.try_into()
-    }
-
-    /// Marks an organisation deleted. The row stays so that its handle, and
-    /// with it its actor id, is never given to anyone else.
-    pub async fn delete_organisation(&self, id: i64) -> StoreResult<()> {
-        let done = on_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE organisations SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL",
-            )
-            .bind(id)
-            .bind(now_ms())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
-        if done == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
     }
 
     /// The handle and key of an organisation, deleted or not: activities it
