@@ -111,6 +111,17 @@ fn creates_of(peers: &[Peer], object: &str) -> Vec<usize> {
         .collect()
 }
 
+/// Waits up to `secs` until every peer holds a verified Create of `object`.
+async fn every_inbox_has(peers: &[Peer], object: &str, secs: u64) {
+    eventually(secs, || async {
+        creates_of(peers, object)
+            .iter()
+            .all(|&n| n > 0)
+            .then_some(())
+    })
+    .await;
+}
+
 async fn pg_rows(db: &TestDb, sql: &str) -> Vec<String> {
     let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
@@ -264,13 +275,7 @@ async fn two_web_and_two_worker_processes_share_one_postgres() {
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["status"], "scheduled");
     let object = created["url"].as_str().unwrap().to_string();
-    eventually(60, || async {
-        creates_of(&peers, &object)
-            .iter()
-            .all(|&n| n > 0)
-            .then_some(())
-    })
-    .await;
+    every_inbox_has(&peers, &object, 60).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
         creates_of(&peers, &object).iter().all(|&n| n == 1),
@@ -393,13 +398,7 @@ async fn sigterm_drains(db: TestDb) {
         dir.path().join("2.log"),
     );
     next.ready().await;
-    eventually(60, || async {
-        creates_of(&peers, &object)
-            .iter()
-            .all(|&n| n > 0)
-            .then_some(())
-    })
-    .await;
+    every_inbox_has(&peers, &object, 60).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
         creates_of(&peers, &object).iter().all(|&n| n == 1),
@@ -570,13 +569,7 @@ async fn metrics_follow_the_work() {
     )
     .await;
     let object = published["url"].as_str().unwrap().to_string();
-    eventually(20, || async {
-        creates_of(&peers, &object)
-            .iter()
-            .all(|&n| n == 1)
-            .then_some(())
-    })
-    .await;
+    every_inbox_has(&peers, &object, 20).await;
     // A refused inbox request counts too.
     let refused = reqwest::Client::new()
         .post(format!("{base}/inbox"))
