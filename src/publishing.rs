@@ -16,7 +16,7 @@ use crate::{
     clock::{from_ms, now_ms},
     delivery::{Outbox, Outgoing},
     organisations::Organisation,
-    statements::{State, Statement, ValidContent, document},
+    statements::{Change, State, Statement, ValidContent, document},
     store::{Store, StoreResult, Transition},
     urls::Urls,
 };
@@ -92,6 +92,11 @@ pub async fn edit(
     content: ValidContent,
     publish_at: Option<Option<i64>>,
 ) -> StoreResult<bool> {
+    if !current.state.allows(Change::Edit)
+        || (publish_at.is_some() && !current.state.allows(Change::Reschedule))
+    {
+        return Ok(false);
+    }
     let at = now_ms();
     let mut activities = Vec::new();
     if current.state == State::Published {

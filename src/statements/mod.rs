@@ -117,6 +117,53 @@ impl State {
             _ => None,
         }
     }
+
+    /// Whether `change` may start from this state.
+    pub fn allows(self, change: Change) -> bool {
+        change.starts_from().contains(&self)
+    }
+}
+
+/// What can happen to a statement: the one owner of which change may start
+/// from which state. The store's guards are built from [`Change::guard`],
+/// so the database applies exactly these rules, atomically.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Draft or scheduled → published.
+    Publish,
+    /// New content; the state stays.
+    Edit,
+    /// Draft or scheduled → scheduled (with a `publish_at`) or draft.
+    Reschedule,
+    /// Published → deleted, with a Delete to everyone who had it.
+    Withdraw,
+    /// Draft or scheduled → deleted, without a word to anyone.
+    Discard,
+}
+
+impl Change {
+    /// The states this change may start from.
+    pub fn starts_from(self) -> &'static [State] {
+        match self {
+            Change::Publish | Change::Reschedule | Change::Discard => {
+                &[State::Draft, State::Scheduled]
+            }
+            Change::Edit => &[State::Draft, State::Scheduled, State::Published],
+            Change::Withdraw => &[State::Published],
+        }
+    }
+
+    /// The SQL condition on a statement's `state` column that admits this
+    /// change, e.g. `state IN ('draft', 'scheduled')`. Built from constants
+    /// only.
+    pub fn guard(self) -> String {
+        let states: Vec<String> = self
+            .starts_from()
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        format!("state IN ({})", states.join(", "))
+    }
 }
 
 pub const MAX_TITLE_LEN: usize = 300;
@@ -271,6 +318,24 @@ pub fn display_date(original: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_statement_state_machine() {
+        use Change::*;
+        use State::*;
+        let allowed = |state: State| -> Vec<Change> {
+            [Publish, Edit, Reschedule, Withdraw, Discard]
+                .into_iter()
+                .filter(|c| state.allows(*c))
+                .collect()
+        };
+        assert_eq!(allowed(Draft), vec![Publish, Edit, Reschedule, Discard]);
+        assert_eq!(allowed(Scheduled), vec![Publish, Edit, Reschedule, Discard]);
+        assert_eq!(allowed(Published), vec![Edit, Withdraw]);
+        assert_eq!(allowed(Deleted), Vec::<Change>::new(), "deleted is final");
+        assert_eq!(Publish.guard(), "state IN ('draft', 'scheduled')");
+        assert_eq!(Withdraw.guard(), "state IN ('published')");
+    }
 
     fn content() -> Content {
         Content {

@@ -12,7 +12,7 @@ use super::{Backend, Store, StoreResult, now_ms, on_pool};
 use crate::{
     domains::BlockList,
     organisations::Profile,
-    statements::{State, ValidContent},
+    statements::{Change, State, ValidContent},
 };
 
 /// An activity to store and deliver.
@@ -228,22 +228,24 @@ impl Store {
                 let mut tx = pool.begin().await?;
                 if let Some(transition) = &transition {
                     let changed = match transition {
-                        Transition::Publish { statement_id, at } => sqlx::query(
+                        Transition::Publish { statement_id, at } => sqlx::query(sqlx::AssertSqlSafe(format!(
                             "UPDATE statements SET state = 'published', published_at = $2, updated_at = $2 \
-                             WHERE id = $1 AND state IN ('draft', 'scheduled')",
-                        )
+                             WHERE id = $1 AND {}",
+                            Change::Publish.guard()
+                        )))
                         .bind(statement_id)
                         .bind(at)
                         .execute(&mut *tx)
                         .await?
                         .rows_affected(),
                         Transition::Edit { statement_id, expected, content: c, publish_at, at } => {
-                            let mut changed = sqlx::query(
+                            let mut changed = sqlx::query(sqlx::AssertSqlSafe(format!(
                                 "UPDATE statements SET title = $3, body = $4, summary = $5, content_warning = $6, \
                                  language = $7, tags = $8, format = $9, original_date = $10, disclaimer = $11, \
                                  updated_at = $12, edited_at = CASE WHEN state = 'published' THEN $12 ELSE edited_at END \
-                                 WHERE id = $1 AND state = $2",
-                            )
+                                 WHERE id = $1 AND state = $2 AND {}",
+                                Change::Edit.guard()
+                            )))
                             .bind(statement_id)
                             .bind(expected.as_str())
                             .bind(&c.title)
@@ -260,10 +262,10 @@ impl Store {
                             .await?
                             .rows_affected();
                             if let (1, Some(publish_at)) = (changed, publish_at) {
-                                changed = sqlx::query(
-                                    "UPDATE statements SET state = $2, publish_at = $3 \
-                                     WHERE id = $1 AND state IN ('draft', 'scheduled')",
-                                )
+                                changed = sqlx::query(sqlx::AssertSqlSafe(format!(
+                                    "UPDATE statements SET state = $2, publish_at = $3 WHERE id = $1 AND {}",
+                                    Change::Reschedule.guard()
+                                )))
                                 .bind(statement_id)
                                 .bind(if publish_at.is_some() { "scheduled" } else { "draft" })
                                 .bind(publish_at)
@@ -273,10 +275,11 @@ impl Store {
                             }
                             changed
                         }
-                        Transition::Delete { statement_id } => sqlx::query(
+                        Transition::Delete { statement_id } => sqlx::query(sqlx::AssertSqlSafe(format!(
                             "UPDATE statements SET state = 'deleted', deleted_at = $2, updated_at = $2 \
-                             WHERE id = $1 AND state = 'published'",
-                        )
+                             WHERE id = $1 AND {}",
+                            Change::Withdraw.guard()
+                        )))
                         .bind(statement_id)
                         .bind(now)
                         .execute(&mut *tx)

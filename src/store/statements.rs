@@ -1,7 +1,7 @@
 //! Statements, their signatories in order, and pinned statements.
 
 use super::{Store, StoreError, StoreResult, now_ms, on_pool};
-use crate::statements::{Format, State, Statement, ValidContent};
+use crate::statements::{Change, Format, State, Statement, ValidContent};
 
 #[derive(sqlx::FromRow)]
 struct StatementRow {
@@ -225,10 +225,11 @@ impl Store {
     /// nobody to tell, so the row goes to the `deleted` state directly.
     pub async fn discard_statement(&self, id: i64) -> StoreResult<bool> {
         let rows = on_pool!(self, |pool| {
-            sqlx::query(
+            sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE statements SET state = 'deleted', deleted_at = $2, updated_at = $2 \
-                 WHERE id = $1 AND state IN ('draft', 'scheduled')",
-            )
+                 WHERE id = $1 AND {}",
+                Change::Discard.guard()
+            )))
             .bind(id)
             .bind(now_ms())
             .execute(pool)
