@@ -172,14 +172,23 @@ pub async fn serve(
 }
 
 async fn scrape(State(scrape): State<Scrape>) -> Response {
-    match scrape.store.queue_depths(now_ms()).await {
-        Ok(depths) => {
-            for (state, count) in &depths.by_state {
-                metrics::gauge!(QUEUE_DEPTH, "state" => *state).set(*count as f64);
+    // The same counts the admin API reports, and the oldest due delivery.
+    match scrape.store.delivery_counts(None).await {
+        Ok(counts) => {
+            for (state, count) in [
+                ("queued", counts.queued),
+                ("sending", counts.sending),
+                ("delivered", counts.delivered),
+                ("failed", counts.failed),
+            ] {
+                metrics::gauge!(QUEUE_DEPTH, "state" => state).set(count as f64);
             }
-            metrics::gauge!(OLDEST_DUE).set(depths.oldest_due_age_ms as f64 / 1000.0);
         }
         // The process's own figures are still worth having.
+        Err(err) => tracing::error!(error = %err, "metrics: reading the queue failed"),
+    }
+    match scrape.store.oldest_due_age_ms(now_ms()).await {
+        Ok(age_ms) => metrics::gauge!(OLDEST_DUE).set(age_ms as f64 / 1000.0),
         Err(err) => tracing::error!(error = %err, "metrics: reading the queue failed"),
     }
     (

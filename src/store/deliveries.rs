@@ -119,12 +119,6 @@ pub const DELIVERY_STATES: [&str; 4] = ["queued", "sending", "delivered", "faile
 /// The PostgreSQL channel on which queued deliveries are announced.
 const DELIVERIES_CHANNEL: &str = "broadside_deliveries";
 
-#[derive(Debug, Clone)]
-pub struct QueueDepths {
-    pub by_state: Vec<(&'static str, i64)>,
-    pub oldest_due_age_ms: i64,
-}
-
 /// Announcements of queued deliveries (PostgreSQL `LISTEN`).
 pub struct DeliveryListener {
     listener: sqlx::postgres::PgListener,
@@ -640,14 +634,9 @@ impl Store {
         Ok((unavailable, self.block_list().await?))
     }
 
-    /// The whole queue by state, and how long its oldest due delivery has
-    /// waited (for metrics).
-    pub async fn queue_depths(&self, now: i64) -> StoreResult<QueueDepths> {
-        let rows: Vec<(String, i64)> = on_pool!(self, |pool| {
-            sqlx::query_as("SELECT state, COUNT(*) FROM deliveries GROUP BY state")
-                .fetch_all(pool)
-                .await
-        })?;
+    /// How long the oldest delivery that is due has waited, in ms (0 when
+    /// none waits).
+    pub async fn oldest_due_age_ms(&self, now: i64) -> StoreResult<i64> {
         let oldest: Option<i64> = on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT MIN(run_at) FROM deliveries WHERE state = 'queued' AND run_at <= $1",
@@ -656,17 +645,7 @@ impl Store {
             .fetch_one(pool)
             .await
         })?;
-        let by_state = DELIVERY_STATES
-            .iter()
-            .map(|state| {
-                let count = rows.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
-                (*state, count)
-            })
-            .collect();
-        Ok(QueueDepths {
-            by_state,
-            oldest_due_age_ms: oldest.map_or(0, |at| (now - at).max(0)),
-        })
+        Ok(oldest.map_or(0, |at| (now - at).max(0)))
     }
 
     /// Tells workers in every process that deliveries were queued
