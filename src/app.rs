@@ -26,7 +26,7 @@ use crate::{
         self,
         worker::{Worker, WorkerSettings},
     },
-    federation, ops, publishing,
+    federation, ops, services,
     state::AppState,
     store::Store,
     web,
@@ -38,8 +38,8 @@ impl AppState {
     /// any process queues deliveries) and the metrics endpoint if configured.
     pub async fn start_background(&self) -> anyhow::Result<Background> {
         let (shutdown, stopped) = watch::channel(false);
-        let mut tasks = vec![tokio::spawn(publishing::run_scheduler(
-            self.publisher.clone(),
+        let mut tasks = vec![tokio::spawn(services::statements::run_scheduler(
+            self.services.clone(),
             stopped.clone(),
         ))];
         if let Some(addr) = self.config.metrics_listen {

@@ -17,7 +17,7 @@ use axum::{
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::{organisations::Invalid, store::StoreError};
+use crate::{organisations::Invalid, services::ServiceError, store::StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -86,6 +86,18 @@ impl From<StoreError> for AppError {
             StoreError::NotFound => AppError::NotFound("not found".into()),
             StoreError::Conflict => AppError::Conflict("already exists".into()),
             other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<ServiceError> for AppError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::NotFound(what) => AppError::NotFound(what),
+            ServiceError::Invalid(invalid) => invalid.into(),
+            ServiceError::Conflict(why) => AppError::Conflict(why),
+            ServiceError::Store(err) => err.into(),
+            ServiceError::Internal(err) => AppError::Internal(err),
         }
     }
 }

@@ -1,7 +1,6 @@
 //! Broadside: joint statements of several organisations, published on the
 //! fediverse. See ARCHITECTURE.md for the map of these modules.
 
-pub mod activity;
 pub mod admin;
 pub mod app;
 pub mod cli;
@@ -17,11 +16,12 @@ pub mod instance;
 pub mod keys;
 pub mod ops;
 pub mod organisations;
-pub mod publishing;
+pub mod services;
 pub mod state;
 pub mod statements;
 pub mod store;
 pub mod templates;
 pub mod transport;
 pub mod urls;
+pub mod vocabulary;
 pub mod web;

@@ -6,7 +6,7 @@ use std::{ops::Deref, sync::Arc};
 
 use crate::{
     config::Config, delivery::Outbox, documents::Documents, instance::InstanceActor,
-    publishing::Publisher, store::Store, templates::Templates, transport, urls::Urls,
+    services::Services, store::Store, templates::Templates, transport, urls::Urls,
 };
 
 /// What every handler can reach. Cheap to clone.
@@ -20,8 +20,8 @@ pub struct StateInner {
     pub templates: Templates,
     /// Where every outgoing activity is queued.
     pub outbox: Outbox,
-    /// Publishing, editing and deleting statements.
-    pub publisher: Publisher,
+    /// What handlers call to change anything.
+    pub services: Services,
     /// The identity that signs our GETs.
     pub instance: InstanceActor,
     /// The one outbound HTTP client.
@@ -45,10 +45,12 @@ impl AppState {
         let instance = InstanceActor::load(&store).await?;
         let http = transport::client(config.allow_private_addresses);
         let outbox = Outbox::new(store.clone());
-        let publisher = Publisher {
+        let documents = Documents::default();
+        let services = Services {
             store: store.clone(),
             outbox: outbox.clone(),
             urls: urls.clone(),
+            documents: documents.clone(),
             disclaimer: config.disclaimer.clone(),
         };
         Ok(AppState(Arc::new(StateInner {
@@ -57,10 +59,10 @@ impl AppState {
             urls,
             templates,
             outbox,
-            publisher,
+            services,
             instance,
             http,
-            documents: Default::default(),
+            documents,
         })))
     }
 }

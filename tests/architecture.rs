@@ -20,6 +20,7 @@ const LEAVES: &[&str] = &[
     "organisations",
     "statements",
     "urls",
+    "vocabulary",
 ];
 
 /// What each lower layer may import besides the leaves.
@@ -30,8 +31,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("delivery", &["ops", "store", "transport"]),
     ("documents", &[]),
     ("instance", &["store"]),
-    // A service: the store and the outbox, never HTTP.
-    ("publishing", &["delivery", "store"]),
+    // The services: the store, the outbox and the document cache, never HTTP.
+    ("services", &["delivery", "documents", "store"]),
     // What handlers share: services and caches, never the handlers.
     (
         "state",
@@ -39,7 +40,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "delivery",
             "documents",
             "instance",
-            "publishing",
+            "services",
             "store",
             "templates",
             "transport",
@@ -169,6 +170,42 @@ fn no_two_top_level_modules_import_each_other() {
         cycles.is_empty(),
         "modules importing each other: {cycles:?}"
     );
+}
+
+/// The modules that answer HTTP: they change nothing themselves.
+const HTTP: &[&str] = &["admin", "federation", "web"];
+
+/// Every change of state and what it sends goes through a service
+/// (ARCHITECTURE.md, "a change and what it sends commit together"): no
+/// handler queues an activity or names a store transition.
+#[test]
+fn handlers_change_state_only_through_services() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut offenders = Vec::new();
+    for module in HTTP {
+        let mut stack = vec![src.join(module)];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (n, line) in text.lines().enumerate() {
+                    if line.trim_start().starts_with("//") {
+                        continue;
+                    }
+                    for word in ["Transition", "send_all", ".outbox.", "Outgoing"] {
+                        if line.contains(word) {
+                            offenders.push(format!("{}:{}: {word}", path.display(), n + 1));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:#?}");
 }
 
 #[test]

@@ -6,12 +6,12 @@ mod common;
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use broadside::{
-    activity::{Activity, Kind},
     delivery::{
         Outgoing,
         worker::{Worker, WorkerSettings},
     },
     store::Store,
+    vocabulary::{Activity, Kind},
 };
 use common::{Backend, TestDb, TestServer, eventually, peer::Peer};
 use reqwest::StatusCode;

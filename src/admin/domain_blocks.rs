@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::auth::Admin;
 use crate::{
     error::{ApiJson, ApiPath, AppError},
+    services::domain_blocks,
     state::AppState,
     store::DomainBlock,
 };
@@ -18,12 +19,6 @@ pub struct NewBlock {
     reason: String,
 }
 
-/// A domain as people type it, in the one normal form, or a 422.
-fn normalise(domain: &str) -> Result<String, AppError> {
-    crate::domains::normalise(domain)
-        .ok_or_else(|| AppError::invalid("domain", "must be a host name such as example.org"))
-}
-
 /// `POST /api/v1/domain-blocks {domain, reason?}` → 201. Followers from the
 /// domain and its subdomains are removed and deliveries to them dropped.
 pub async fn create(
@@ -31,12 +26,7 @@ pub async fn create(
     _admin: Admin,
     ApiJson(input): ApiJson<NewBlock>,
 ) -> Result<(StatusCode, Json<DomainBlock>), AppError> {
-    let domain = normalise(&input.domain)?;
-    let block = state
-        .store
-        .block_domain(&domain, input.reason.trim())
-        .await?;
-    tracing::info!(domain, "domain blocked");
+    let block = domain_blocks::block(&state.services, &input.domain, &input.reason).await?;
     Ok((StatusCode::CREATED, Json(block)))
 }
 
@@ -45,7 +35,7 @@ pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
 ) -> Result<Json<Vec<DomainBlock>>, AppError> {
-    Ok(Json(state.store.domain_blocks().await?))
+    Ok(Json(domain_blocks::list(&state.services).await?))
 }
 
 /// `DELETE /api/v1/domain-blocks/{domain}`
@@ -54,10 +44,6 @@ pub async fn delete(
     _admin: Admin,
     ApiPath(domain): ApiPath<String>,
 ) -> Result<StatusCode, AppError> {
-    let domain = normalise(&domain)?;
-    if state.store.unblock_domain(&domain).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::not_found(format!("{domain} is not blocked")))
-    }
+    domain_blocks::unblock(&state.services, &domain).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,29 +1,17 @@
 //! `/api/v1/organisations/{handle}/followers` and `/follow-requests`: who
 //! follows an organisation, and the requests an editor accepts or rejects.
+//! Each handler calls one function of `services::follows`.
 
 use axum::{Json, extract::State, http::StatusCode};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::{auth::Admin, organisations::find};
+use super::auth::Admin;
 use crate::{
     error::{ApiPath, ApiQuery, AppError},
-    federation::follows,
+    services::{Paging, follows},
     state::AppState,
-    store::{ACCEPTED, Follower, PENDING, StoreError},
+    store::{ACCEPTED, Follower, PENDING},
 };
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Paging {
-    #[serde(default = "default_limit")]
-    limit: i64,
-    #[serde(default)]
-    offset: i64,
-}
-
-fn default_limit() -> i64 {
-    40
-}
 
 #[derive(Serialize)]
 pub struct FollowerPage {
@@ -39,18 +27,7 @@ async fn page(
     follow_state: &str,
     paging: Paging,
 ) -> Result<Json<FollowerPage>, AppError> {
-    if !(1..=200).contains(&paging.limit) || paging.offset < 0 {
-        return Err(AppError::invalid(
-            "limit",
-            "limit must be 1 to 200 and offset at least 0",
-        ));
-    }
-    let org = find(state, handle).await?;
-    let total = state.store.count_followers(org.id, follow_state).await?;
-    let items = state
-        .store
-        .followers(org.id, follow_state, paging.limit, paging.offset)
-        .await?;
+    let (total, items) = follows::followers(&state.services, handle, follow_state, paging).await?;
     Ok(Json(FollowerPage {
         total,
         limit: paging.limit,
@@ -79,24 +56,13 @@ pub async fn requests(
     page(&state, &handle, PENDING, paging).await
 }
 
-fn no_such(what: &str, id: i64) -> impl FnOnce(StoreError) -> AppError + '_ {
-    move |err| match err {
-        StoreError::NotFound => AppError::not_found(format!("no {what} {id}")),
-        other => other.into(),
-    }
-}
-
 /// `POST …/follow-requests/{id}/accept`
 pub async fn accept(
     State(state): State<AppState>,
     _admin: Admin,
     ApiPath((handle, id)): ApiPath<(String, i64)>,
 ) -> Result<Json<Follower>, AppError> {
-    let org = find(&state, &handle).await?;
-    let follower = follows::approve(&state, &org, id)
-        .await
-        .map_err(no_such("follow request", id))?;
-    Ok(Json(follower))
+    Ok(Json(follows::approve(&state.services, &handle, id).await?))
 }
 
 /// `POST …/follow-requests/{id}/reject`
@@ -105,11 +71,7 @@ pub async fn reject(
     _admin: Admin,
     ApiPath((handle, id)): ApiPath<(String, i64)>,
 ) -> Result<Json<Follower>, AppError> {
-    let org = find(&state, &handle).await?;
-    let follower = follows::reject(&state, &org, id)
-        .await
-        .map_err(no_such("follow request", id))?;
-    Ok(Json(follower))
+    Ok(Json(follows::reject(&state.services, &handle, id).await?))
 }
 
 /// `DELETE …/followers/{id}`
@@ -118,9 +80,6 @@ pub async fn remove(
     _admin: Admin,
     ApiPath((handle, id)): ApiPath<(String, i64)>,
 ) -> Result<StatusCode, AppError> {
-    let org = find(&state, &handle).await?;
-    follows::remove(&state, &org, id)
-        .await
-        .map_err(no_such("follower", id))?;
+    follows::remove(&state.services, &handle, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -75,17 +75,6 @@ pub fn routes() -> Router<AppState> {
         .fallback(not_found)
 }
 
-/// For `PATCH` fields: tells an absent field (`None`) from an explicit
-/// `null` (`Some(None)`), which clears the value.
-fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de>,
-{
-    use serde::Deserialize;
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
 async fn not_found() -> crate::error::AppError {
     crate::error::AppError::not_found("no such API route")
 }

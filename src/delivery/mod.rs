@@ -21,8 +21,8 @@ use std::{
 use tokio::sync::{Notify, watch};
 
 use crate::{
-    activity::Activity,
     store::{NewActivity, Store, StoreError, Transition},
+    vocabulary::Activity,
 };
 
 /// The entry point for sending: stores and queues, then wakes the workers of

@@ -15,7 +15,10 @@ use url::Url;
 
 use super::ActivityJson;
 use crate::urls::Urls;
-use crate::{error::AppError, organisations::Organisation, state::AppState, store::ACCEPTED};
+use crate::{
+    error::AppError, organisations::Organisation, state::AppState, store::ACCEPTED,
+    vocabulary::activity::OUTBOX,
+};
 
 pub const PAGE_SIZE: i64 = 20;
 
@@ -102,9 +105,23 @@ pub async fn outbox(
 ) -> Result<Response, AppError> {
     let page = page_number(&query)?;
     let org = organisation(&state, &handle).await?;
-    let total = state.store.count_outbox(org.id).await?;
+    let total = state
+        .store
+        .count_statement_activities(org.id, &OUTBOX)
+        .await?;
     let items = match page {
-        Some(n) => Some((n, state.store.outbox(org.id, PAGE_SIZE, offset(n)).await?)),
+        Some(n) => {
+            let bodies = state
+                .store
+                .statement_activities(org.id, &OUTBOX, PAGE_SIZE, offset(n))
+                .await?;
+            let activities = bodies
+                .iter()
+                .map(|body| serde_json::from_str(body))
+                .collect::<Result<Vec<serde_json::Value>, _>>()
+                .map_err(anyhow::Error::from)?;
+            Some((n, activities))
+        }
         None => None,
     };
     Ok(collection(

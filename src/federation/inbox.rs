@@ -29,13 +29,15 @@ use axum::{
 use serde_json::Value;
 use url::Url;
 
-use super::{follows, remote_actor};
+use super::remote_actor;
 use crate::{
     domains::host_and_port,
     error::AppError,
+    services::follows::{self, Sender},
     state::AppState,
     store::StoreError,
     transport::signatures::{self, SignatureError},
+    vocabulary::incoming::{Envelope, Received, Refused},
 };
 
 /// Deepest JSON nesting we parse; real activities stay under 10.
@@ -85,31 +87,12 @@ fn unauthorized(err: SignatureError) -> AppError {
     AppError::Unauthorized(err.to_string())
 }
 
-/// The string id of a field that may hold an id or an object with one.
-fn id_of(value: &Value) -> Option<&str> {
-    match value {
-        Value::String(id) => Some(id),
-        Value::Object(map) => map.get("id").and_then(Value::as_str),
-        _ => None,
-    }
-}
-
 fn depth(value: &Value) -> usize {
     match value {
         Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
         Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
         _ => 0,
     }
-}
-
-/// A verified activity, ready to act on.
-struct Incoming {
-    id: String,
-    kind: String,
-    actor: Url,
-    actor_row: i64,
-    actor_inbox: String,
-    json: Value,
 }
 
 async fn receive(
@@ -157,22 +140,13 @@ async fn receive(
             "the activity is nested too deeply".into(),
         ));
     }
-    let id = json
-        .get("id")
-        .and_then(Value::as_str)
-        .and_then(|s| Url::parse(s).ok());
-    let kind = json.get("type").and_then(Value::as_str);
-    let actor = json
-        .get("actor")
-        .and_then(id_of)
-        .and_then(|s| Url::parse(s).ok());
-    let (Some(id), Some(kind), Some(actor)) = (id, kind, actor) else {
+    let Some(envelope) = Envelope::read(&json) else {
         return Err(AppError::BadRequest(
             "an activity needs an id, a type and an actor".into(),
         ));
     };
-    let kind = kind.to_string();
-    let actor_host = host_and_port(&actor);
+    let (id, actor) = (&envelope.id, &envelope.actor);
+    let actor_host = host_and_port(actor);
     let key_url =
         Url::parse(&sig.key_id).map_err(|_| AppError::Unauthorized("keyId is not a URL".into()))?;
     if host_and_port(&key_url) != actor_host {
@@ -180,12 +154,12 @@ async fn receive(
             "the signing key is not on the actor's server".into(),
         ));
     }
-    if host_and_port(&id) != actor_host {
+    if host_and_port(id) != actor_host {
         return Err(AppError::BadRequest(
             "the activity id is not on the actor's server".into(),
         ));
     }
-    if data.urls.is_local(&actor) {
+    if data.urls.is_local(actor) {
         return Err(AppError::Forbidden(
             "activities from this server are not accepted here".into(),
         ));
@@ -198,13 +172,13 @@ async fn receive(
 
     // A deleted account's Delete: its key is gone, so never fetch it
     // (Mastodon sends these to every server it knows; docs/interop.md §8).
-    if kind == "Delete" && json.get("object").and_then(id_of) == Some(actor.as_str()) {
-        return actor_deleted(data, &sig, &method, &uri, &headers, &actor, id.as_str()).await;
+    if envelope.deletes_its_actor() {
+        return actor_deleted(data, &sig, &method, &uri, &headers, actor, id.as_str()).await;
     }
 
     // 4. The key must belong to the actor, and verify.
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let mut peer = remote_actor::peer(&actor, data).await.map_err(|e| {
+    let mut peer = remote_actor::peer(actor, data).await.map_err(|e| {
         tracing::info!(actor = %actor, error = %e, "actor of an incoming activity could not be fetched");
         AppError::Unauthorized("the actor's key could not be fetched".into())
     })?;
@@ -212,7 +186,7 @@ async fn receive(
         && signatures::verify(&sig, &method, path, &headers, &peer.record.public_key_pem).is_ok();
     if !verified {
         // The key may have rotated since we cached it: fetch once more.
-        peer = remote_actor::refetch_peer(&actor, data)
+        peer = remote_actor::refetch_peer(actor, data)
             .await
             .map_err(|_| AppError::Unauthorized("the actor's key could not be fetched".into()))?;
         if peer.record.public_key_id != sig.key_id {
@@ -226,28 +200,35 @@ async fn receive(
     // A validly signed request proves the host is up.
     data.store.host_is_alive(&actor_host).await?;
 
-    let incoming = Incoming {
-        id: id.to_string(),
-        kind,
+    // The request is verified: now read what it says.
+    let received = Received::parse(&envelope, &json).map_err(|refused| match refused {
+        Refused::Malformed(why) => AppError::BadRequest(why),
+        Refused::NotYours(why) => AppError::Forbidden(why),
+    })?;
+    let sender = Sender {
+        row: peer.record.id,
         actor,
-        actor_row: peer.record.id,
-        actor_inbox: peer.record.inbox.clone(),
-        json,
+        inbox: &peer.record.inbox,
     };
     // 5. Once per activity id (a Follow records its id in the transaction
     //    that stores it and queues the Accept).
-    if incoming.kind == "Follow" {
-        return follow(data, &incoming).await;
-    }
-    if !data.store.record_received_activity(&incoming.id).await? {
-        tracing::info!(id = %incoming.id, "activity already processed");
+    if let Received::Follow { object } = &received {
+        follows::follow_received(&data.services, sender, id, object).await?;
         return Ok(StatusCode::ACCEPTED);
     }
-    match act(data, &incoming).await {
-        Ok(status) => Ok(status),
+    if let Received::Other { kind } = &received {
+        tracing::info!(kind, actor = %actor, "activity received and ignored");
+        return Ok(StatusCode::ACCEPTED);
+    }
+    if !data.store.record_received_activity(id.as_str()).await? {
+        tracing::info!(id = %id, "activity already processed");
+        return Ok(StatusCode::ACCEPTED);
+    }
+    match act(data, sender, &received).await {
+        Ok(()) => Ok(StatusCode::ACCEPTED),
         Err(err) => {
             // Let the sender retry what we could not act on.
-            if let Err(forget) = data.store.forget_received_activity(&incoming.id).await {
+            if let Err(forget) = data.store.forget_received_activity(id.as_str()).await {
                 tracing::error!(error = %forget, "could not forget a failed activity id");
             }
             Err(err)
@@ -283,109 +264,29 @@ async fn actor_deleted(
     Ok(StatusCode::ACCEPTED)
 }
 
-/// A verified Follow: recorded, deduplicated and answered in one transaction.
-async fn follow(data: &Data<AppState>, activity: &Incoming) -> Result<StatusCode, AppError> {
-    let object = activity.json.get("object").unwrap_or(&Value::Null);
-    let target = id_of(object).and_then(|s| Url::parse(s).ok());
-    let org = match target.as_ref().and_then(|t| data.urls.handle_of(t)) {
-        Some(handle) => data.store.organisation(&handle).await.ok(),
-        None => None,
-    };
-    let Some(org) = org else {
-        return Err(AppError::not_found(format!(
-            "no organisation here to follow: {}",
-            id_of(object).unwrap_or("(no object)")
-        )));
-    };
-    follows::follow_received(
-        data,
-        &org,
-        activity.actor_row,
-        activity.actor.as_str(),
-        &activity.actor_inbox,
-        &activity.id,
-    )
-    .await?;
-    Ok(StatusCode::ACCEPTED)
-}
-
-/// Acts on a verified activity.
-async fn act(data: &Data<AppState>, activity: &Incoming) -> Result<StatusCode, AppError> {
-    let object = activity.json.get("object").unwrap_or(&Value::Null);
-    match activity.kind.as_str() {
-        "Undo" => {
-            let inner_kind = object.get("type").and_then(Value::as_str);
-            if inner_kind == Some("Follow") {
-                if object.get("actor").and_then(id_of) != Some(activity.actor.as_str()) {
-                    return Err(AppError::Forbidden(
-                        "only the follower can undo its follow".into(),
-                    ));
-                }
-                undo_follow(
-                    data,
-                    activity,
-                    object.get("object").and_then(id_of),
-                    id_of(object),
-                )
-                .await?;
-            } else if inner_kind.is_none() {
-                // A bare id: it may name a Follow of this actor.
-                undo_follow(data, activity, None, id_of(object)).await?;
-            }
-            Ok(StatusCode::ACCEPTED)
-        }
-        "Update" => {
-            if id_of(object) == Some(activity.actor.as_str()) {
-                remote_actor::refetch_peer(&activity.actor, data)
-                    .await
-                    .map_err(|e| AppError::BadRequest(e.to_string()))?;
-            }
-            Ok(StatusCode::ACCEPTED)
-        }
-        other => {
-            tracing::info!(kind = other, actor = %activity.actor, "activity received and ignored");
-            Ok(StatusCode::ACCEPTED)
-        }
-    }
-}
-
-/// Removes the follow that an Undo names: by the organisation it followed
-/// (one of ours, or nothing happens), or by the Follow's id.
-async fn undo_follow(
+/// Acts on a verified activity, recorded as received.
+async fn act(
     data: &Data<AppState>,
-    activity: &Incoming,
-    organisation: Option<&str>,
-    follow_id: Option<&str>,
+    sender: Sender<'_>,
+    received: &Received,
 ) -> Result<(), AppError> {
-    let handles: Vec<String> = match organisation {
-        Some(target) => Url::parse(target)
-            .ok()
-            .and_then(|u| data.urls.handle_of(&u))
-            .into_iter()
-            .collect(),
-        None => data
-            .store
-            .organisations()
-            .await?
-            .into_iter()
-            .map(|o| o.handle)
-            .collect(),
-    };
-    for handle in handles {
-        let Ok(org) = data.store.organisation(&handle).await else {
-            continue;
-        };
-        let Some(follow) = data
-            .store
-            .follow_of(org.id, activity.actor.as_str())
-            .await?
-        else {
-            continue;
-        };
-        if organisation.is_some() || follow_id == Some(follow.follow_activity_id.as_str()) {
-            data.store.remove_follow(org.id, follow.id).await?;
-            tracing::info!(organisation = %org.handle, follower = %activity.actor, "unfollowed");
+    match received {
+        Received::UndoFollow { follow, object } => {
+            follows::follow_undone(
+                &data.services,
+                sender.actor,
+                follow.as_ref(),
+                object.as_ref(),
+            )
+            .await?;
         }
+        Received::UpdateActor => {
+            remote_actor::refetch_peer(sender.actor, data)
+                .await
+                .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        }
+        // Acted on before the key is fetched, and answered before this.
+        Received::Follow { .. } | Received::DeleteActor | Received::Other { .. } => {}
     }
     Ok(())
 }

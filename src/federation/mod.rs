@@ -3,10 +3,8 @@
 //! inbox. Documents are built with activitypub_federation's types; each
 //! document has exactly one function that builds it.
 
-pub mod activities;
 pub mod actor;
 pub mod collections;
-pub mod follows;
 pub mod inbox;
 pub mod instance_actor;
 pub mod nodeinfo;
@@ -91,7 +89,7 @@ async fn activity(
 ) -> Result<Response, crate::error::AppError> {
     let body = state
         .store
-        .activity_body(&id)
+        .activity_body(&id, &crate::vocabulary::activity::KEPT_AFTER_DELETION)
         .await?
         .ok_or_else(|| crate::error::AppError::not_found("no such activity"))?;
     let value: serde_json::Value = serde_json::from_str(&body).map_err(anyhow::Error::from)?;
@@ -110,26 +108,7 @@ pub fn wants_activity_json(headers: &HeaderMap) -> bool {
         })
 }
 
-/// The JSON-LD context of our documents: ActivityStreams, security (for
-/// `publicKey`) and the Mastodon extension terms we use, compacted as
-/// Mastodon expects (it does no JSON-LD expansion).
-pub fn context() -> serde_json::Value {
-    serde_json::json!([
-        "https://www.w3.org/ns/activitystreams",
-        "https://w3id.org/security/v1",
-        {
-            "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
-            "toot": "http://joinmastodon.org/ns#",
-            "featured": { "@id": "toot:featured", "@type": "@id" },
-            "discoverable": "toot:discoverable",
-            "indexable": "toot:indexable",
-            "attributionDomains": { "@id": "toot:attributionDomains", "@type": "@id" },
-            "schema": "http://schema.org#",
-            "PropertyValue": "schema:PropertyValue",
-            "value": "schema:value"
-        }
-    ])
-}
+pub use crate::vocabulary::context;
 
 /// An ActivityPub response: `application/activity+json; charset=utf-8`,
 /// varying on Accept because the same URLs serve HTML to browsers.

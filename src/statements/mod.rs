@@ -1,8 +1,6 @@
-//! Joint statements: what one is, which input makes a valid one, and how it
-//! becomes the Note or Article that followers read (`document`) and goes out
-//! as Create, Announce, Update and Delete (`publish`).
-
-pub mod document;
+//! Joint statements: what one is, which input makes a valid one, and the
+//! states it goes through (`Change`). The Note or Article followers read is
+//! built in `vocabulary::statement`; publishing is `services::statements`.
 
 use std::sync::LazyLock;
 
@@ -133,6 +131,8 @@ pub enum Change {
     Publish,
     /// New content; the state stays.
     Edit,
+    /// A signatory added at the end of the list; the state stays.
+    Sign,
     /// Draft or scheduled → scheduled (with a `publish_at`) or draft.
     Reschedule,
     /// Published → deleted, with a Delete to everyone who had it.
@@ -148,7 +148,7 @@ impl Change {
             Change::Publish | Change::Reschedule | Change::Discard => {
                 &[State::Draft, State::Scheduled]
             }
-            Change::Edit => &[State::Draft, State::Scheduled, State::Published],
+            Change::Edit | Change::Sign => &[State::Draft, State::Scheduled, State::Published],
             Change::Withdraw => &[State::Published],
         }
     }

@@ -44,6 +44,16 @@ pub enum Transition {
     },
     /// published → deleted
     Delete { statement_id: i64 },
+    /// A signatory added at the end of the list at `at` (ms), while the
+    /// statement is still in `expected`. On a published statement it
+    /// counts as an edit: its Update must carry a later `updated` for
+    /// Mastodon to apply it.
+    AddSignatory {
+        statement_id: i64,
+        expected: State,
+        organisation_id: i64,
+        at: i64,
+    },
     /// A Follow arrived (`activity_id`, recorded so a replay changes
     /// nothing): the follow is stored, accepted at once when `accept_now`
     /// or when it was accepted already. The activities (the Accept) are
@@ -178,14 +188,6 @@ macro_rules! insert_activity {
     }};
 }
 
-/// Selects an organisation's outbox activities (alias `a`) by `$1`.
-macro_rules! outbox_filter {
-    () => {
-        "JOIN statements s ON s.id = a.statement_id \
-         WHERE a.organisation_id = $1 AND a.kind IN ('Create', 'Announce') AND s.state = 'published'"
-    };
-}
-
 /// Rows per multi-row INSERT: 4 parameters each stays far below both
 /// databases' parameter limits.
 pub(crate) const INSERT_CHUNK: usize = 500;
@@ -279,6 +281,33 @@ impl Store {
                         .execute(&mut *tx)
                         .await?
                         .rows_affected(),
+                        Transition::AddSignatory { statement_id, expected, organisation_id, at } => {
+                            let changed = sqlx::query(sqlx::AssertSqlSafe(format!(
+                                "UPDATE statements SET updated_at = $3, \
+                                 edited_at = CASE WHEN state = 'published' THEN $3 ELSE edited_at END \
+                                 WHERE id = $1 AND state = $2 AND {}",
+                                Change::Sign.guard()
+                            )))
+                            .bind(statement_id)
+                            .bind(expected.as_str())
+                            .bind(at)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                            if changed == 1 {
+                                sqlx::query(
+                                    "INSERT INTO statement_signatories (statement_id, organisation_id, position, added_at) \
+                                     VALUES ($1, $2, (SELECT COALESCE(MAX(position), -1) + 1 FROM statement_signatories \
+                                     WHERE statement_id = $1), $3)",
+                                )
+                                .bind(statement_id)
+                                .bind(organisation_id)
+                                .bind(at)
+                                .execute(&mut *tx)
+                                .await?;
+                            }
+                            changed
+                        }
                         Transition::FollowReceived { activity_id, organisation_id, actor_id, accept_now } => {
                             let fresh = sqlx::query(
                                 "INSERT INTO received_activities (activity_id, received_at) VALUES ($1, $2) \
@@ -734,58 +763,91 @@ impl Store {
         })?)
     }
 
-    /// The Create or Announce activities of an organisation's published
-    /// statements, newest first.
-    pub async fn outbox(
+    /// The stored JSON of an organisation's activities of the given
+    /// `kinds` about its published statements, newest first. Which kinds an
+    /// outbox lists is the caller's business.
+    pub async fn statement_activities(
         &self,
         organisation_id: i64,
+        kinds: &[&str],
         limit: i64,
         offset: i64,
-    ) -> StoreResult<Vec<serde_json::Value>> {
-        let bodies: Vec<String> = on_pool!(self, |pool| {
-            sqlx::query_scalar(concat!(
-                "SELECT a.body FROM outbound_activities a ",
-                outbox_filter!(),
-                " ORDER BY a.id DESC LIMIT $2 OFFSET $3"
-            ))
-            .bind(organisation_id)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(pool)
-            .await
-        })?;
-        Ok(bodies
-            .iter()
-            .filter_map(|b| serde_json::from_str(b).ok())
-            .collect())
-    }
-
-    pub async fn count_outbox(&self, organisation_id: i64) -> StoreResult<i64> {
+    ) -> StoreResult<Vec<String>> {
+        let sql = format!(
+            "SELECT a.body FROM outbound_activities a {} ORDER BY a.id DESC LIMIT $2 OFFSET $3",
+            published_by(kinds, 4)
+        );
         Ok(on_pool!(self, |pool| {
-            sqlx::query_scalar(concat!(
-                "SELECT COUNT(*) FROM outbound_activities a ",
-                outbox_filter!()
-            ))
-            .bind(organisation_id)
-            .fetch_one(pool)
-            .await
+            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(organisation_id)
+                .bind(limit)
+                .bind(offset);
+            for kind in kinds {
+                query = query.bind(*kind);
+            }
+            query.fetch_all(pool).await
         })?)
     }
 
-    /// A stored activity's JSON by its public id, for dereferencing.
-    pub async fn activity_body(&self, public_id: &str) -> StoreResult<Option<String>> {
+    /// How many activities [`Store::statement_activities`] would list in all.
+    pub async fn count_statement_activities(
+        &self,
+        organisation_id: i64,
+        kinds: &[&str],
+    ) -> StoreResult<i64> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM outbound_activities a {}",
+            published_by(kinds, 2)
+        );
         Ok(on_pool!(self, |pool| {
-            // The Create and Updates of a deleted statement carry its text:
-            // they go with it (its Delete stays, as the record of deletion).
-            sqlx::query_scalar(
-                "SELECT a.body FROM outbound_activities a LEFT JOIN statements s ON s.id = a.statement_id \
-                 WHERE a.public_id = $1 AND (s.id IS NULL OR s.state <> 'deleted' OR a.kind = 'Delete')",
-            )
-                .bind(public_id)
-                .fetch_optional(pool)
-                .await
+            let mut query =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(organisation_id);
+            for kind in kinds {
+                query = query.bind(*kind);
+            }
+            query.fetch_one(pool).await
         })?)
     }
+
+    /// A stored activity's JSON by its public id, for dereferencing. Once
+    /// a statement is deleted, only its activities of the kinds in
+    /// `kept_after_deletion` stay readable (the others carry its text).
+    pub async fn activity_body(
+        &self,
+        public_id: &str,
+        kept_after_deletion: &[&str],
+    ) -> StoreResult<Option<String>> {
+        let sql = format!(
+            "SELECT a.body FROM outbound_activities a LEFT JOIN statements s ON s.id = a.statement_id \
+             WHERE a.public_id = $1 AND (s.id IS NULL OR s.state <> 'deleted' OR a.kind IN ({}))",
+            if kept_after_deletion.is_empty() {
+                "NULL".to_string()
+            } else {
+                super::placeholders(2, kept_after_deletion.len())
+            }
+        );
+        Ok(on_pool!(self, |pool| {
+            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(public_id);
+            for kind in kept_after_deletion {
+                query = query.bind(*kind);
+            }
+            query.fetch_optional(pool).await
+        })?)
+    }
+}
+
+/// The condition selecting an organisation's (`$1`) activities of `kinds`
+/// (bound from `$first` on) about its published statements (alias `a`).
+fn published_by(kinds: &[&str], first: usize) -> String {
+    format!(
+        "JOIN statements s ON s.id = a.statement_id \
+         WHERE a.organisation_id = $1 AND s.state = 'published' AND a.kind IN ({})",
+        if kinds.is_empty() {
+            "NULL".to_string()
+        } else {
+            super::placeholders(first, kinds.len())
+        }
+    )
 }
 
 /// Failures on this many distinct days, without a success in between, make a

@@ -187,40 +187,6 @@ impl Store {
         Ok(statements)
     }
 
-    /// Adds a signatory at the end of the list ([`StoreError::Conflict`] if
-    /// it signed already).
-    /// It counts as an edit of a published statement: its Update must carry
-    /// a later `updated` for Mastodon to apply it.
-    pub async fn add_signatory(&self, statement_id: i64, organisation_id: i64) -> StoreResult<()> {
-        let now = now_ms();
-        on_pool!(self, |pool| {
-            async {
-                let mut tx = pool.begin().await?;
-                sqlx::query(
-                    "INSERT INTO statement_signatories (statement_id, organisation_id, position, added_at) \
-                     VALUES ($1, $2, (SELECT COALESCE(MAX(position), -1) + 1 FROM statement_signatories \
-                     WHERE statement_id = $1), $3)",
-                )
-                .bind(statement_id)
-                .bind(organisation_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE statements SET updated_at = $2, \
-                     edited_at = CASE WHEN state = 'published' THEN $2 ELSE edited_at END WHERE id = $1",
-                )
-                .bind(statement_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await
-            }
-            .await
-        })?;
-        Ok(())
-    }
-
     /// Deletes a statement that never went out (draft or scheduled): there is
     /// nobody to tell, so the row goes to the `deleted` state directly.
     pub async fn discard_statement(&self, id: i64) -> StoreResult<bool> {

@@ -12,16 +12,13 @@ use minijinja::context;
 
 use crate::{
     error::{ApiPath, AppError},
-    federation::{
-        ActivityJson,
-        actor::{self, profile_fields},
-        wants_activity_json,
-    },
+    federation::{ActivityJson, actor, wants_activity_json},
     html,
     organisations::Organisation,
     state::AppState,
-    statements::{State as StatementState, document},
+    statements::State as StatementState,
     store::{ACCEPTED, StatementFilter, StoreError, from_ms},
+    vocabulary::{activity::OUTBOX, actor::profile_fields, statement as document},
 };
 
 pub fn routes() -> Router<AppState> {
@@ -86,7 +83,10 @@ async fn organisation(
 /// The HTML profile of an organisation, served at its actor URL to browsers.
 async fn profile_page(state: &AppState, org: &Organisation) -> Result<Response, AppError> {
     let followers_count = state.store.count_followers(org.id, ACCEPTED).await?;
-    let statuses_count = state.store.count_outbox(org.id).await?;
+    let statuses_count = state
+        .store
+        .count_statement_activities(org.id, &OUTBOX)
+        .await?;
     let fields: Vec<_> = profile_fields(org)
         .into_iter()
         .map(

@@ -8,12 +8,12 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{Format, Statement, display_date};
+use super::activity::{Activity, Kind};
 use crate::{
-    activity::{Activity, Kind},
     clock::from_ms,
     html::{self, escape},
     organisations::Organisation,
+    statements::{Format, Statement, display_date},
     urls::{PUBLIC, Urls},
 };
 

@@ -1,6 +1,6 @@
 //! An activity we send, as a typed value: its kind, its id (minted here,
-//! once, from `Urls`), and its JSON. Builders (`federation::activities`
-//! for follows and profiles, `statements::document` for statements) give
+//! once, from `Urls`), and its JSON. Builders (`activities` for follows and
+//! profiles, `statement` for statements) give
 //! only the rest of the JSON; nothing reads an id back out of it. A leaf.
 
 use serde_json::Value;
@@ -20,8 +20,17 @@ pub enum Kind {
     Undo,
 }
 
+/// What an organisation's outbox lists: the activities that carry its
+/// statements to followers (the lead's Create, each co-signer's Announce).
+/// It is also what Mastodon counts as the account's posts.
+pub const OUTBOX: [&str; 2] = [Kind::Create.as_str(), Kind::Announce.as_str()];
+
+/// What stays readable at its id once its statement is deleted: the
+/// Delete, the record of the deletion (the others carry the text).
+pub const KEPT_AFTER_DELETION: [&str; 1] = [Kind::Delete.as_str()];
+
 impl Kind {
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Kind::Create => "Create",
             Kind::Announce => "Announce",

@@ -1,14 +1,27 @@
 //! The activities about follows and profiles, one builder each (those
-//! about statements are in `statements::document`). Each is an
-//! [`Activity`]: its id is minted there, once.
+//! about statements are in `statement`). Each is an [`Activity`]: its id is
+//! minted there, once.
 
 use serde_json::{Value, json};
 use url::Url;
 
-pub use crate::activity::{Activity, Kind};
-use crate::{store::Follower, urls::Urls};
+use super::activity::{Activity, Kind};
+use crate::{
+    organisations::Organisation,
+    urls::{PUBLIC, Urls},
+};
 
-pub use crate::urls::PUBLIC;
+/// A remote actor's follow of one of our organisations, as our answers
+/// name it.
+#[derive(Clone, Copy, Debug)]
+pub struct TheirFollow<'a> {
+    /// The id of the Follow activity they sent.
+    pub id: &'a str,
+    /// The follower's actor id.
+    pub actor: &'a str,
+    /// Our number for the follow, which names our Accept of it.
+    pub number: i64,
+}
 const AS_CONTEXT: &str = "https://www.w3.org/ns/activitystreams";
 
 /// The Follow as the follower sent it, embedded in our answers so that the
@@ -39,7 +52,7 @@ pub fn accept_follow(urls: &Urls, handle: &str, follow_id: &str, follower: &str)
 }
 
 /// `Reject{Follow}`: refuses a request, or ends an accepted follow.
-pub fn reject_follow(urls: &Urls, handle: &str, follower: &Follower) -> Activity {
+pub fn reject_follow(urls: &Urls, handle: &str, follow: TheirFollow<'_>) -> Activity {
     let organisation = urls.organisation(handle);
     Activity::new(
         urls,
@@ -47,14 +60,14 @@ pub fn reject_follow(urls: &Urls, handle: &str, follower: &Follower) -> Activity
         json!({
             "@context": AS_CONTEXT,
             "actor": organisation,
-            "to": [follower.actor],
-            "object": follow_object(&follower.follow_activity_id, &follower.actor, &organisation),
+            "to": [follow.actor],
+            "object": follow_object(follow.id, follow.actor, &organisation),
         }),
     )
 }
 
 /// `Undo{Accept{Follow}}`: revokes an accepted follow.
-pub fn undo_accept(urls: &Urls, handle: &str, follower: &Follower) -> Activity {
+pub fn undo_accept(urls: &Urls, handle: &str, follow: TheirFollow<'_>) -> Activity {
     let organisation = urls.organisation(handle);
     Activity::new(
         urls,
@@ -62,12 +75,12 @@ pub fn undo_accept(urls: &Urls, handle: &str, follower: &Follower) -> Activity {
         json!({
             "@context": AS_CONTEXT,
             "actor": organisation,
-            "to": [follower.actor],
+            "to": [follow.actor],
             "object": {
-                "id": format!("{}#accepts/{}", organisation, follower.id),
+                "id": format!("{}#accepts/{}", organisation, follow.number),
                 "type": "Accept",
                 "actor": organisation,
-                "object": follow_object(&follower.follow_activity_id, &follower.actor, &organisation),
+                "object": follow_object(follow.id, follow.actor, &organisation),
             },
         }),
     )
@@ -75,7 +88,7 @@ pub fn undo_accept(urls: &Urls, handle: &str, follower: &Follower) -> Activity {
 
 /// `Update{Organization}` after a profile edit: followers' servers refresh
 /// the profile at once instead of within a day.
-pub fn update_actor(urls: &Urls, org: &crate::organisations::Organisation) -> Activity {
+pub fn update_actor(urls: &Urls, org: &Organisation) -> Activity {
     let actor = super::actor::organisation_actor(org, urls);
     let followers = urls.followers(&org.handle);
     let object = serde_json::to_value(&actor).expect("actors serialise");

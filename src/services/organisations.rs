@@ -1,0 +1,192 @@
+//! Creating, editing and deleting organisations. An edit goes out as an
+//! `Update{Organization}` and a deletion as a `Delete{actor}` to every
+//! follower, each in the transaction that makes the change.
+
+use serde::Deserialize;
+
+use super::{ServiceError, ServiceResult, Services, named};
+use crate::{
+    clock::now_ms,
+    delivery::Outgoing,
+    keys::generate_keypair,
+    organisations::{Invalid, Organisation, Profile, ProfileField, validate_handle},
+    store::{NewOrganisation, StoreError, Transition},
+    vocabulary::{Activity, activities},
+};
+
+/// A new organisation, as the editor describes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewProfile {
+    pub handle: String,
+    pub name: String,
+    pub summary: String,
+    pub website: Option<String>,
+    #[serde(default)]
+    pub fields: Vec<ProfileField>,
+    pub avatar_url: Option<String>,
+    pub header_url: Option<String>,
+    #[serde(default)]
+    pub manually_approves_followers: bool,
+    pub discoverable: Option<bool>,
+    pub indexable: Option<bool>,
+}
+
+/// Changes to a profile: every field optional; `null` clears the optional
+/// ones.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileChanges {
+    pub handle: Option<String>,
+    pub name: Option<String>,
+    pub summary: Option<String>,
+    #[serde(default, deserialize_with = "super::nullable")]
+    pub website: Option<Option<String>>,
+    pub fields: Option<Vec<ProfileField>>,
+    #[serde(default, deserialize_with = "super::nullable")]
+    pub avatar_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::nullable")]
+    pub header_url: Option<Option<String>>,
+    pub manually_approves_followers: Option<bool>,
+    pub discoverable: Option<bool>,
+    pub indexable: Option<bool>,
+}
+
+/// The live organisation `handle`, or `NotFound` naming it.
+pub async fn find(services: &Services, handle: &str) -> ServiceResult<Organisation> {
+    named(services.store.organisation(handle).await, || {
+        format!("no organisation {handle}")
+    })
+}
+
+/// Validates and stores a new organisation with a fresh key pair.
+pub async fn create(services: &Services, input: NewProfile) -> ServiceResult<Organisation> {
+    validate_handle(&input.handle)?;
+    let profile = Profile {
+        name: input.name,
+        summary: input.summary,
+        website: input.website,
+        fields: input.fields,
+        avatar_url: input.avatar_url,
+        header_url: input.header_url,
+        manually_approves_followers: input.manually_approves_followers,
+        discoverable: input.discoverable.unwrap_or(true),
+        indexable: input.indexable.unwrap_or(true),
+    }
+    .validate()?;
+    // Key generation takes milliseconds of CPU: keep it off the async threads.
+    let (private_key, public_key_pem) = tokio::task::spawn_blocking(generate_keypair)
+        .await
+        .map_err(anyhow::Error::from)?
+        .map_err(anyhow::Error::from)?;
+    let created = services
+        .store
+        .create_organisation(NewOrganisation {
+            handle: input.handle.clone(),
+            profile,
+            public_key_pem,
+            private_key,
+        })
+        .await
+        .map_err(|err| match err {
+            StoreError::Conflict => ServiceError::Conflict(format!(
+                "handle: {} is taken (handles of deleted organisations are never reused)",
+                input.handle
+            )),
+            other => other.into(),
+        })?;
+    tracing::info!(handle = %created.handle, "organisation created");
+    Ok(created)
+}
+
+/// Applies the given changes; followers' servers get the new profile at
+/// once.
+pub async fn update(
+    services: &Services,
+    handle: &str,
+    input: ProfileChanges,
+) -> ServiceResult<Organisation> {
+    let org = find(services, handle).await?;
+    if input.handle.is_some_and(|h| h != org.handle) {
+        return Err(Invalid::new(
+            "handle",
+            "cannot be changed: it is part of the organisation's fediverse address",
+        )
+        .into());
+    }
+    let profile = Profile {
+        name: input.name.unwrap_or(org.name.clone()),
+        summary: input.summary.unwrap_or(org.summary.clone()),
+        website: input.website.unwrap_or(org.website.clone()),
+        fields: input.fields.unwrap_or(org.fields.clone()),
+        avatar_url: input.avatar_url.unwrap_or(org.avatar_url.clone()),
+        header_url: input.header_url.unwrap_or(org.header_url.clone()),
+        manually_approves_followers: input
+            .manually_approves_followers
+            .unwrap_or(org.manually_approves_followers),
+        discoverable: input.discoverable.unwrap_or(org.discoverable),
+        indexable: input.indexable.unwrap_or(org.indexable),
+    }
+    .validate()?;
+    let at = now_ms();
+    let update = activities::update_actor(&services.urls, &org.with_profile(&profile, at));
+    change_and_tell(
+        services,
+        &org,
+        Transition::UpdateOrganisation {
+            organisation_id: org.id,
+            profile: Box::new(profile),
+            at,
+        },
+        update,
+    )
+    .await?;
+    tracing::info!(handle = %org.handle, "organisation updated");
+    find(services, handle).await
+}
+
+/// Deletes the organisation; its handle stays taken for good, and its key
+/// stays so that the Delete is still signed.
+pub async fn delete(services: &Services, handle: &str) -> ServiceResult<()> {
+    let org = find(services, handle).await?;
+    change_and_tell(
+        services,
+        &org,
+        Transition::DeleteOrganisation {
+            organisation_id: org.id,
+        },
+        activities::delete_actor(&services.urls, &org.handle),
+    )
+    .await?;
+    tracing::info!(handle = %org.handle, "organisation deleted");
+    Ok(())
+}
+
+/// Applies `change` and queues `activity` about it for every follower, in
+/// one transaction; `NotFound` if the organisation was deleted meanwhile
+/// (then nothing changed).
+async fn change_and_tell(
+    services: &Services,
+    org: &Organisation,
+    change: Transition,
+    activity: Activity,
+) -> ServiceResult<()> {
+    let inboxes = services.store.follower_inboxes(&[org.id]).await?;
+    let outgoing = Outgoing {
+        organisation_id: org.id,
+        statement_id: None,
+        activity,
+    };
+    let (done, _) = services
+        .outbox
+        .send_all(Some(change), vec![(outgoing, inboxes)])
+        .await?;
+    services.documents.forget(&org.handle).await;
+    if !done {
+        return Err(ServiceError::NotFound(format!(
+            "no organisation {}",
+            org.handle
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,551 @@
+//! Statements, from draft to deletion: write, schedule, publish (the
+//! lead's Create, each co-signer's Announce), edit (Update), add a
+//! signatory (Announce + Update), pin, delete (Delete), and the scheduler
+//! for statements with a `publish_at`.
+//!
+//! Every change that goes out commits in the transaction that queues its
+//! activities, so a statement is never published twice (two processes
+//! racing on a scheduled one) nor marked published without them.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::watch;
+
+use super::{ServiceError, ServiceResult, Services, named, nullable, organisations};
+use crate::{
+    clock::{from_ms, now_ms},
+    delivery::Outgoing,
+    organisations::{Invalid, Organisation},
+    statements::{
+        Change, Content, MAX_SIGNATORIES, State, Statement, ValidContent, parse_publish_at,
+    },
+    store::{NewStatement, StatementFilter, StoreError, StoreResult, Transition},
+    vocabulary::{Activity, statement},
+};
+
+/// A new statement, as the editor writes it. A draft unless `publish` or
+/// `publish_at`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Draft {
+    pub title: String,
+    pub body: String,
+    /// Handles, the lead first.
+    pub signatories: Vec<String>,
+    pub language: Option<String>,
+    pub summary: Option<String>,
+    pub content_warning: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub format: Option<String>,
+    pub original_date: Option<String>,
+    pub disclaimer: Option<String>,
+    #[serde(default)]
+    pub publish: bool,
+    /// RFC 3339.
+    pub publish_at: Option<String>,
+}
+
+/// Changes to a statement: every field optional; `null` clears the
+/// optional ones.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Changes {
+    pub title: Option<String>,
+    pub body: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub language: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub summary: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub content_warning: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub format: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub original_date: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub disclaimer: Option<Option<String>>,
+    /// Drafts and scheduled statements only; `null` makes it a draft again.
+    #[serde(default, deserialize_with = "nullable")]
+    pub publish_at: Option<Option<String>>,
+}
+
+/// Which statements a listing shows.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listing {
+    /// A signatory's handle.
+    pub organisation: Option<String>,
+    /// draft, scheduled, published or deleted.
+    pub status: Option<String>,
+    #[serde(default = "default_limit")]
+    pub limit: i64,
+    #[serde(default)]
+    pub offset: i64,
+}
+
+fn default_limit() -> i64 {
+    40
+}
+
+const CHANGED_MEANWHILE: &str = "the statement changed meanwhile; try again";
+
+/// The statement `public_id`, unless it is deleted.
+pub async fn find(services: &Services, public_id: &str) -> ServiceResult<Statement> {
+    match services.store.statement(public_id).await {
+        Ok(s) if s.state != State::Deleted => Ok(s),
+        Ok(_) | Err(StoreError::NotFound) => {
+            Err(ServiceError::NotFound(format!("no statement {public_id}")))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The statement `public_id` in any state, deleted ones too (their
+/// deliveries stay readable).
+pub async fn find_any(services: &Services, public_id: &str) -> ServiceResult<Statement> {
+    named(services.store.statement(public_id).await, || {
+        format!("no statement {public_id}")
+    })
+}
+
+/// The organisations named by `handles`, in order: each must exist, once.
+async fn signatories(services: &Services, handles: &[String]) -> ServiceResult<Vec<i64>> {
+    if handles.is_empty() {
+        return Err(Invalid::new(
+            "signatories",
+            "at least one signatory (the lead) is required",
+        )
+        .into());
+    }
+    if handles.len() > MAX_SIGNATORIES {
+        return Err(Invalid::new("signatories", format!("at most {MAX_SIGNATORIES}")).into());
+    }
+    let mut ids = Vec::with_capacity(handles.len());
+    for (i, handle) in handles.iter().enumerate() {
+        let org = match services.store.organisation(handle).await {
+            Ok(org) => org,
+            Err(StoreError::NotFound) => {
+                return Err(Invalid::new(
+                    format!("signatories[{i}]"),
+                    format!("no organisation {handle}"),
+                )
+                .into());
+            }
+            Err(err) => return Err(err.into()),
+        };
+        if ids.contains(&org.id) {
+            return Err(Invalid::new(
+                format!("signatories[{i}]"),
+                format!("{handle} is listed twice"),
+            )
+            .into());
+        }
+        ids.push(org.id);
+    }
+    Ok(ids)
+}
+
+/// Writes a new statement: a draft, scheduled with `publish_at`, or
+/// published at once with `publish`.
+pub async fn create(services: &Services, draft: Draft) -> ServiceResult<Statement> {
+    let content = Content {
+        title: draft.title,
+        body: draft.body,
+        summary: draft.summary,
+        content_warning: draft.content_warning,
+        language: draft.language,
+        tags: draft.tags,
+        format: draft.format,
+        original_date: draft.original_date,
+        disclaimer: draft.disclaimer,
+    }
+    .validate()?;
+    let signatory_ids = signatories(services, &draft.signatories).await?;
+    let publish_at = draft
+        .publish_at
+        .as_deref()
+        .map(parse_publish_at)
+        .transpose()?;
+    if draft.publish && publish_at.is_some() {
+        return Err(
+            Invalid::new("publish_at", "give either publish or publish_at, not both").into(),
+        );
+    }
+    let public_id = uuid::Uuid::now_v7().to_string();
+    let created = services
+        .store
+        .create_statement(NewStatement {
+            public_id: &public_id,
+            content: &content,
+            state: if publish_at.is_some() {
+                State::Scheduled
+            } else {
+                State::Draft
+            },
+            publish_at,
+            signatory_ids: &signatory_ids,
+        })
+        .await?;
+    tracing::info!(statement = %public_id, "statement created");
+    if !draft.publish {
+        return Ok(created);
+    }
+    // The draft and its publication are two transactions (the activities
+    // need the stored statement); a failed publication takes the draft back,
+    // so the refused request leaves nothing behind.
+    if let Err(err) = publish(services, &created).await {
+        if let Err(discard) = services.store.discard_statement(created.id).await {
+            tracing::error!(statement = %public_id, error = %discard, "could not take back a draft whose publication failed");
+        }
+        return Err(err.into());
+    }
+    Ok(services.store.statement_by_id(created.id).await?)
+}
+
+/// Statements by signatory and state, newest first.
+pub async fn list(services: &Services, listing: Listing) -> ServiceResult<Vec<Statement>> {
+    let paging = super::Paging {
+        limit: listing.limit,
+        offset: listing.offset,
+    }
+    .check()?;
+    let state = match listing.status.as_deref() {
+        None => None,
+        Some(s) => Some(State::parse(s).ok_or_else(|| {
+            Invalid::new("status", "must be draft, scheduled, published or deleted")
+        })?),
+    };
+    let organisation_id = match &listing.organisation {
+        Some(handle) => Some(organisations::find(services, handle).await?.id),
+        None => None,
+    };
+    Ok(services
+        .store
+        .statements(&StatementFilter {
+            organisation_id,
+            state,
+            tag: None,
+            limit: paging.limit,
+            offset: paging.offset,
+        })
+        .await?)
+}
+
+/// Applies `changes`; a published statement's edit goes out as an Update.
+pub async fn update(
+    services: &Services,
+    public_id: &str,
+    changes: Changes,
+) -> ServiceResult<Statement> {
+    let current = find(services, public_id).await?;
+    if current.state == State::Published
+        && changes
+            .format
+            .as_deref()
+            .is_some_and(|f| f != current.format.as_str())
+    {
+        // Mastodon before 4.5 ignores Update{Article}: the change would
+        // silently freeze the statement on those servers.
+        return Err(Invalid::new("format", "cannot change once the statement is published").into());
+    }
+    let content = Content {
+        title: changes.title.unwrap_or(current.title.clone()),
+        body: changes.body.unwrap_or(current.body.clone()),
+        summary: changes.summary.unwrap_or(current.summary.clone()),
+        content_warning: changes
+            .content_warning
+            .unwrap_or(current.content_warning.clone()),
+        language: changes.language.unwrap_or(current.language.clone()),
+        tags: changes.tags.unwrap_or(current.tags.clone()),
+        format: Some(
+            changes
+                .format
+                .unwrap_or(current.format.as_str().to_string()),
+        ),
+        original_date: changes
+            .original_date
+            .unwrap_or(current.original_date.clone()),
+        disclaimer: changes.disclaimer.unwrap_or(current.disclaimer.clone()),
+    }
+    .validate()?;
+    let publish_at = match &changes.publish_at {
+        Some(Some(at)) => Some(Some(parse_publish_at(at)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    if publish_at.is_some() && current.state == State::Published {
+        return Err(Invalid::new("publish_at", "the statement is already published").into());
+    }
+    if !edit(services, &current, content, publish_at).await? {
+        return Err(ServiceError::Conflict(CHANGED_MEANWHILE.into()));
+    }
+    Ok(services.store.statement_by_id(current.id).await?)
+}
+
+/// Publishes a draft or scheduled statement now.
+pub async fn publish_now(services: &Services, public_id: &str) -> ServiceResult<Statement> {
+    let statement = find(services, public_id).await?;
+    if statement.state == State::Published || !publish(services, &statement).await? {
+        return Err(ServiceError::Conflict(
+            "the statement is already published".into(),
+        ));
+    }
+    Ok(services.store.statement_by_id(statement.id).await?)
+}
+
+/// Withdraws a statement: a published one with a Delete to everyone who
+/// has it (its URL answers 404 from then on); one that never went out is
+/// simply discarded.
+pub async fn withdraw(services: &Services, public_id: &str) -> ServiceResult<()> {
+    let statement = find(services, public_id).await?;
+    if !delete(services, &statement).await? {
+        return Err(ServiceError::Conflict(CHANGED_MEANWHILE.into()));
+    }
+    tracing::info!(statement = %public_id, "statement deleted");
+    Ok(())
+}
+
+/// Adds `handle` at the end of the signatories. On a published statement
+/// the new signatory Announces it and everyone who has it gets an Update
+/// with the new list, in the transaction that adds it.
+pub async fn add_signatory(
+    services: &Services,
+    public_id: &str,
+    handle: &str,
+) -> ServiceResult<Statement> {
+    let current = find(services, public_id).await?;
+    let signer = match services.store.organisation(handle).await {
+        Ok(org) => org,
+        Err(StoreError::NotFound) => {
+            return Err(Invalid::new("handle", format!("no organisation {handle}")).into());
+        }
+        Err(err) => return Err(err.into()),
+    };
+    if current.signatories.iter().any(|s| s.id == signer.id) {
+        return Err(Invalid::new("handle", format!("{} has signed already", signer.handle)).into());
+    }
+    let at = now_ms();
+    let mut signed = current.clone();
+    signed.signatories.push(signer.clone());
+    signed.updated_at = at;
+    let mut activities = Vec::new();
+    if current.state == State::Published {
+        signed.edited_at = Some(at);
+        let followers = services.store.follower_inboxes(&[signer.id]).await?;
+        let announce = statement::announce(&signed, &signer, &services.urls, from_ms(at));
+        let mut reached = services.store.statement_inboxes(current.id).await?;
+        reached.extend(followers.iter().cloned());
+        let update = statement::update(&signed, &services.urls, &services.disclaimer);
+        activities.push((outgoing(&signed, &signer, announce), followers));
+        activities.push((outgoing(&signed, signed.lead(), update), reached));
+    }
+    let (done, _) = services
+        .outbox
+        .send_all(
+            Some(Transition::AddSignatory {
+                statement_id: current.id,
+                expected: current.state,
+                organisation_id: signer.id,
+                at,
+            }),
+            activities,
+        )
+        .await?;
+    if !done {
+        return Err(ServiceError::Conflict(CHANGED_MEANWHILE.into()));
+    }
+    tracing::info!(statement = %public_id, signatory = %signer.handle, "signatory added");
+    Ok(services.store.statement_by_id(current.id).await?)
+}
+
+/// Pins a published statement to its lead's profile (`featured`).
+pub async fn pin(services: &Services, handle: &str, public_id: &str) -> ServiceResult<()> {
+    let org = organisations::find(services, handle).await?;
+    let statement = match services.store.statement(public_id).await {
+        Ok(s) if s.state == State::Published => s,
+        Ok(_) => {
+            return Err(
+                Invalid::new("statement", "only published statements can be pinned").into(),
+            );
+        }
+        Err(StoreError::NotFound) => {
+            return Err(Invalid::new("statement", format!("no statement {public_id}")).into());
+        }
+        Err(err) => return Err(err.into()),
+    };
+    // Mastodon keeps only an account's own posts in its featured collection,
+    // and a statement is the lead's post (co-signers boost it).
+    if statement.lead().id != org.id {
+        return Err(Invalid::new(
+            "statement",
+            format!("only its lead signatory can pin it, and {handle} is not"),
+        )
+        .into());
+    }
+    services.store.pin(org.id, statement.id).await?;
+    Ok(())
+}
+
+/// Unpins; `NotFound` if it was not pinned.
+pub async fn unpin(services: &Services, handle: &str, public_id: &str) -> ServiceResult<()> {
+    let org = organisations::find(services, handle).await?;
+    let statement = find(services, public_id).await?;
+    if services.store.unpin(org.id, statement.id).await? {
+        Ok(())
+    } else {
+        Err(ServiceError::NotFound("not pinned".into()))
+    }
+}
+
+fn outgoing(statement: &Statement, signer: &Organisation, activity: Activity) -> Outgoing {
+    Outgoing {
+        organisation_id: signer.id,
+        statement_id: Some(statement.id),
+        activity,
+    }
+}
+
+/// Publishes a draft or scheduled statement now. `false` if it was not in
+/// a publishable state (already published by someone else, or deleted).
+async fn publish(services: &Services, statement: &Statement) -> StoreResult<bool> {
+    let at = now_ms();
+    let mut published = statement.clone();
+    published.published_at = Some(at);
+    published.state = State::Published;
+    let disclaimer = &services.disclaimer;
+    let lead = published.lead();
+    let mut activities = vec![(
+        outgoing(
+            &published,
+            lead,
+            statement::create(&published, &services.urls, disclaimer),
+        ),
+        services.store.follower_inboxes(&[lead.id]).await?,
+    )];
+    for signer in published.co_signers() {
+        activities.push((
+            outgoing(
+                &published,
+                signer,
+                statement::announce(&published, signer, &services.urls, from_ms(at)),
+            ),
+            services.store.follower_inboxes(&[signer.id]).await?,
+        ));
+    }
+    let (done, queued) = services
+        .outbox
+        .send_all(
+            Some(Transition::Publish {
+                statement_id: statement.id,
+                at,
+            }),
+            activities,
+        )
+        .await?;
+    if done {
+        tracing::info!(statement = %statement.public_id, deliveries = queued, "statement published");
+    }
+    Ok(done)
+}
+
+/// Edits a statement: its new content (and, for one not yet published,
+/// perhaps a new `publish_at`) and, if it is published, the Update to every
+/// inbox that received it, in one transaction. `false` if the statement
+/// changed state meanwhile: then nothing was stored or sent.
+async fn edit(
+    services: &Services,
+    current: &Statement,
+    content: ValidContent,
+    publish_at: Option<Option<i64>>,
+) -> StoreResult<bool> {
+    if !current.state.allows(Change::Edit)
+        || (publish_at.is_some() && !current.state.allows(Change::Reschedule))
+    {
+        return Ok(false);
+    }
+    let at = now_ms();
+    let mut activities = Vec::new();
+    if current.state == State::Published {
+        let edited = Statement {
+            edited_at: Some(at),
+            updated_at: at,
+            ..current.with_content(&content)
+        };
+        let inboxes = services.store.statement_inboxes(current.id).await?;
+        let update = statement::update(&edited, &services.urls, &services.disclaimer);
+        activities.push((outgoing(&edited, edited.lead(), update), inboxes));
+    }
+    let (done, queued) = services
+        .outbox
+        .send_all(
+            Some(Transition::Edit {
+                statement_id: current.id,
+                expected: current.state,
+                content: Box::new(content),
+                publish_at,
+                at,
+            }),
+            activities,
+        )
+        .await?;
+    if done {
+        tracing::info!(statement = %current.public_id, deliveries = queued, "statement edited");
+    }
+    Ok(done)
+}
+
+/// Deletes a statement: a published one sends a Delete to every inbox that
+/// received it; one that never went out is simply discarded.
+async fn delete(services: &Services, statement: &Statement) -> StoreResult<bool> {
+    match statement.state {
+        State::Published => {
+            let inboxes = services.store.statement_inboxes(statement.id).await?;
+            let delete = statement::delete(statement, &services.urls);
+            let (done, _) = services
+                .outbox
+                .send_all(
+                    Some(Transition::Delete {
+                        statement_id: statement.id,
+                    }),
+                    vec![(outgoing(statement, statement.lead(), delete), inboxes)],
+                )
+                .await?;
+            Ok(done)
+        }
+        State::Draft | State::Scheduled => services.store.discard_statement(statement.id).await,
+        State::Deleted => Ok(false),
+    }
+}
+
+/// How often the scheduler looks for statements whose time has come.
+const SCHEDULER_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Publishes scheduled statements when their time comes, also those that
+/// fell due while no process was running. Safe to run in every process.
+pub async fn run_scheduler(services: Services, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        match services.store.due_statements(now_ms()).await {
+            Ok(due) => {
+                for public_id in due {
+                    let result = match services.store.statement(&public_id).await {
+                        Ok(statement) => publish(&services, &statement).await,
+                        Err(err) => Err(err),
+                    };
+                    if let Err(err) = result {
+                        tracing::error!(statement = %public_id, error = %err, "scheduled publication failed");
+                    }
+                }
+            }
+            Err(err) => tracing::error!(error = %err, "looking for scheduled statements failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(SCHEDULER_INTERVAL) => {}
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+    }
+}
