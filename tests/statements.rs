@@ -489,31 +489,43 @@ both_backends!(
 
 /// Makes every insert of an Update activity fail, as a full disk or a lost
 /// connection would at that moment (`false` removes the fault again).
-async fn fail_updates(db: &TestDb, on: bool) {
+/// Makes every insert of an outgoing activity of `kind` fail (`on`), or
+/// lifts that: a fault in the middle of a change's transaction.
+async fn fail_activities(db: &TestDb, kind: &str, on: bool) {
     use sqlx::{Connection, Executor};
-    let statements: &[&str] = match (db.url.starts_with("sqlite:"), on) {
-        (true, true) => &[
-            "CREATE TRIGGER fail_updates BEFORE INSERT ON outbound_activities \
-             WHEN NEW.kind = 'Update' BEGIN SELECT RAISE(ABORT, 'forced failure'); END",
+    let sqlite = db.url.starts_with("sqlite:");
+    let name = format!("fail_{}", kind.to_lowercase());
+    let statements: Vec<String> = match (sqlite, on) {
+        (true, true) => vec![format!(
+            "CREATE TRIGGER {name} BEFORE INSERT ON outbound_activities \
+             WHEN NEW.kind = '{kind}' BEGIN SELECT RAISE(ABORT, 'forced failure'); END"
+        )],
+        (true, false) => vec![format!("DROP TRIGGER {name}")],
+        (false, true) => vec![
+            format!(
+                "CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$ \
+                 BEGIN RAISE EXCEPTION 'forced failure'; END $$ LANGUAGE plpgsql"
+            ),
+            format!(
+                "CREATE TRIGGER {name} BEFORE INSERT ON outbound_activities FOR EACH ROW \
+                 WHEN (NEW.kind = '{kind}') EXECUTE FUNCTION {name}()"
+            ),
         ],
-        (true, false) => &["DROP TRIGGER fail_updates"],
-        (false, true) => &[
-            "CREATE FUNCTION fail_updates() RETURNS trigger AS $$ \
-             BEGIN RAISE EXCEPTION 'forced failure'; END $$ LANGUAGE plpgsql",
-            "CREATE TRIGGER fail_updates BEFORE INSERT ON outbound_activities FOR EACH ROW \
-             WHEN (NEW.kind = 'Update') EXECUTE FUNCTION fail_updates()",
-        ],
-        (false, false) => &["DROP TRIGGER fail_updates ON outbound_activities"],
+        (false, false) => vec![format!("DROP TRIGGER {name} ON outbound_activities")],
     };
-    if db.url.starts_with("sqlite:") {
+    if sqlite {
         let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-        for sql in statements {
-            conn.execute(*sql).await.unwrap();
+        for sql in &statements {
+            conn.execute(sqlx::AssertSqlSafe(sql.as_str()))
+                .await
+                .unwrap();
         }
     } else {
         let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
-        for sql in statements {
-            conn.execute(*sql).await.unwrap();
+        for sql in &statements {
+            conn.execute(sqlx::AssertSqlSafe(sql.as_str()))
+                .await
+                .unwrap();
         }
     }
 }
@@ -535,7 +547,7 @@ both_backends!(a_failed_edit_changes_nothing, |db: TestDb| async move {
     let id = created["id"].as_str().unwrap().to_string();
     let edit = json!({"title": "Declaration about Kazakhstan (corrected)"});
 
-    fail_updates(&db, true).await;
+    fail_activities(&db, "Update", true).await;
     let (status, body) = server
         .api(
             Method::PATCH,
@@ -560,7 +572,7 @@ both_backends!(a_failed_edit_changes_nothing, |db: TestDb| async move {
         .unwrap();
     assert!(!page.contains("(corrected)"));
 
-    fail_updates(&db, false).await;
+    fail_activities(&db, "Update", false).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert!(peer.received_of("Update").is_empty(), "nothing was sent");
     let (status, body) = server
@@ -576,3 +588,87 @@ both_backends!(a_failed_edit_changes_nothing, |db: TestDb| async move {
             .contains("(corrected)")
     );
 });
+
+// A signatory added to a published statement commits with its Announce and
+// the Update: when they cannot be queued, the statement keeps its list.
+both_backends!(
+    a_failed_signature_changes_nothing,
+    |db: TestDb| async move {
+        let server = TestServer::start(&db).await;
+        organisations(&server).await;
+        server.create_organisation("late", "Late Signatory").await;
+        let peer = Peer::start().await;
+        follow(&server, &peer, "p1", "stop_total_control").await;
+        follow(&server, &peer, "p2", "late").await;
+        received(&peer, "Accept", 2).await;
+        let (status, created) = server
+            .api(Method::POST, "/statements", Some(seed(true)))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        received(&peer, "Create", 1).await;
+        let id = created["id"].as_str().unwrap().to_string();
+        let sign = json!({"handle": "late"});
+
+        fail_activities(&db, "Update", true).await;
+        let (status, body) = server
+            .api(
+                Method::POST,
+                &format!("/statements/{id}/signatories"),
+                Some(sign.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+        let (_, now) = server
+            .api(Method::GET, &format!("/statements/{id}"), None)
+            .await;
+        assert_eq!(
+            now["signatories"], created["signatories"],
+            "no signatory added"
+        );
+        assert_eq!(now["edited_at"], created["edited_at"]);
+
+        fail_activities(&db, "Update", false).await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert!(
+            peer.received_of("Announce").is_empty(),
+            "no Announce went out"
+        );
+        let (status, body) = server
+            .api(
+                Method::POST,
+                &format!("/statements/{id}/signatories"),
+                Some(sign),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["signatories"].as_array().unwrap().len(), 3);
+        assert_eq!(received(&peer, "Announce", 1).await.len(), 1);
+    }
+);
+
+// Writing and publishing in one request: if the publication cannot be
+// queued, no draft is left behind either.
+both_backends!(
+    a_failed_publication_leaves_no_draft,
+    |db: TestDb| async move {
+        let server = TestServer::start(&db).await;
+        organisations(&server).await;
+        fail_activities(&db, "Create", true).await;
+        let (status, body) = server
+            .api(Method::POST, "/statements", Some(seed(true)))
+            .await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+        for status in ["draft", "published"] {
+            let (_, listed) = server
+                .api(Method::GET, &format!("/statements?status={status}"), None)
+                .await;
+            assert_eq!(listed, json!([]), "no {status} statement was left");
+        }
+        fail_activities(&db, "Create", false).await;
+        let (status, body) = server
+            .api(Method::POST, "/statements", Some(seed(true)))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["status"], "published");
+    }
+);

@@ -1,0 +1,379 @@
+//! The store on its own, on both databases: the queue's claim and lease,
+//! transitions that commit with their activities or not at all, the domain
+//! block's reach, and the outbox listing. What the rest of the code relies
+//! on, checked below HTTP so that a failure names the query.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use broadside::{
+    keys::generate_keypair,
+    organisations::{Organisation, Profile},
+    statements::{Content, State},
+    store::{
+        ClaimedDelivery, NewActivity, NewOrganisation, NewStatement, RemoteActorData, Store,
+        Transition,
+    },
+};
+use common::TestDb;
+
+async fn store(db: &TestDb) -> Store {
+    let store = Store::connect(&db.url).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+async fn organisation(store: &Store, handle: &str) -> Organisation {
+    let (private_key, public_key_pem) = generate_keypair().unwrap();
+    store
+        .create_organisation(NewOrganisation {
+            handle: handle.into(),
+            profile: Profile {
+                name: handle.to_uppercase(),
+                summary: String::new(),
+                website: None,
+                fields: vec![],
+                avatar_url: None,
+                header_url: None,
+                manually_approves_followers: false,
+                discoverable: true,
+                indexable: true,
+            },
+            public_key_pem,
+            private_key,
+        })
+        .await
+        .unwrap()
+}
+
+async fn draft(store: &Store, signer: &Organisation) -> broadside::statements::Statement {
+    let content = Content {
+        title: "Declaration".into(),
+        body: "Text.".into(),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    store
+        .create_statement(NewStatement {
+            public_id: &uuid::Uuid::now_v7().to_string(),
+            content: &content,
+            state: State::Draft,
+            publish_at: None,
+            signatory_ids: &[signer.id],
+        })
+        .await
+        .unwrap()
+}
+
+fn activity<'a>(
+    id: &'a str,
+    org: &Organisation,
+    kind: &'a str,
+    statement: Option<i64>,
+) -> NewActivity<'a> {
+    NewActivity {
+        public_id: id,
+        organisation_id: org.id,
+        kind,
+        statement_id: statement,
+        body: r#"{"type":"Test"}"#,
+    }
+}
+
+fn inboxes(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("https://s{i}.example/inbox"))
+        .collect()
+}
+
+fn ids(claimed: &[ClaimedDelivery]) -> BTreeSet<i64> {
+    claimed.iter().map(|d| d.id).collect()
+}
+
+both_backends!(
+    each_delivery_goes_to_one_claimant_until_its_lease_ends,
+    |db: TestDb| async move {
+        let store = store(&db).await;
+        let org = store_org(&store).await;
+        let targets = inboxes(50);
+        let (done, queued) = store
+            .enqueue_batch(None, &[(activity("a1", &org, "Accept", None), &targets)])
+            .await
+            .unwrap();
+        assert!(done);
+        assert_eq!(queued, 50);
+
+        let (one, two) = tokio::join!(
+            store.claim_deliveries(30, 60_000, "one"),
+            store.claim_deliveries(30, 60_000, "two"),
+        );
+        let (one, two) = (one.unwrap(), two.unwrap());
+        assert_eq!(one.len() + two.len(), 50, "every row claimed once");
+        assert!(ids(&one).is_disjoint(&ids(&two)), "no row claimed twice");
+        assert!(
+            store
+                .claim_deliveries(30, 60_000, "three")
+                .await
+                .unwrap()
+                .is_empty(),
+            "leased rows are not handed out again"
+        );
+
+        // A lease that ran out (its worker died) is claimed again, as a new
+        // attempt.
+        let (done, _) = store
+            .enqueue_batch(None, &[(activity("a2", &org, "Accept", None), &inboxes(1))])
+            .await
+            .unwrap();
+        assert!(done);
+        let first = store.claim_deliveries(10, 1, "dies").await.unwrap();
+        assert_eq!(first.len(), 1);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let again = store.claim_deliveries(10, 60_000, "next").await.unwrap();
+        assert_eq!(ids(&again), ids(&first));
+        assert_eq!(again[0].attempts, 2);
+
+        // Outcomes: a success is final, a failure with a retry goes back to
+        // the queue, a failure without one is final.
+        store.deliveries_succeeded(&one[..1]).await.unwrap();
+        store
+            .delivery_failed(&one[1], Some(503), "busy", Some(0), true)
+            .await
+            .unwrap();
+        store
+            .delivery_failed(&one[2], Some(410), "gone", None, false)
+            .await
+            .unwrap();
+        let counts = store.delivery_counts(None).await.unwrap();
+        assert_eq!(counts.delivered, 1);
+        assert_eq!(counts.failed, 1);
+        assert_eq!(counts.queued, 1);
+        assert_eq!(counts.sending, 48, "51 claimed, 3 finished");
+        store.close().await;
+    }
+);
+
+async fn store_org(store: &Store) -> Organisation {
+    organisation(store, "cras").await
+}
+
+both_backends!(
+    a_transition_commits_with_its_activities_or_not_at_all,
+    |db: TestDb| async move {
+        let store = store(&db).await;
+        let org = store_org(&store).await;
+        let statement = draft(&store, &org).await;
+        let targets = inboxes(3);
+
+        // A draft cannot be withdrawn: nothing is stored, nothing queued.
+        let (done, queued) = store
+            .enqueue_batch(
+                Some(Transition::Delete {
+                    statement_id: statement.id,
+                }),
+                &[(activity("d1", &org, "Delete", Some(statement.id)), &targets)],
+            )
+            .await
+            .unwrap();
+        assert_eq!((done, queued), (false, 0));
+        assert_eq!(store.delivery_counts(None).await.unwrap().queued, 0);
+        assert_eq!(store.activity_body("d1", &[]).await.unwrap(), None);
+
+        let publish = || Transition::Publish {
+            statement_id: statement.id,
+            at: 1_000,
+        };
+        let (done, queued) = store
+            .enqueue_batch(
+                Some(publish()),
+                &[(activity("c1", &org, "Create", Some(statement.id)), &targets)],
+            )
+            .await
+            .unwrap();
+        assert_eq!((done, queued), (true, 3));
+        let published = store.statement_by_id(statement.id).await.unwrap();
+        assert_eq!(published.state, State::Published);
+        assert_eq!(published.published_at, Some(1_000));
+
+        // Publishing twice (two processes racing) stores the second nowhere.
+        let (done, _) = store
+            .enqueue_batch(
+                Some(publish()),
+                &[(activity("c2", &org, "Create", Some(statement.id)), &targets)],
+            )
+            .await
+            .unwrap();
+        assert!(!done);
+        assert_eq!(store.activity_body("c2", &[]).await.unwrap(), None);
+        assert_eq!(store.delivery_counts(None).await.unwrap().queued, 3);
+
+        // An id taken already fails the whole transaction, transition too.
+        let withdraw = Transition::Delete {
+            statement_id: statement.id,
+        };
+        let clash = store
+            .enqueue_batch(
+                Some(withdraw.clone()),
+                &[(activity("c1", &org, "Delete", Some(statement.id)), &targets)],
+            )
+            .await;
+        assert!(clash.is_err());
+        assert_eq!(
+            store.statement_by_id(statement.id).await.unwrap().state,
+            State::Published
+        );
+        store.close().await;
+    }
+);
+
+both_backends!(
+    the_outbox_lists_the_kinds_asked_for_of_published_statements,
+    |db: TestDb| async move {
+        let store = store(&db).await;
+        let org = store_org(&store).await;
+        let statement = draft(&store, &org).await;
+        let other = draft(&store, &org).await;
+        let none: Vec<String> = vec![];
+        store
+            .enqueue_batch(
+                Some(Transition::Publish {
+                    statement_id: statement.id,
+                    at: 1,
+                }),
+                &[
+                    (activity("c", &org, "Create", Some(statement.id)), &none),
+                    (activity("u", &org, "Update", Some(statement.id)), &none),
+                ],
+            )
+            .await
+            .unwrap();
+        // Activities about a statement still in draft are no post.
+        store
+            .enqueue_batch(
+                None,
+                &[(activity("x", &org, "Create", Some(other.id)), &none)],
+            )
+            .await
+            .unwrap();
+        let kinds = ["Create", "Announce"];
+        assert_eq!(
+            store
+                .count_statement_activities(org.id, &kinds)
+                .await
+                .unwrap(),
+            1
+        );
+        let listed = store
+            .statement_activities(org.id, &kinds, 10, 0)
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(
+            store
+                .count_statement_activities(org.id, &["Update"])
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store.count_statement_activities(org.id, &[]).await.unwrap(),
+            0
+        );
+
+        // Once deleted, only the kinds kept after deletion stay readable.
+        store
+            .enqueue_batch(
+                Some(Transition::Delete {
+                    statement_id: statement.id,
+                }),
+                &[(activity("d", &org, "Delete", Some(statement.id)), &none)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.activity_body("c", &["Delete"]).await.unwrap(), None);
+        assert!(
+            store
+                .activity_body("d", &["Delete"])
+                .await
+                .unwrap()
+                .is_some()
+        );
+        store.close().await;
+    }
+);
+
+both_backends!(
+    a_domain_block_reaches_subdomains_and_ports_and_nothing_else,
+    |db: TestDb| async move {
+        let store = store(&db).await;
+        let org = store_org(&store).await;
+        let mut inboxes = Vec::new();
+        for (n, host) in [
+            "a.example.org",
+            "example.org:8443",
+            "example.orgx",
+            "b.example.net",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let uri = format!("https://{host}/users/u{n}");
+            let inbox = format!("https://{host}/inbox");
+            let actor = store
+                .upsert_remote_actor(&RemoteActorData {
+                    uri: uri.clone(),
+                    domain: host.to_string(),
+                    inbox: inbox.clone(),
+                    shared_inbox: None,
+                    public_key_id: format!("{uri}#main-key"),
+                    public_key_pem: "-".into(),
+                    preferred_username: None,
+                    name: None,
+                    kind: "Person".into(),
+                })
+                .await
+                .unwrap();
+            store
+                .record_follow(org.id, actor.id, &format!("{uri}/follow"), true)
+                .await
+                .unwrap();
+            inboxes.push(inbox);
+        }
+        store
+            .enqueue_batch(None, &[(activity("a", &org, "Update", None), &inboxes)])
+            .await
+            .unwrap();
+
+        store.block_domain("example.org", "spam").await.unwrap();
+        assert_eq!(store.count_followers(org.id, "accepted").await.unwrap(), 2);
+        let left: BTreeSet<String> = store
+            .follower_inboxes(&[org.id])
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+        assert_eq!(
+            left,
+            BTreeSet::from([
+                "https://b.example.net/inbox".to_string(),
+                "https://example.orgx/inbox".to_string()
+            ])
+        );
+        let counts = store.delivery_counts(None).await.unwrap();
+        assert_eq!((counts.failed, counts.queued), (2, 2));
+        assert!(store.is_domain_blocked("deep.a.example.org").await.unwrap());
+        assert!(!store.is_domain_blocked("example.orgx").await.unwrap());
+
+        // Nothing new is queued for a covered server.
+        let (_, queued) = store
+            .enqueue_batch(None, &[(activity("b", &org, "Update", None), &inboxes)])
+            .await
+            .unwrap();
+        assert_eq!(queued, 2);
+        assert!(store.unblock_domain("example.org").await.unwrap());
+        assert!(!store.is_domain_blocked("a.example.org").await.unwrap());
+        store.close().await;
+    }
+);
