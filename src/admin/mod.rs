@@ -1,6 +1,7 @@
 //! The admin HTTP API under `/api/v1`: JSON in and out, every route behind a
-//! bearer token ([`auth::Admin`]). Handlers validate input, call the store
-//! and the publishing code, and never build ActivityPub documents themselves.
+//! bearer token ([`auth::Admin`]). Handlers extract a service's request
+//! type, call one function of `services` and render its answer; they never
+//! build ActivityPub documents or queue anything themselves.
 
 pub mod auth;
 mod deliveries;
