@@ -145,6 +145,7 @@ async fn main() {
                     preferred_username: Some(format!("u{n}")),
                     name: None,
                     kind: "Person".into(),
+                    icon_url: None,
                 })
                 .await
                 .unwrap();

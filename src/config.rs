@@ -28,6 +28,9 @@ pub struct Config {
     pub instance_description: String,
     pub instance_contact: String,
     pub disclaimer: String,
+    /// Replies to every statement are approved without review (each
+    /// organisation can also say so for its own).
+    pub approve_replies: bool,
     pub public_follower_lists: bool,
     pub max_admin_body_bytes: usize,
     pub max_inbox_body_bytes: usize,
@@ -55,6 +58,7 @@ impl Default for Config {
                 "Joint statements from organisations, published on the fediverse.".into(),
             instance_contact: String::new(),
             disclaimer: "The views expressed in statements are those of their signatories.".into(),
+            approve_replies: false,
             public_follower_lists: false,
             max_admin_body_bytes: 256 * 1024,
             max_inbox_body_bytes: 1024 * 1024,

@@ -28,6 +28,8 @@ pub struct Organisation {
     pub manually_approves_followers: bool,
     pub discoverable: bool,
     pub indexable: bool,
+    /// Replies to its statements are approved without review.
+    pub approve_replies: bool,
     pub public_key_pem: String,
     pub private_key: PrivateKey,
     pub created_at: i64,
@@ -48,6 +50,7 @@ impl Organisation {
             manually_approves_followers: p.manually_approves_followers,
             discoverable: p.discoverable,
             indexable: p.indexable,
+            approve_replies: p.approve_replies,
             updated_at: at,
             ..self.clone()
         }
@@ -143,6 +146,7 @@ pub struct Profile {
     pub manually_approves_followers: bool,
     pub discoverable: bool,
     pub indexable: bool,
+    pub approve_replies: bool,
 }
 
 impl Profile {

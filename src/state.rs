@@ -52,6 +52,7 @@ impl AppState {
             urls: urls.clone(),
             documents: documents.clone(),
             disclaimer: config.disclaimer.clone(),
+            approve_replies: config.approve_replies,
         };
         Ok(AppState(Arc::new(StateInner {
             config,

@@ -99,6 +99,25 @@ impl Urls {
         self.join(&format!("/statements/{public_id}"))
     }
 
+    /// The public id of a statement URL of ours (its ActivityPub id).
+    pub fn statement_id_of(&self, url: &Url) -> Option<String> {
+        if !self.is_local(url) || url.query().is_some() || url.fragment().is_some() {
+            return None;
+        }
+        let id = url.path().strip_prefix("/statements/")?;
+        (!id.is_empty() && !id.contains('/')).then(|| id.to_string())
+    }
+
+    /// A statement's `likes`, `shares` or `replies` collection.
+    pub fn statement_collection(&self, public_id: &str, which: &str) -> Url {
+        self.join(&format!("/statements/{public_id}/{which}"))
+    }
+
+    /// The QuoteAuthorization of one quote (FEP-044f).
+    pub fn quote_authorization(&self, public_id: &str) -> Url {
+        self.join(&format!("/quote-authorizations/{public_id}"))
+    }
+
     /// The page of a hashtag.
     pub fn tag(&self, tag: &str) -> Url {
         let mut url = self.join("/tags/");

@@ -401,6 +401,7 @@ async fn follower_at(server: &TestServer, organisation: &str, host: &str, name: 
             preferred_username: Some(name.to_string()),
             name: None,
             kind: "Person".into(),
+            icon_url: None,
         })
         .await
         .unwrap();

@@ -151,10 +151,10 @@ both_backends!(
             (chrono::Utc::now() - published.with_timezone(&chrono::Utc)).num_seconds() < 60,
             "published is now, not 2022"
         );
-        // Quoting is limited to the author until QuoteRequests are answered.
+        // Anyone may quote by default; QuoteRequests are answered at once.
         assert_eq!(
             note["interactionPolicy"]["canQuote"]["automaticApproval"],
-            json!([lead])
+            json!(["https://www.w3.org/ns/activitystreams#Public"])
         );
         let announce = &announces[0];
         assert!(announce.verified);

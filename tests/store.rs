@@ -39,6 +39,7 @@ async fn organisation(store: &Store, handle: &str) -> Organisation {
                 manually_approves_followers: false,
                 discoverable: true,
                 indexable: true,
+                approve_replies: false,
             },
             public_key_pem,
             private_key,
@@ -332,6 +333,7 @@ both_backends!(
                     preferred_username: None,
                     name: None,
                     kind: "Person".into(),
+                    icon_url: None,
                 })
                 .await
                 .unwrap();

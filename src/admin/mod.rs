@@ -8,6 +8,7 @@ mod deliveries;
 mod domain_blocks;
 mod followers;
 mod organisations;
+mod reactions;
 mod statements;
 
 use axum::{
@@ -68,6 +69,16 @@ pub fn routes() -> Router<AppState> {
             post(statements::add_signatory),
         )
         .route("/statements/{id}/deliveries", get(statements::deliveries))
+        .route("/statements/{id}/reactions", get(reactions::reactions))
+        .route("/replies", get(reactions::replies))
+        .route("/replies/{id}", delete(reactions::delete_reply))
+        .route("/replies/{id}/approve", post(reactions::approve_reply))
+        .route("/replies/{id}/hide", post(reactions::hide_reply))
+        .route("/quotes", get(reactions::quotes))
+        .route("/quotes/{id}/revoke", post(reactions::revoke_quote))
+        .route("/reports", get(reactions::reports))
+        .route("/reports/{id}/resolve", post(reactions::resolve_report))
+        .route("/blocks", get(reactions::blocks))
         .route("/organisations/{handle}/featured", post(statements::pin))
         .route(
             "/organisations/{handle}/featured/{statement}",

@@ -27,6 +27,7 @@ pub struct OrganisationView {
     manually_approves_followers: bool,
     discoverable: bool,
     indexable: bool,
+    approve_replies: bool,
     actor_url: String,
     acct: String,
     followers_count: i64,
@@ -61,6 +62,7 @@ async fn view(state: &AppState, org: Organisation) -> Result<OrganisationView, A
         manually_approves_followers: org.manually_approves_followers,
         discoverable: org.discoverable,
         indexable: org.indexable,
+        approve_replies: org.approve_replies,
     })
 }
 

@@ -211,3 +211,126 @@ pub async fn featured(
         items,
     ))
 }
+
+/// A published statement of ours, or 404.
+async fn published_statement(
+    state: &AppState,
+    public_id: &str,
+) -> Result<crate::statements::Statement, AppError> {
+    match state.store.statement(public_id).await {
+        Ok(s) if s.state == crate::statements::State::Published => Ok(s),
+        Ok(_) | Err(crate::store::StoreError::NotFound) => {
+            Err(AppError::not_found(format!("no statement {public_id}")))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Which of a statement's collections.
+#[derive(Clone, Copy)]
+enum Reactions {
+    Likes,
+    Shares,
+    Replies,
+}
+
+async fn statement_collection(
+    state: &AppState,
+    public_id: &str,
+    which: Reactions,
+    query: &PageQuery,
+) -> Result<Response, AppError> {
+    let page = page_number(query)?;
+    let statement = published_statement(state, public_id).await?;
+    let counts = state.store.reaction_counts(statement.id).await?;
+    let (name, total) = match which {
+        Reactions::Likes => ("likes", counts.likes),
+        Reactions::Shares => ("shares", counts.boosts),
+        Reactions::Replies => ("replies", counts.replies),
+    };
+    let items = match page {
+        Some(n) => {
+            let ids = match which {
+                Reactions::Likes | Reactions::Shares => {
+                    let kind = if matches!(which, Reactions::Likes) {
+                        "like"
+                    } else {
+                        "boost"
+                    };
+                    state
+                        .store
+                        .reacting_actors(statement.id, kind, PAGE_SIZE, offset(n))
+                        .await?
+                }
+                Reactions::Replies => {
+                    state
+                        .store
+                        .approved_replies(statement.id, PAGE_SIZE, offset(n))
+                        .await?
+                }
+            };
+            Some((n, ids.into_iter().map(Value::String).collect()))
+        }
+        None => None,
+    };
+    Ok(collection(
+        &state.urls,
+        state.urls.statement_collection(&statement.public_id, name),
+        total,
+        items,
+    ))
+}
+
+/// `GET /statements/{id}/likes`: who liked it (the actors), exact count.
+pub async fn likes(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, AppError> {
+    statement_collection(&state, &id, Reactions::Likes, &query).await
+}
+
+/// `GET /statements/{id}/shares`: who boosted it.
+pub async fn shares(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, AppError> {
+    statement_collection(&state, &id, Reactions::Shares, &query).await
+}
+
+/// `GET /statements/{id}/replies`: the approved replies' ids, so other
+/// servers can load the thread.
+pub async fn replies(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, AppError> {
+    statement_collection(&state, &id, Reactions::Replies, &query).await
+}
+
+/// `GET /quote-authorizations/{id}`: the stamp a quoting server checks;
+/// 410 once the editor revoked it, 404 if there never was one.
+pub async fn quote_authorization(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let quote = match state.store.quote(&id).await {
+        Ok(quote) => quote,
+        Err(crate::store::StoreError::NotFound) => {
+            return Err(AppError::not_found("no such quote authorization"));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    if quote.state != "accepted" {
+        return Err(AppError::Gone("the quote authorization was revoked".into()));
+    }
+    let statement = published_statement(&state, &quote.statement).await?;
+    let document = crate::vocabulary::statement::quote_authorization(
+        &statement,
+        &quote.public_id,
+        &quote.object_id,
+        &state.urls,
+    );
+    Ok(ActivityJson(document).into_response())
+}

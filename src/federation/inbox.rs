@@ -33,7 +33,10 @@ use super::remote_actor;
 use crate::{
     domains::host_and_port,
     error::AppError,
-    services::follows::{self, Sender},
+    services::{
+        follows::{self, Sender},
+        reactions,
+    },
     state::AppState,
     store::StoreError,
     transport::signatures::{self, SignatureError},
@@ -224,7 +227,7 @@ async fn receive(
         tracing::info!(id = %id, "activity already processed");
         return Ok(StatusCode::ACCEPTED);
     }
-    match act(data, sender, &received).await {
+    match act(data, sender, id, &received).await {
         Ok(()) => Ok(StatusCode::ACCEPTED),
         Err(err) => {
             // Let the sender retry what we could not act on.
@@ -268,9 +271,43 @@ async fn actor_deleted(
 async fn act(
     data: &Data<AppState>,
     sender: Sender<'_>,
+    id: &Url,
     received: &Received,
 ) -> Result<(), AppError> {
+    let services = &data.services;
     match received {
+        Received::Reacted { reaction, object } => {
+            reactions::reacted(services, sender, id, *reaction, object).await?
+        }
+        Received::Unreacted {
+            reaction,
+            activity,
+            object,
+        } => {
+            reactions::unreacted(
+                services,
+                sender,
+                *reaction,
+                activity.as_ref(),
+                object.as_ref(),
+            )
+            .await?
+        }
+        Received::Undone { activity } => reactions::undone(services, sender, activity).await?,
+        Received::Posted { post, edited } => {
+            reactions::posted(services, sender, post, *edited).await?
+        }
+        Received::Deleted { object } => reactions::deleted(services, sender, object).await?,
+        Received::QuoteRequested { object, instrument } => {
+            reactions::quote_requested(services, sender, id, object, instrument).await?
+        }
+        Received::Flagged { objects, content } => {
+            reactions::flagged(services, sender, id, objects, content).await?
+        }
+        Received::Blocked { object } => reactions::blocked(services, sender, id, object).await?,
+        Received::Unblocked { activity, object } => {
+            reactions::unblocked(services, sender, activity.as_ref(), object.as_ref()).await?
+        }
         Received::UndoFollow { follow, object } => {
             follows::follow_undone(
                 &data.services,

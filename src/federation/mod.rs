@@ -41,6 +41,13 @@ pub fn routes(config: &Config) -> Router<AppState> {
         .route("/.well-known/host-meta", get(webfinger::host_meta))
         .route("/.well-known/nodeinfo", get(nodeinfo::discovery))
         .route("/nodeinfo/2.1", get(nodeinfo::nodeinfo))
+        .route("/statements/{id}/likes", get(collections::likes))
+        .route("/statements/{id}/shares", get(collections::shares))
+        .route("/statements/{id}/replies", get(collections::replies))
+        .route(
+            "/quote-authorizations/{id}",
+            get(collections::quote_authorization),
+        )
         .route("/organisations/{handle}/outbox", get(collections::outbox))
         .route(
             "/organisations/{handle}/followers",

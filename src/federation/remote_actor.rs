@@ -38,6 +38,25 @@ pub struct ActorDocument {
     #[serde(default)]
     pub endpoints: Option<ActorEndpoints>,
     pub public_key: PublicKey,
+    /// The avatar: an Image (or several), or a bare URL.
+    #[serde(default)]
+    pub icon: Option<serde_json::Value>,
+}
+
+/// The first http(s) URL an `icon` names.
+fn icon_url(icon: &serde_json::Value) -> Option<String> {
+    let url = match icon {
+        serde_json::Value::String(url) => Some(url.as_str()),
+        serde_json::Value::Object(map) => map.get("url").and_then(|u| match u {
+            serde_json::Value::String(s) => Some(s.as_str()),
+            serde_json::Value::Object(link) => link.get("href").and_then(|h| h.as_str()),
+            _ => None,
+        }),
+        serde_json::Value::Array(items) => return items.iter().find_map(icon_url),
+        _ => None,
+    }?;
+    let parsed = Url::parse(url).ok()?;
+    (matches!(parsed.scheme(), "https" | "http") && url.len() <= 2_048).then(|| url.to_string())
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -116,6 +135,7 @@ impl Object for Peer {
                 preferred_username: json.preferred_username,
                 name: json.name,
                 kind: json.kind,
+                icon_url: json.icon.as_ref().and_then(icon_url),
             })
             .await?;
         Ok(Peer {

@@ -17,7 +17,9 @@
 
 pub mod domain_blocks;
 pub mod follows;
+pub mod moderation;
 pub mod organisations;
+pub mod reactions;
 pub mod statements;
 
 use crate::{
@@ -38,6 +40,8 @@ pub struct Services {
     pub documents: Documents,
     /// The instance's disclaimer, for statements that bring none.
     pub disclaimer: String,
+    /// Replies skip the moderation queue everywhere.
+    pub approve_replies: bool,
 }
 
 /// Why a service refused or failed. Refusals change nothing.

@@ -30,6 +30,9 @@ pub struct NewProfile {
     pub manually_approves_followers: bool,
     pub discoverable: Option<bool>,
     pub indexable: Option<bool>,
+    /// Replies to its statements skip the moderation queue.
+    #[serde(default)]
+    pub approve_replies: bool,
 }
 
 /// Changes to a profile: every field optional; `null` clears the optional
@@ -50,6 +53,7 @@ pub struct ProfileChanges {
     pub manually_approves_followers: Option<bool>,
     pub discoverable: Option<bool>,
     pub indexable: Option<bool>,
+    pub approve_replies: Option<bool>,
 }
 
 /// The live organisation `handle`, or `NotFound` naming it.
@@ -72,6 +76,7 @@ pub async fn create(services: &Services, input: NewProfile) -> ServiceResult<Org
         manually_approves_followers: input.manually_approves_followers,
         discoverable: input.discoverable.unwrap_or(true),
         indexable: input.indexable.unwrap_or(true),
+        approve_replies: input.approve_replies,
     }
     .validate()?;
     // Key generation takes milliseconds of CPU: keep it off the async threads.
@@ -126,6 +131,7 @@ pub async fn update(
             .unwrap_or(org.manually_approves_followers),
         discoverable: input.discoverable.unwrap_or(org.discoverable),
         indexable: input.indexable.unwrap_or(org.indexable),
+        approve_replies: input.approve_replies.unwrap_or(org.approve_replies),
     }
     .validate()?;
     let at = now_ms();

@@ -41,6 +41,8 @@ pub struct Draft {
     pub format: Option<String>,
     pub original_date: Option<String>,
     pub disclaimer: Option<String>,
+    /// Who may quote it: anyone (the default), followers or nobody.
+    pub quote_policy: Option<String>,
     #[serde(default)]
     pub publish: bool,
     /// RFC 3339.
@@ -66,6 +68,7 @@ pub struct Changes {
     pub original_date: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     pub disclaimer: Option<Option<String>>,
+    pub quote_policy: Option<String>,
     /// Drafts and scheduled statements only; `null` makes it a draft again.
     #[serde(default, deserialize_with = "nullable")]
     pub publish_at: Option<Option<String>>,
@@ -160,6 +163,7 @@ pub async fn create(services: &Services, draft: Draft) -> ServiceResult<Statemen
         format: draft.format,
         original_date: draft.original_date,
         disclaimer: draft.disclaimer,
+        quote_policy: draft.quote_policy,
     }
     .validate()?;
     let signatory_ids = signatories(services, &draft.signatories).await?;
@@ -268,6 +272,11 @@ pub async fn update(
             .original_date
             .unwrap_or(current.original_date.clone()),
         disclaimer: changes.disclaimer.unwrap_or(current.disclaimer.clone()),
+        quote_policy: Some(
+            changes
+                .quote_policy
+                .unwrap_or(current.quote_policy.as_str().to_string()),
+        ),
     }
     .validate()?;
     let publish_at = match &changes.publish_at {

@@ -25,6 +25,7 @@ pub struct Statement {
     pub format: Format,
     pub original_date: Option<String>,
     pub disclaimer: Option<String>,
+    pub quote_policy: QuotePolicy,
     pub state: State,
     pub publish_at: Option<i64>,
     pub published_at: Option<i64>,
@@ -48,6 +49,7 @@ impl Statement {
             format: c.format,
             original_date: c.original_date,
             disclaimer: c.disclaimer,
+            quote_policy: c.quote_policy,
             ..self.clone()
         }
     }
@@ -82,6 +84,37 @@ impl Format {
         match value {
             "note" => Some(Format::Note),
             "article" => Some(Format::Article),
+            _ => None,
+        }
+    }
+}
+
+/// Who may quote a statement (Mastodon 4.5's `canQuote`, docs/interop.md
+/// §13). Quotes are approved at once for those it admits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuotePolicy {
+    #[default]
+    Anyone,
+    /// The lead signatory's accepted followers.
+    Followers,
+    Nobody,
+}
+
+impl QuotePolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuotePolicy::Anyone => "anyone",
+            QuotePolicy::Followers => "followers",
+            QuotePolicy::Nobody => "nobody",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<QuotePolicy> {
+        match value {
+            "anyone" => Some(QuotePolicy::Anyone),
+            "followers" => Some(QuotePolicy::Followers),
+            "nobody" => Some(QuotePolicy::Nobody),
             _ => None,
         }
     }
@@ -192,6 +225,8 @@ pub struct Content {
     pub format: Option<String>,
     pub original_date: Option<String>,
     pub disclaimer: Option<String>,
+    /// anyone (the default), followers or nobody.
+    pub quote_policy: Option<String>,
 }
 
 /// [`Content`] after validation.
@@ -206,6 +241,7 @@ pub struct ValidContent {
     pub format: Format,
     pub original_date: Option<String>,
     pub disclaimer: Option<String>,
+    pub quote_policy: QuotePolicy,
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -278,7 +314,14 @@ impl Content {
         if let Some(disclaimer) = &disclaimer {
             check_len("disclaimer", disclaimer, MAX_DISCLAIMER_LEN)?;
         }
+        let quote_policy = match self.quote_policy.as_deref() {
+            None => QuotePolicy::default(),
+            Some(value) => QuotePolicy::parse(value).ok_or_else(|| {
+                Invalid::new("quote_policy", "must be anyone, followers or nobody")
+            })?,
+        };
         Ok(ValidContent {
+            quote_policy,
             title,
             body: self.body,
             summary,

@@ -64,6 +64,21 @@ pub enum Transition {
         actor_id: i64,
         accept_now: bool,
     },
+    /// A quote of a statement accepted: the quote stored (its
+    /// authorisation `public_id` then answers) with our Accept. Nothing if
+    /// the same post already quotes the statement.
+    AcceptQuote {
+        public_id: String,
+        statement_id: i64,
+        actor_id: i64,
+        request_id: String,
+        object_id: String,
+        url: Option<String>,
+        content: String,
+    },
+    /// An accepted quote revoked: its authorisation answers 410 from then
+    /// on, and the Delete of it goes out.
+    RevokeQuote { quote_id: i64 },
     /// A pending follow request approved.
     ApproveFollow {
         organisation_id: i64,
@@ -238,7 +253,7 @@ impl Store {
                             let mut changed = sqlx::query(sqlx::AssertSqlSafe(format!(
                                 "UPDATE statements SET title = $3, body = $4, summary = $5, content_warning = $6, \
                                  language = $7, tags = $8, format = $9, original_date = $10, disclaimer = $11, \
-                                 updated_at = $12, edited_at = CASE WHEN state = 'published' THEN $12 ELSE edited_at END \
+                                 quote_policy = $13, updated_at = $12, edited_at = CASE WHEN state = 'published' THEN $12 ELSE edited_at END \
                                  WHERE id = $1 AND state = $2 AND {}",
                                 Change::Edit.guard()
                             )))
@@ -254,6 +269,7 @@ impl Store {
                             .bind(&c.original_date)
                             .bind(&c.disclaimer)
                             .bind(at)
+                            .bind(c.quote_policy.as_str())
                             .execute(&mut *tx)
                             .await?
                             .rows_affected();
@@ -334,6 +350,29 @@ impl Store {
                             }
                             fresh
                         }
+                        Transition::AcceptQuote { public_id, statement_id, actor_id, request_id, object_id, url, content } => sqlx::query(
+                            "INSERT INTO quotes (public_id, statement_id, actor_id, request_id, object_id, url, content, \
+                             state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'accepted', $8) ON CONFLICT DO NOTHING",
+                        )
+                        .bind(public_id)
+                        .bind(statement_id)
+                        .bind(actor_id)
+                        .bind(request_id)
+                        .bind(object_id)
+                        .bind(url)
+                        .bind(content)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected(),
+                        Transition::RevokeQuote { quote_id } => sqlx::query(
+                            "UPDATE quotes SET state = 'revoked', revoked_at = $2 WHERE id = $1 AND state = 'accepted'",
+                        )
+                        .bind(quote_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected(),
                         Transition::ApproveFollow { organisation_id, follower_id } => sqlx::query(
                             "UPDATE followers SET state = 'accepted', accepted_at = $3 \
                              WHERE organisation_id = $1 AND id = $2 AND state = 'pending'",
@@ -347,7 +386,7 @@ impl Store {
                         Transition::UpdateOrganisation { organisation_id, profile: p, at } => sqlx::query(
                             "UPDATE organisations SET name = $2, summary = $3, website = $4, fields = $5, \
                              avatar_url = $6, header_url = $7, manually_approves_followers = $8, \
-                             discoverable = $9, indexable = $10, updated_at = $11 \
+                             discoverable = $9, indexable = $10, updated_at = $11, approve_replies = $12 \
                              WHERE id = $1 AND deleted_at IS NULL",
                         )
                         .bind(organisation_id)
@@ -361,6 +400,7 @@ impl Store {
                         .bind(p.discoverable)
                         .bind(p.indexable)
                         .bind(at)
+                        .bind(p.approve_replies)
                         .execute(&mut *tx)
                         .await?
                         .rows_affected(),
@@ -383,6 +423,15 @@ impl Store {
                         .rows_affected(),
                     };
                     if let (Transition::Delete { statement_id }, 1) = (transition, changed) {
+                        // Its reactions go with it.
+                        for table in ["reactions", "replies", "quotes"] {
+                            sqlx::query(sqlx::AssertSqlSafe(format!(
+                                "DELETE FROM {table} WHERE statement_id = $1"
+                            )))
+                            .bind(*statement_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
                         // What has not gone out about it yet never will.
                         sqlx::query(
                             "UPDATE deliveries SET state = 'failed', last_error = 'statement deleted', \

@@ -13,6 +13,7 @@
 pub(crate) mod deliveries;
 mod followers;
 mod organisations;
+mod reactions;
 mod remote_actors;
 mod statements;
 mod tokens;
@@ -30,6 +31,7 @@ pub(crate) use deliveries::INSERT_CHUNK;
 pub use deliveries::*;
 pub use followers::*;
 pub use organisations::*;
+pub use reactions::*;
 pub use remote_actors::*;
 pub use statements::*;
 pub use tokens::*;

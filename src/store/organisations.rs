@@ -19,6 +19,7 @@ struct OrganisationRow {
     manually_approves_followers: bool,
     discoverable: bool,
     indexable: bool,
+    approve_replies: bool,
     public_key_pem: String,
     private_key_pem: String,
     created_at: i64,
@@ -43,6 +44,7 @@ impl TryFrom<OrganisationRow> for Organisation {
             manually_approves_followers: row.manually_approves_followers,
             discoverable: row.discoverable,
             indexable: row.indexable,
+            approve_replies: row.approve_replies,
             public_key_pem: row.public_key_pem,
             private_key: PrivateKey::from_pem(row.private_key_pem),
             created_at: row.created_at,
@@ -55,8 +57,8 @@ impl TryFrom<OrganisationRow> for Organisation {
 macro_rules! columns {
     () => {
         "id, handle, name, summary, website, fields, avatar_url, header_url, \
-         manually_approves_followers, discoverable, indexable, public_key_pem, private_key_pem, \
-         created_at, updated_at"
+         manually_approves_followers, discoverable, indexable, approve_replies, public_key_pem, \
+         private_key_pem, created_at, updated_at"
     };
 }
 
@@ -81,8 +83,8 @@ impl Store {
         let sql = concat!(
             "INSERT INTO organisations (handle, handle_key, name, summary, website, fields, \
              avatar_url, header_url, manually_approves_followers, discoverable, indexable, \
-             public_key_pem, private_key_pem, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
+             public_key_pem, private_key_pem, created_at, updated_at, approve_replies) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15) \
              RETURNING ",
             columns!(),
             ""
@@ -103,6 +105,7 @@ impl Store {
                 .bind(&new.public_key_pem)
                 .bind(new.private_key.expose_pem())
                 .bind(now)
+                .bind(p.approve_replies)
                 .fetch_one(pool)
                 .await
         })?;
@@ -145,7 +148,7 @@ impl Store {
         let rows: Vec<OrganisationRow> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT o.id, o.handle, o.name, o.summary, o.website, o.fields, o.avatar_url, o.header_url, \
-                 o.manually_approves_followers, o.discoverable, o.indexable, o.public_key_pem, \
+                 o.manually_approves_followers, o.discoverable, o.indexable, o.approve_replies, o.public_key_pem, \
                  o.private_key_pem, o.created_at, o.updated_at \
                  FROM statement_signatories ss JOIN organisations o ON o.id = ss.organisation_id \
                  WHERE ss.statement_id = $1 ORDER BY ss.position",

@@ -16,6 +16,7 @@ pub struct RemoteActor {
     pub preferred_username: Option<String>,
     pub name: Option<String>,
     pub kind: String,
+    pub icon_url: Option<String>,
     pub fetched_at: i64,
 }
 
@@ -39,6 +40,8 @@ pub struct RemoteActorData {
     pub preferred_username: Option<String>,
     pub name: Option<String>,
     pub kind: String,
+    /// The avatar, as the actor document names it.
+    pub icon_url: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -51,7 +54,7 @@ pub struct DomainBlock {
 macro_rules! actor_columns {
     () => {
         "id, uri, domain, inbox, shared_inbox, public_key_id, public_key_pem, \
-         preferred_username, name, kind, fetched_at"
+         preferred_username, name, kind, icon_url, fetched_at"
     };
 }
 
@@ -62,13 +65,13 @@ impl Store {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(concat!(
                 "INSERT INTO remote_actors (uri, domain, inbox, shared_inbox, public_key_id, \
-                 public_key_pem, preferred_username, name, kind, fetched_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+                 public_key_pem, preferred_username, name, kind, fetched_at, created_at, icon_url) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) \
                  ON CONFLICT (uri) DO UPDATE SET domain = excluded.domain, inbox = excluded.inbox, \
                  shared_inbox = excluded.shared_inbox, public_key_id = excluded.public_key_id, \
                  public_key_pem = excluded.public_key_pem, \
                  preferred_username = excluded.preferred_username, name = excluded.name, \
-                 kind = excluded.kind, fetched_at = excluded.fetched_at \
+                 kind = excluded.kind, fetched_at = excluded.fetched_at, icon_url = excluded.icon_url \
                  RETURNING ",
                 actor_columns!()
             ))
@@ -82,6 +85,7 @@ impl Store {
             .bind(&a.name)
             .bind(&a.kind)
             .bind(now)
+            .bind(&a.icon_url)
             .fetch_one(pool)
             .await
         })?)

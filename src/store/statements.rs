@@ -1,7 +1,7 @@
 //! Statements, their signatories in order, and pinned statements.
 
 use super::{Store, StoreError, StoreResult, now_ms, on_pool};
-use crate::statements::{Change, Format, State, Statement, ValidContent};
+use crate::statements::{Change, Format, QuotePolicy, State, Statement, ValidContent};
 
 #[derive(sqlx::FromRow)]
 struct StatementRow {
@@ -16,6 +16,7 @@ struct StatementRow {
     format: String,
     original_date: Option<String>,
     disclaimer: Option<String>,
+    quote_policy: String,
     state: String,
     publish_at: Option<i64>,
     published_at: Option<i64>,
@@ -27,7 +28,7 @@ struct StatementRow {
 macro_rules! statement_columns {
     () => {
         "id, public_id, title, body, summary, content_warning, language, tags, format, \
-         original_date, disclaimer, state, publish_at, published_at, edited_at, created_at, updated_at"
+         original_date, disclaimer, quote_policy, state, publish_at, published_at, edited_at, created_at, updated_at"
     };
 }
 
@@ -63,6 +64,8 @@ impl Store {
             tags: serde_json::from_str(&row.tags).map_err(|_| corrupt("tags"))?,
             format: Format::parse(&row.format).ok_or_else(|| corrupt("format"))?,
             state: State::parse(&row.state).ok_or_else(|| corrupt("state"))?,
+            quote_policy: QuotePolicy::parse(&row.quote_policy)
+                .ok_or_else(|| corrupt("quote_policy"))?,
             id: row.id,
             public_id: row.public_id,
             title: row.title,
@@ -90,8 +93,8 @@ impl Store {
                 let mut tx = pool.begin().await?;
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO statements (public_id, title, body, summary, content_warning, language, tags, \
-                     format, original_date, disclaimer, state, publish_at, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
+                     format, original_date, disclaimer, state, publish_at, created_at, updated_at, quote_policy) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14) RETURNING id",
                 )
                 .bind(new.public_id)
                 .bind(&c.title)
@@ -106,6 +109,7 @@ impl Store {
                 .bind(new.state.as_str())
                 .bind(new.publish_at)
                 .bind(now)
+                .bind(c.quote_policy.as_str())
                 .fetch_one(&mut *tx)
                 .await?;
                 for (position, organisation_id) in new.signatory_ids.iter().enumerate() {

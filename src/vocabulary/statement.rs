@@ -13,7 +13,7 @@ use crate::{
     clock::from_ms,
     html::{self, escape},
     organisations::Organisation,
-    statements::{Format, Statement, display_date},
+    statements::{Format, QuotePolicy, Statement, display_date},
     urls::{PUBLIC, Urls},
 };
 
@@ -31,6 +31,10 @@ pub fn context() -> Value {
             "canQuote": { "@id": "gts:canQuote", "@type": "@id" },
             "automaticApproval": { "@id": "gts:automaticApproval", "@type": "@id" },
             "manualApproval": { "@id": "gts:manualApproval", "@type": "@id" },
+            "QuoteAuthorization": "https://w3id.org/fep/044f#QuoteAuthorization",
+            "QuoteRequest": "https://w3id.org/fep/044f#QuoteRequest",
+            "interactingObject": { "@id": "gts:interactingObject", "@type": "@id" },
+            "interactionTarget": { "@id": "gts:interactionTarget", "@type": "@id" },
             "preview": { "@id": "https://w3id.org/fep/b2b8/preview", "@type": "@id" }
         }
     ])
@@ -141,12 +145,18 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
         "cc": cc,
         "tag": tags,
         "sensitive": statement.content_warning.is_some(),
-        // Only the author may quote until QuoteRequests are answered:
-        // advertising more would leave Mastodon 4.5 quotes pending forever
-        // (docs/interop.md §13).
+        // Those the policy admits get their QuoteRequest accepted at once;
+        // listing only the lead lets nobody else quote (docs/interop.md §13).
         "interactionPolicy": {
-            "canQuote": { "automaticApproval": [urls.organisation(&lead.handle)] }
+            "canQuote": { "automaticApproval": [match statement.quote_policy {
+                QuotePolicy::Anyone => PUBLIC.to_string(),
+                QuotePolicy::Followers => urls.followers(&lead.handle).to_string(),
+                QuotePolicy::Nobody => urls.organisation(&lead.handle).to_string(),
+            }] }
         },
+        "replies": urls.statement_collection(&statement.public_id, "replies"),
+        "likes": urls.statement_collection(&statement.public_id, "likes"),
+        "shares": urls.statement_collection(&statement.public_id, "shares"),
     });
     if let Some(language) = &statement.language {
         object["contentMap"] = json!({ language: content });
@@ -255,6 +265,79 @@ pub fn delete(statement: &Statement, urls: &Urls) -> Activity {
             "to": [PUBLIC],
             "cc": [urls.followers(&statement.lead().handle)],
             "object": { "id": id, "type": "Tombstone" },
+        }),
+    )
+}
+
+/// The QuoteAuthorization that lets `quoting` (a remote post) quote the
+/// statement, served at its own URL, which is its id (docs/interop.md §13).
+pub fn quote_authorization(
+    statement: &Statement,
+    authorization_id: &str,
+    quoting: &str,
+    urls: &Urls,
+) -> Value {
+    json!({
+        "@context": context(),
+        "type": "QuoteAuthorization",
+        "id": urls.quote_authorization(authorization_id),
+        "attributedTo": urls.organisation(&statement.lead().handle),
+        "interactingObject": quoting,
+        "interactionTarget": urls.statement(&statement.public_id),
+    })
+}
+
+/// `Accept{QuoteRequest}` from the lead, naming the authorisation as its
+/// `result`; `request` is the QuoteRequest's id, unchanged.
+pub fn accept_quote(
+    statement: &Statement,
+    request: &str,
+    quoter: &str,
+    authorization_id: &str,
+    urls: &Urls,
+) -> Activity {
+    Activity::new(
+        urls,
+        Kind::Accept,
+        json!({
+            "@context": context(),
+            "actor": urls.organisation(&statement.lead().handle),
+            "to": [quoter],
+            "object": request,
+            "result": urls.quote_authorization(authorization_id),
+        }),
+    )
+}
+
+/// `Reject{QuoteRequest}`: the policy does not admit the quoter.
+pub fn reject_quote(statement: &Statement, request: &str, quoter: &str, urls: &Urls) -> Activity {
+    Activity::new(
+        urls,
+        Kind::Reject,
+        json!({
+            "@context": context(),
+            "actor": urls.organisation(&statement.lead().handle),
+            "to": [quoter],
+            "object": request,
+        }),
+    )
+}
+
+/// `Delete{QuoteAuthorization}`: the editor revokes a quote.
+pub fn revoke_quote(
+    statement: &Statement,
+    authorization_id: &str,
+    quoter: &str,
+    urls: &Urls,
+) -> Activity {
+    Activity::new(
+        urls,
+        Kind::Delete,
+        json!({
+            "@context": context(),
+            "actor": urls.organisation(&statement.lead().handle),
+            "to": [quoter],
+            "object": urls.quote_authorization(authorization_id),
         }),
     )
 }
