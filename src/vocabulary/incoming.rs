@@ -529,12 +529,12 @@ mod tests {
                 activity: url("https://a.example/f"),
             })
         );
-        let like = json!({"id": "https://a.example/u", "type": "Undo", "actor": ANN,
-                          "object": {"id": "https://a.example/l", "type": "Like", "actor": ANN, "object": CRAS}});
+        let unknown = json!({"id": "https://a.example/u", "type": "Undo", "actor": ANN,
+                          "object": {"id": "https://a.example/l", "type": "EmojiReact", "actor": ANN, "object": CRAS}});
         assert_eq!(
-            received(like),
+            received(unknown),
             Ok(Received::Other {
-                kind: "Undo{Like}".into()
+                kind: "Undo{EmojiReact}".into()
             })
         );
         let empty = json!({"id": "https://a.example/u", "type": "Undo", "actor": ANN, "object": 3});
