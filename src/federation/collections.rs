@@ -217,13 +217,9 @@ async fn published_statement(
     state: &AppState,
     public_id: &str,
 ) -> Result<crate::statements::Statement, AppError> {
-    match state.store.statement(public_id).await {
-        Ok(s) if s.state == crate::statements::State::Published => Ok(s),
-        Ok(_) | Err(crate::store::StoreError::NotFound) => {
-            Err(AppError::not_found(format!("no statement {public_id}")))
-        }
-        Err(err) => Err(err.into()),
-    }
+    crate::services::statements::find_published(&state.services, public_id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no statement {public_id}")))
 }
 
 /// Which of a statement's collections.

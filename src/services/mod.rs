@@ -94,7 +94,8 @@ pub struct Paging {
     pub offset: i64,
 }
 
-fn default_limit() -> i64 {
+/// The page size every listing defaults to.
+pub(crate) fn default_limit() -> i64 {
     40
 }
 

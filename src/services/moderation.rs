@@ -53,14 +53,10 @@ pub struct ReplyListing {
     pub status: Option<String>,
     /// A statement's id.
     pub statement: Option<String>,
-    #[serde(default = "default_limit")]
+    #[serde(default = "super::default_limit")]
     pub limit: i64,
     #[serde(default)]
     pub offset: i64,
-}
-
-fn default_limit() -> i64 {
-    40
 }
 
 const REPLY_STATES: [&str; 3] = ["pending", "approved", "hidden"];
@@ -118,7 +114,7 @@ pub async fn delete_reply(services: &Services, id: i64) -> ServiceResult<()> {
 #[serde(deny_unknown_fields)]
 pub struct QuoteListing {
     pub statement: Option<String>,
-    #[serde(default = "default_limit")]
+    #[serde(default = "super::default_limit")]
     pub limit: i64,
     #[serde(default)]
     pub offset: i64,
@@ -193,7 +189,7 @@ pub async fn revoke_quote(services: &Services, public_id: &str) -> ServiceResult
 pub struct ReportListing {
     /// open or resolved.
     pub status: Option<String>,
-    #[serde(default = "default_limit")]
+    #[serde(default = "super::default_limit")]
     pub limit: i64,
     #[serde(default)]
     pub offset: i64,

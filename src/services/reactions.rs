@@ -11,8 +11,8 @@ use super::{ServiceResult, Services, follows::Sender};
 use crate::{
     delivery::Outgoing,
     html,
-    statements::{QuotePolicy, State, Statement},
-    store::{ACCEPTED, NewReply, StoreError, Transition},
+    statements::{QuotePolicy, Statement},
+    store::{ACCEPTED, NewReply, Transition},
     vocabulary::{
         incoming::{Post, Reaction},
         statement,
@@ -21,13 +21,9 @@ use crate::{
 
 /// The published statement `url` names, if it is one of ours.
 async fn our_statement(services: &Services, url: &Url) -> ServiceResult<Option<Statement>> {
-    let Some(public_id) = services.urls.statement_id_of(url) else {
-        return Ok(None);
-    };
-    match services.store.statement(&public_id).await {
-        Ok(s) if s.state == State::Published => Ok(Some(s)),
-        Ok(_) | Err(StoreError::NotFound) => Ok(None),
-        Err(err) => Err(err.into()),
+    match services.urls.statement_id_of(url) {
+        Some(public_id) => super::statements::find_published(services, &public_id).await,
+        None => Ok(None),
     }
 }
 

@@ -82,14 +82,10 @@ pub struct Listing {
     pub organisation: Option<String>,
     /// draft, scheduled, published or deleted.
     pub status: Option<String>,
-    #[serde(default = "default_limit")]
+    #[serde(default = "super::default_limit")]
     pub limit: i64,
     #[serde(default)]
     pub offset: i64,
-}
-
-fn default_limit() -> i64 {
-    40
 }
 
 const CHANGED_MEANWHILE: &str = "the statement changed meanwhile; try again";
@@ -101,6 +97,19 @@ pub async fn find(services: &Services, public_id: &str) -> ServiceResult<Stateme
         Ok(_) | Err(StoreError::NotFound) => {
             Err(ServiceError::NotFound(format!("no statement {public_id}")))
         }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The statement `public_id` if it is published: what other servers may
+/// see and react to.
+pub async fn find_published(
+    services: &Services,
+    public_id: &str,
+) -> ServiceResult<Option<Statement>> {
+    match services.store.statement(public_id).await {
+        Ok(s) if s.state == State::Published => Ok(Some(s)),
+        Ok(_) | Err(StoreError::NotFound) => Ok(None),
         Err(err) => Err(err.into()),
     }
 }
