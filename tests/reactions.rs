@@ -6,28 +6,11 @@
 
 mod common;
 
-use common::{TestDb, TestServer, eventually, peer::Peer};
+use common::{TestDb, TestServer, follow, peer::Peer, received};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
-
-async fn follow(server: &TestServer, peer: &Peer, name: &str, handle: &str) {
-    let follow = peer.follow(name, &server.url(&format!("/organisations/{handle}")));
-    let status = peer
-        .send(&server.url("/inbox"), name, &follow)
-        .await
-        .status();
-    assert_eq!(status, StatusCode::ACCEPTED);
-}
-
-async fn received(peer: &Peer, kind: &str, n: usize) -> Vec<common::peer::Received> {
-    eventually(10, || async {
-        let got = peer.received_of(kind);
-        (got.len() >= n).then_some(got)
-    })
-    .await
-}
 
 /// Sends `activity` signed by `name` to the organisation's inbox.
 async fn send(server: &TestServer, peer: &Peer, name: &str, activity: &Value) -> StatusCode {
@@ -268,6 +251,14 @@ both_backends!(
             "{content}"
         );
         assert_eq!(pending[0]["actor"], json!(peer.actor("ann")));
+        // Who wrote it, as their server describes them.
+        assert_eq!(pending[0]["name"], "ann on a test peer");
+        assert_eq!(pending[0]["preferred_username"], "ann");
+        assert_eq!(pending[0]["server"], json!(peer.domain()));
+        assert_eq!(
+            pending[0]["avatar_url"],
+            json!(format!("http://{}/avatars/ann.png", peer.domain()))
+        );
         assert_eq!(pending[0]["language"], "en");
         assert_eq!(
             total(&server, &url, "replies").await,
@@ -436,7 +427,15 @@ both_backends!(
             "{result}"
         );
 
-        let stamp = server.ap_json(&result).await;
+        // Fetched as Mastodon verifies a quote: a signed GET of the result.
+        let response = peer.get_signed(&result, "ann").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let content_type = response.headers()["content-type"].to_str().unwrap();
+        assert!(
+            content_type.starts_with("application/activity+json"),
+            "{content_type}"
+        );
+        let stamp: Value = response.json().await.unwrap();
         assert_eq!(stamp["type"], "QuoteAuthorization");
         assert_eq!(stamp["id"], json!(result));
         assert_eq!(
@@ -478,7 +477,10 @@ both_backends!(
         assert_eq!(revoked["state"], "revoked");
         let deletes = received(&peer, "Delete", 1).await;
         assert_eq!(deletes[0].activity["object"], json!(result));
-        assert_eq!(server.get_ap(&result).await.status(), StatusCode::GONE);
+        assert_eq!(
+            peer.get_signed(&result, "ann").await.status(),
+            StatusCode::GONE
+        );
         let (status, _) = server
             .api(Method::POST, &format!("/quotes/{public_id}/revoke"), None)
             .await;
@@ -613,5 +615,74 @@ both_backends!(
         );
         let (_, blocks) = server.api(Method::GET, "/blocks", None).await;
         assert_eq!(blocks, json!([]));
+    }
+);
+
+both_backends!(
+    two_processes_on_one_database_count_each_reaction_once,
+    |db: TestDb| async move {
+        // Two web processes behind one name, as a load balancer would run them.
+        let first = TestServer::start(&db).await;
+        let base = first.base.clone();
+        let second = TestServer::start_with(&db, |config| config.base_url = base).await;
+        first.create_organisation("cras", "CRAS").await;
+        let peer = Peer::start().await;
+        let (id, url) = published(&first, "anyone").await;
+        let host = first.domain();
+        let inboxes = [
+            format!("http://{}/organisations/cras/inbox", first.addr),
+            format!("http://{}/organisations/cras/inbox", second.addr),
+        ];
+
+        // Every actor's Like, boost and reply reach both processes at once,
+        // and each actor likes a second time under a new id: every actor is
+        // fetched, and every row written, by two processes racing.
+        const ACTORS: usize = 12;
+        let mut sends = Vec::new();
+        for n in 0..ACTORS {
+            let name = format!("fan{n}");
+            let mut reply = note(&peer, &name, "r", &url, "<p>Together</p>");
+            reply["id"] = json!(format!("{}/statuses/r{n}", peer.actor(&name)));
+            let activities = [
+                activity(&peer, &name, "Like", json!(url)),
+                activity(&peer, &name, "Announce", json!(url)),
+                activity(&peer, &name, "Create", reply),
+            ];
+            let mut signing = common::peer::Signing::as_actor(&peer, &name);
+            signing.host = Some(host.clone());
+            for activity in activities {
+                for inbox in &inboxes {
+                    sends.push((inbox.clone(), signing.clone(), activity.clone()));
+                }
+            }
+            let again = activity(&peer, &name, "Like", json!(url));
+            sends.push((inboxes[n % 2].clone(), signing, again));
+        }
+        let statuses =
+            futures::future::join_all(sends.iter().map(|(inbox, signing, activity)| async {
+                peer.send_with(inbox, signing, activity).await.status()
+            }))
+            .await;
+        assert!(
+            statuses.iter().all(|s| *s == StatusCode::ACCEPTED),
+            "{statuses:?}"
+        );
+
+        for server in [&first, &second] {
+            let body = counts(server, &id).await;
+            assert_eq!(body["counts"]["likes"], ACTORS, "{body}");
+            assert_eq!(body["counts"]["boosts"], ACTORS, "{body}");
+            assert_eq!(body["likes"].as_array().unwrap().len(), ACTORS);
+            let (_, pending) = server
+                .api(
+                    Method::GET,
+                    &format!("/replies?status=pending&statement={id}"),
+                    None,
+                )
+                .await;
+            assert_eq!(pending.as_array().unwrap().len(), ACTORS, "{pending}");
+            assert_eq!(total(server, &url, "likes").await, ACTORS as i64);
+            assert_eq!(total(server, &url, "shares").await, ACTORS as i64);
+        }
     }
 );

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestDb, TestServer, eventually, peer::Peer};
+use common::{TestDb, TestServer, eventually, follow, peer::Peer, received};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -43,24 +43,6 @@ fn seed(publish: bool) -> Value {
         "disclaimer": DISCLAIMER,
         "publish": publish,
     })
-}
-
-async fn follow(server: &TestServer, peer: &Peer, name: &str, handle: &str) {
-    let follow = peer.follow(name, &server.url(&format!("/organisations/{handle}")));
-    let status = peer
-        .send(&server.url("/inbox"), name, &follow)
-        .await
-        .status();
-    assert_eq!(status, StatusCode::ACCEPTED);
-}
-
-/// Waits until `peer` holds `n` verified activities of `kind` about `object`.
-async fn received(peer: &Peer, kind: &str, n: usize) -> Vec<common::peer::Received> {
-    eventually(10, || async {
-        let got = peer.received_of(kind);
-        (got.len() >= n).then_some(got)
-    })
-    .await
 }
 
 both_backends!(

@@ -336,3 +336,23 @@ macro_rules! both_backends {
         }
     };
 }
+
+/// `name` on `peer` follows the organisation `handle` through the shared
+/// inbox, as Mastodon does; the server answers 202.
+pub async fn follow(server: &TestServer, peer: &peer::Peer, name: &str, handle: &str) {
+    let follow = peer.follow(name, &server.url(&format!("/organisations/{handle}")));
+    let status = peer
+        .send(&server.url("/inbox"), name, &follow)
+        .await
+        .status();
+    assert_eq!(status, StatusCode::ACCEPTED);
+}
+
+/// Waits until `peer` holds at least `n` activities of `kind`.
+pub async fn received(peer: &peer::Peer, kind: &str, n: usize) -> Vec<peer::Received> {
+    eventually(10, || async {
+        let got = peer.received_of(kind);
+        (got.len() >= n).then_some(got)
+    })
+    .await
+}

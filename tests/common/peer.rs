@@ -265,6 +265,40 @@ impl Peer {
         request.send().await.expect("send to our server")
     }
 
+    /// GETs `url` with ActivityPub's Accept header, signed as `signer` the
+    /// way Mastodon signs fetches: rsa-sha256 over (request-target) host date.
+    pub async fn get_signed(&self, url: &str, signer: &str) -> reqwest::Response {
+        let parsed = Url::parse(url).unwrap();
+        let host = match parsed.port() {
+            Some(port) => format!("{}:{port}", parsed.host_str().unwrap()),
+            None => parsed.host_str().unwrap().to_string(),
+        };
+        let date = httpdate::fmt_http_date(SystemTime::now());
+        let target = match parsed.query() {
+            Some(query) => format!("get {}?{query}", parsed.path()),
+            None => format!("get {}", parsed.path()),
+        };
+        let lines = format!("(request-target): {target}\nhost: {host}\ndate: {date}");
+        let signing_key = SigningKey::<Sha256>::new(shared_key().clone());
+        let signature: Signature = signing_key.sign(lines.as_bytes());
+        self.state
+            .http
+            .get(url)
+            .header("Accept", "application/activity+json")
+            .header("Date", &date)
+            .header(
+                "Signature",
+                format!(
+                    r#"keyId="{}",algorithm="rsa-sha256",headers="(request-target) host date",signature="{}""#,
+                    self.key_id(signer),
+                    BASE64.encode(signature.to_bytes())
+                ),
+            )
+            .send()
+            .await
+            .expect("signed GET")
+    }
+
     /// A Follow of `organisation` by `name`, as Mastodon words it.
     pub fn follow(&self, name: &str, organisation: &str) -> Value {
         json!({
@@ -341,6 +375,7 @@ async fn actor(
         "name": format!("{name} on a test peer"),
         "inbox": format!("{id}/inbox"),
         "outbox": format!("{id}/outbox"),
+        "icon": {"type": "Image", "mediaType": "image/png", "url": format!("{}avatars/{name}.png", state.base)},
         "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": state.public_pem},
     });
     if state.shared_inbox {
