@@ -28,6 +28,9 @@ pub struct Config {
     pub instance_description: String,
     pub instance_contact: String,
     pub disclaimer: String,
+    /// Markdown for the about page: the site's fine print (fair use, where
+    /// statements come from, whom to write to).
+    pub fine_print: String,
     /// Replies to every statement are approved without review (each
     /// organisation can also say so for its own).
     pub approve_replies: bool,
@@ -58,6 +61,7 @@ impl Default for Config {
                 "Joint statements from organisations, published on the fediverse.".into(),
             instance_contact: String::new(),
             disclaimer: "The views expressed in statements are those of their signatories.".into(),
+            fine_print: String::new(),
             approve_replies: false,
             public_follower_lists: false,
             max_admin_body_bytes: 256 * 1024,

@@ -13,7 +13,9 @@ impl Templates {
     pub fn new() -> anyhow::Result<Self> {
         let mut env = Environment::new();
         env.add_template("base.html", include_str!("web/templates/base.html"))?;
+        env.add_template("macros.html", include_str!("web/templates/macros.html"))?;
         env.add_template("index.html", include_str!("web/templates/index.html"))?;
+        env.add_template("about.html", include_str!("web/templates/about.html"))?;
         env.add_template("profile.html", include_str!("web/templates/profile.html"))?;
         env.add_template(
             "statement.html",

@@ -405,7 +405,7 @@ impl Store {
                         .await?
                         .rows_affected(),
                         Transition::DeleteOrganisation { organisation_id } => sqlx::query(
-                            "UPDATE organisations SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL",
+                            "UPDATE organisations SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL",
                         )
                         .bind(organisation_id)
                         .bind(now)

@@ -160,6 +160,49 @@ impl Store {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
+    /// The signatories of several statements in one query, lead first,
+    /// keyed by statement id: a page of statements costs two queries.
+    pub async fn signatories_of_many(
+        &self,
+        statement_ids: &[i64],
+    ) -> StoreResult<std::collections::HashMap<i64, Vec<Organisation>>> {
+        let mut by_statement: std::collections::HashMap<i64, Vec<Organisation>> =
+            std::collections::HashMap::with_capacity(statement_ids.len());
+        if statement_ids.is_empty() {
+            return Ok(by_statement);
+        }
+        #[derive(sqlx::FromRow)]
+        struct Signed {
+            statement_id: i64,
+            #[sqlx(flatten)]
+            organisation: OrganisationRow,
+        }
+        let placeholders: Vec<String> =
+            (1..=statement_ids.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT ss.statement_id, o.id, o.handle, o.name, o.summary, o.website, o.fields, o.avatar_url, \
+             o.header_url, o.manually_approves_followers, o.discoverable, o.indexable, o.approve_replies, \
+             o.public_key_pem, o.private_key_pem, o.created_at, o.updated_at \
+             FROM statement_signatories ss JOIN organisations o ON o.id = ss.organisation_id \
+             WHERE ss.statement_id IN ({}) ORDER BY ss.statement_id, ss.position",
+            placeholders.join(", ")
+        );
+        let rows: Vec<Signed> = on_pool!(self, |pool| {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            for id in statement_ids {
+                query = query.bind(id);
+            }
+            query.fetch_all(pool).await
+        })?;
+        for row in rows {
+            by_statement
+                .entry(row.statement_id)
+                .or_default()
+                .push(row.organisation.try_into()?);
+        }
+        Ok(by_statement)
+    }
+
     /// Every live organisation, by handle.
     pub async fn organisations(&self) -> StoreResult<Vec<Organisation>> {
         let sql = concat!(

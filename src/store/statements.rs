@@ -59,6 +59,16 @@ pub(super) fn tags_json(tags: &[String]) -> String {
 impl Store {
     async fn hydrate(&self, row: StatementRow) -> StoreResult<Statement> {
         let signatories = self.signatories_of(row.id).await?;
+        row.into_statement(signatories)
+    }
+}
+
+impl StatementRow {
+    fn into_statement(
+        self,
+        signatories: Vec<crate::organisations::Organisation>,
+    ) -> StoreResult<Statement> {
+        let row = self;
         let corrupt = |what: &str| StoreError::Corrupt(format!("statement {} {what}", row.id));
         Ok(Statement {
             tags: serde_json::from_str(&row.tags).map_err(|_| corrupt("tags"))?,
@@ -83,7 +93,9 @@ impl Store {
             signatories,
         })
     }
+}
 
+impl Store {
     /// Creates a statement with its signatories, in one transaction.
     pub async fn create_statement(&self, new: NewStatement<'_>) -> StoreResult<Statement> {
         let now = now_ms();
@@ -184,11 +196,29 @@ impl Store {
             .fetch_all(pool)
             .await
         })?;
-        let mut statements = Vec::with_capacity(rows.len());
-        for row in rows {
-            statements.push(self.hydrate(row).await?);
-        }
-        Ok(statements)
+        let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+        let mut signatories = self.signatories_of_many(&ids).await?;
+        rows.into_iter()
+            .map(|row| {
+                let signed = signatories.remove(&row.id).unwrap_or_default();
+                row.into_statement(signed)
+            })
+            .collect()
+    }
+
+    /// When any statement or organisation last changed (created, edited,
+    /// published, deleted): an upper bound for everything a feed shows,
+    /// so a feed's `Last-Modified` is never older than its content.
+    pub async fn last_change(&self) -> StoreResult<i64> {
+        let latest: Option<i64> = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT MAX(t) FROM (SELECT MAX(updated_at) AS t FROM statements \
+                 UNION ALL SELECT MAX(updated_at) AS t FROM organisations) AS changes",
+            )
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(latest.unwrap_or(0))
     }
 
     /// Deletes a statement that never went out (draft or scheduled): there is

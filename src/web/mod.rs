@@ -1,68 +1,177 @@
-//! What people see in a browser: the home page, organisation profiles,
-//! statement pages (which serve ActivityPub JSON too) and hashtag pages.
+//! What people see in a browser: the home page, statement pages, organisation
+//! profiles with their remote-follow form, tag pages, the about page, Atom
+//! feeds and the stylesheet. Statement and organisation URLs are also their
+//! ActivityPub ids: the Accept header chooses (`Vary: Accept`).
+//!
+//! Pages only read. Only published statements are shown anywhere (drafts,
+//! scheduled and deleted ones are 404, in lists and feeds too), and a
+//! deleted organisation's page is 410.
+
+mod assets;
+mod feeds;
+mod response;
+mod views;
 
 use axum::{
     Router,
-    extract::State,
-    http::{HeaderMap, HeaderValue, header},
-    response::{Html, IntoResponse, Response},
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use minijinja::context;
+use serde::{Deserialize, Serialize};
+use tower_http::compression::CompressionLayer;
+use url::Url;
 
 use crate::{
     error::{ApiPath, AppError},
     federation::{ActivityJson, actor, wants_activity_json},
     html,
     organisations::Organisation,
+    services::statements::find_published,
     state::AppState,
-    statements::State as StatementState,
-    store::{ACCEPTED, StatementFilter, StoreError, from_ms},
-    vocabulary::{activity::OUTBOX, actor::profile_fields, statement as document},
+    statements::{State as StatementState, Statement},
+    store::{ACCEPTED, StatementFilter},
+    vocabulary::{activity::OUTBOX, statement as document},
 };
+use response::{PageError, Rendered};
+use views::{OrganisationPage, PAGE_SIZE, Pagination, SignatoryView, StatementCard, StatementPage};
+
+type PageResult = Result<Response, PageError>;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
+        .route("/about", get(about))
+        .route("/feed.atom", get(feeds::instance))
         .route("/organisations/{handle}", get(organisation))
+        .route(
+            "/organisations/{handle}/feed.atom",
+            get(feeds::organisation),
+        )
+        .route("/organisations/{handle}/remote-follow", get(remote_follow))
         .route("/statements/{id}", get(statement))
         .route("/tags/{tag}", get(tag))
+        .route("/tags/{tag}/feed.atom", get(feeds::tag))
+        .route("/assets/{name}", get(assets::asset))
+        .layer(CompressionLayer::new())
 }
 
-fn page(body: String) -> Response {
-    let mut response = Html(body).into_response();
-    response
-        .headers_mut()
-        .insert(header::VARY, HeaderValue::from_static("Accept"));
-    response
+/// What every page knows of the site.
+#[derive(Serialize)]
+struct Site<'a> {
+    name: &'a str,
+    description: &'a str,
+    /// The language of our own words (headings, labels).
+    language: &'static str,
+    stylesheet: &'a str,
+    feed: String,
 }
 
-fn base_context(state: &AppState) -> minijinja::Value {
-    context! {
-        instance_name => state.config.instance_name,
-        instance_description => state.config.instance_description,
+fn site(state: &AppState) -> Site<'_> {
+    Site {
+        name: &state.config.instance_name,
+        description: &state.config.instance_description,
+        language: "en",
+        stylesheet: assets::STYLESHEET.path(),
+        feed: state.urls.join_path("/feed.atom").to_string(),
     }
 }
 
-async fn index(State(state): State<AppState>) -> Result<Response, AppError> {
-    let organisations: Vec<_> = state
+fn render(state: &AppState, template: &str, context: minijinja::Value) -> Result<String, AppError> {
+    state
+        .templates
+        .render(template, context! { site => site(state), ..context })
+}
+
+/// `?page=N` of a listing: 1 to 10,000.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    page: Option<i64>,
+}
+
+impl PageQuery {
+    fn number(&self) -> Result<i64, AppError> {
+        match self.page {
+            None => Ok(1),
+            Some(n @ 1..=10_000) => Ok(n),
+            Some(_) => Err(AppError::invalid("page", "a page number from 1 to 10000")),
+        }
+    }
+}
+
+/// One page of published statements, newest first, and whether more follow
+/// (two queries: the statements, and all their signatories).
+async fn published(
+    state: &AppState,
+    filter: StatementFilter,
+    page: i64,
+) -> Result<(Vec<StatementCard>, bool), AppError> {
+    let mut statements = state
         .store
-        .organisations()
-        .await?
-        .into_iter()
-        .map(|org| {
-            context! {
-                name => org.name,
-                url => state.urls.organisation(&org.handle).to_string(),
-                acct => format!("@{}@{}", org.handle, state.urls.domain()),
-            }
+        .statements(&StatementFilter {
+            state: Some(StatementState::Published),
+            limit: PAGE_SIZE + 1,
+            offset: (page - 1) * PAGE_SIZE,
+            ..filter
         })
-        .collect();
-    let body = state.templates.render(
+        .await?;
+    let more = statements.len() as i64 > PAGE_SIZE;
+    statements.truncate(PAGE_SIZE as usize);
+    Ok((
+        statements
+            .iter()
+            .map(|s| StatementCard::of(s, &state.urls))
+            .collect(),
+        more,
+    ))
+}
+
+fn organisation_views(state: &AppState, organisations: &[Organisation]) -> Vec<SignatoryView> {
+    organisations
+        .iter()
+        .map(|org| SignatoryView::of(org, &state.urls))
+        .collect()
+}
+
+/// `GET /`: the latest statements, paged, and the organisations.
+async fn index(
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+) -> PageResult {
+    let page = query.number()?;
+    let (statements, more) = published(&state, StatementFilter::default(), page).await?;
+    let organisations = state.store.organisations().await?;
+    let body = render(
+        &state,
         "index.html",
-        context! { organisations => organisations, ..base_context(&state) },
+        context! {
+            statements => statements,
+            pages => Pagination::new("/", page, more),
+            organisations => organisation_views(&state, &organisations),
+            canonical => state.urls.base().to_string(),
+        },
     )?;
-    Ok(page(body))
+    Ok(Rendered::html(body).respond(&headers))
+}
+
+/// `GET /about`: the instance, its organisations, disclaimer and fine print.
+async fn about(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
+    let organisations = state.store.organisations().await?;
+    let body = render(
+        &state,
+        "about.html",
+        context! {
+            organisations => organisation_views(&state, &organisations),
+            disclaimer => state.config.disclaimer,
+            fine_print_html => html::markdown_to_page_html(&state.config.fine_print),
+            contact => state.config.instance_contact,
+        },
+    )?;
+    Ok(Rendered::html(body).respond(&headers))
 }
 
 /// `GET /organisations/{handle}`: the actor for ActivityPub clients, the
@@ -70,47 +179,127 @@ async fn index(State(state): State<AppState>) -> Result<Response, AppError> {
 /// deleted, either way.
 async fn organisation(
     State(state): State<AppState>,
-    axum::extract::Path(handle): axum::extract::Path<String>,
+    Path(handle): Path<String>,
+    Query(query): Query<PageQuery>,
     headers: HeaderMap,
-) -> Result<Response, AppError> {
+) -> Response {
     if wants_activity_json(&headers) {
-        return actor::actor_document(&state, &handle).await;
+        return actor::actor_document(&state, &handle).await.into_response();
     }
-    let org = actor::live_organisation(&state, &handle).await?;
-    profile_page(&state, &org).await
+    let page = async {
+        let org = actor::live_organisation(&state, &handle).await?;
+        let page = query.number()?;
+        let body = profile_page(&state, &org, page, None).await?;
+        Ok::<_, PageError>(Rendered::html(body).respond(&headers))
+    };
+    page.await.into_response()
 }
 
-/// The HTML profile of an organisation, served at its actor URL to browsers.
-async fn profile_page(state: &AppState, org: &Organisation) -> Result<Response, AppError> {
-    let followers_count = state.store.count_followers(org.id, ACCEPTED).await?;
-    let statuses_count = state
+/// What the remote-follow form sent, and what was wrong with it.
+struct FollowAttempt<'a> {
+    server: &'a str,
+    error: &'a str,
+}
+
+/// The profile page: who the organisation is, how to follow it, and the
+/// statements it signed (as lead or co-signer), paged.
+async fn profile_page(
+    state: &AppState,
+    org: &Organisation,
+    page: i64,
+    attempt: Option<FollowAttempt<'_>>,
+) -> Result<String, AppError> {
+    let followers = state.store.count_followers(org.id, ACCEPTED).await?;
+    let signed = state
         .store
         .count_statement_activities(org.id, &OUTBOX)
         .await?;
-    let fields: Vec<_> = profile_fields(org)
-        .into_iter()
-        .map(
-            |(name, value)| context! { name => name, value_html => html::field_value_html(&value) },
-        )
-        .collect();
-    let body = state.templates.render(
+    let filter = StatementFilter {
+        organisation_id: Some(org.id),
+        ..StatementFilter::default()
+    };
+    let (statements, more) = published(state, filter, page).await?;
+    let path = state.urls.organisation(&org.handle).path().to_string();
+    render(
+        state,
         "profile.html",
         context! {
-            org => context! {
-                name => org.name,
-                acct => format!("@{}@{}", org.handle, state.urls.domain()),
-                url => state.urls.organisation(&org.handle).to_string(),
-                summary_html => html::markdown_to_html(&org.summary),
-                avatar_url => org.avatar_url,
-                header_url => org.header_url,
-                fields => fields,
-                followers_count => followers_count,
-                statuses_count => statuses_count,
-            },
-            ..base_context(state)
+            org => OrganisationPage::of(org, &state.urls, followers, signed),
+            statements => statements,
+            pages => Pagination::new(&path, page, more),
+            feed => format!("{}/feed.atom", state.urls.organisation(&org.handle)),
+            server => attempt.as_ref().map(|a| a.server),
+            server_error => attempt.as_ref().map(|a| a.error),
         },
-    )?;
-    Ok(page(body))
+    )
+}
+
+#[derive(Deserialize)]
+struct RemoteFollow {
+    #[serde(default)]
+    server: String,
+}
+
+/// `GET /organisations/{handle}/remote-follow?server=example.social`: sends
+/// the visitor to their own server's authorize-interaction page, where
+/// they are signed in and can follow with one click. A value that is not a
+/// server shows the profile again (422) with the error beside the field.
+async fn remote_follow(
+    State(state): State<AppState>,
+    Path(handle): Path<String>,
+    Query(form): Query<RemoteFollow>,
+    headers: HeaderMap,
+) -> PageResult {
+    let org = actor::live_organisation(&state, &handle).await?;
+    let Some(server) = visitor_server(&form.server) else {
+        tracing::info!(server = %form.server, "remote follow refused: not a server name");
+        let attempt = FollowAttempt {
+            server: &form.server,
+            error: "Give the address of your server, for example example.social.",
+        };
+        let body = profile_page(&state, &org, 1, Some(attempt)).await?;
+        let mut response = Rendered::html(body).respond(&headers);
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(response);
+    };
+    let actor = state.urls.organisation(&org.handle);
+    let target = Url::parse_with_params(
+        &format!("https://{server}/authorize_interaction"),
+        [("uri", actor.as_str())],
+    )
+    .map_err(|_| AppError::invalid("server", "not a server name"))?;
+    Ok((
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, target.to_string())],
+    )
+        .into_response())
+}
+
+/// The server part of what a visitor typed: `example.social`,
+/// `https://example.social/`, `@ann@example.social` or `ann@example.social`
+/// all give `example.social`. Only DNS names (with a dot), optionally with a
+/// port: no IP literals, paths, credentials or queries.
+fn visitor_server(input: &str) -> Option<String> {
+    let typed = input.trim();
+    let typed = typed
+        .strip_prefix("https://")
+        .or_else(|| typed.strip_prefix("http://"))
+        .unwrap_or(typed)
+        .trim_end_matches('/');
+    let host = typed.rsplit('@').next()?;
+    if host.is_empty() || host.len() > 253 || host.contains(['/', '?', '#', '\\', ' ']) {
+        return None;
+    }
+    let url = Url::parse(&format!("https://{host}/")).ok()?;
+    match url.host()? {
+        url::Host::Domain(domain) if domain.contains('.') && !domain.ends_with('.') => {
+            Some(match url.port() {
+                Some(port) => format!("{domain}:{port}"),
+                None => domain.to_string(),
+            })
+        }
+        _ => None,
+    }
 }
 
 /// `GET /statements/{id}`: the Note or Article for ActivityPub clients, the
@@ -120,71 +309,134 @@ async fn statement(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
-) -> Result<Response, AppError> {
-    let statement = match state.store.statement(&id).await {
-        Ok(s) if s.state == StatementState::Published => s,
-        Ok(_) | Err(StoreError::NotFound) => {
-            return Err(AppError::not_found(format!("no statement {id}")));
-        }
-        Err(err) => return Err(err.into()),
+) -> Response {
+    let found = match find_published(&state.services, &id).await {
+        Ok(Some(statement)) => Ok(statement),
+        Ok(None) => Err(AppError::not_found(format!("no statement {id}"))),
+        Err(err) => Err(AppError::from(err)),
     };
     if wants_activity_json(&headers) {
-        let mut object =
-            document::statement_object(&statement, &state.urls, &state.config.disclaimer);
-        object["@context"] = document::context();
-        return Ok(ActivityJson(object).into_response());
+        return match found {
+            Ok(statement) => {
+                let mut object =
+                    document::statement_object(&statement, &state.urls, &state.config.disclaimer);
+                object["@context"] = document::context();
+                ActivityJson(object).into_response()
+            }
+            Err(err) => err.into_response(),
+        };
     }
-    let content_html = document::content_html(&statement, &state.urls, &state.config.disclaimer);
-    let lead = statement.lead();
-    let description: String = statement
-        .summary
-        .clone()
-        .unwrap_or_else(|| statement.body.chars().take(200).collect());
-    let body = state.templates.render(
-        "statement.html",
-        context! {
-            statement => context! {
-                title => statement.title,
-                url => state.urls.statement(&statement.public_id).to_string(),
-                creator => format!("@{}@{}", lead.handle, state.urls.domain()),
-                description => description,
-                content_html => content_html,
-                published => statement.published_at.map(|t| from_ms(t).to_rfc3339()),
-                edited => statement.edited_at.map(|t| from_ms(t).to_rfc3339()),
-            },
-            ..base_context(&state)
-        },
-    )?;
-    Ok(page(body))
+    let page = async {
+        let statement = found?;
+        let body = statement_page(&state, &statement).await?;
+        Ok::<_, PageError>(Rendered::html(body).respond(&headers))
+    };
+    page.await.into_response()
 }
 
-/// `GET /tags/{tag}`: published statements with a hashtag.
-async fn tag(
-    State(state): State<AppState>,
-    ApiPath(tag): ApiPath<String>,
-) -> Result<Response, AppError> {
-    let statements = state
+/// An approved reply as the page shows it.
+#[derive(Serialize)]
+struct ReplyView {
+    name: String,
+    handle: String,
+    profile_url: String,
+    avatar_url: Option<String>,
+    initial: String,
+    content_html: String,
+    url: String,
+    language: Option<String>,
+    published: views::Moment,
+}
+
+/// How many approved replies a statement page shows.
+const REPLIES_SHOWN: i64 = 100;
+
+async fn statement_page(state: &AppState, statement: &Statement) -> Result<String, AppError> {
+    let counts = state.store.reaction_counts(statement.id).await?;
+    let replies: Vec<ReplyView> = state
         .store
-        .statements(&StatementFilter {
-            state: Some(StatementState::Published),
-            tag: Some(tag.clone()),
-            limit: 100,
-            ..StatementFilter::default()
-        })
-        .await?;
-    let items: Vec<_> = statements
-        .iter()
-        .map(|s| {
-            context! {
-                title => s.title,
-                url => state.urls.statement(&s.public_id).to_string(),
-                signatories => s.signatories.iter().map(|o| o.name.clone()).collect::<Vec<_>>().join(", "),
+        .replies(Some("approved"), Some(statement.id), REPLIES_SHOWN, 0)
+        .await?
+        .into_iter()
+        .map(|reply| {
+            let author = reply.author;
+            let name = author
+                .name
+                .clone()
+                .filter(|n| !n.trim().is_empty())
+                .or_else(|| author.preferred_username.clone())
+                .unwrap_or_else(|| author.actor.clone());
+            ReplyView {
+                initial: name
+                    .chars()
+                    .next()
+                    .unwrap_or('?')
+                    .to_uppercase()
+                    .to_string(),
+                handle: match &author.preferred_username {
+                    Some(user) => format!("@{user}@{}", author.server),
+                    None => author.server.clone(),
+                },
+                name,
+                profile_url: author.actor,
+                avatar_url: author.avatar_url,
+                // Sanitised when it arrived (vocabulary::incoming).
+                content_html: reply.content,
+                url: reply.url.unwrap_or(reply.object_id),
+                language: reply.language,
+                published: views::Moment::at(reply.published_at),
             }
         })
         .collect();
-    let body = state.templates.render(
+    let page = StatementPage::of(statement, &state.urls, &state.config.disclaimer);
+    let json_ld = views::json_ld(&page, &state.config.instance_name);
+    render(
+        state,
+        "statement.html",
+        context! {
+            statement => page,
+            json_ld => json_ld,
+            counts => counts,
+            replies => replies,
+        },
+    )
+}
+
+/// A hashtag as it may appear in a URL: letters, digits and `_`.
+fn valid_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag.chars().count() <= 100
+        && tag.chars().all(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// `GET /tags/{tag}`: published statements with a hashtag, paged.
+async fn tag(
+    State(state): State<AppState>,
+    ApiPath(tag): ApiPath<String>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+) -> PageResult {
+    if !valid_tag(&tag) {
+        return Err(AppError::not_found(format!("no tag {tag}")).into());
+    }
+    let tag = tag.to_lowercase();
+    let page = query.number()?;
+    let filter = StatementFilter {
+        tag: Some(tag.clone()),
+        ..StatementFilter::default()
+    };
+    let (statements, more) = published(&state, filter, page).await?;
+    let url = state.urls.tag(&tag);
+    let body = render(
+        &state,
         "tag.html",
-        context! { tag => tag, statements => items, ..base_context(&state) },
+        context! {
+            tag => tag,
+            statements => statements,
+            pages => Pagination::new(url.path(), page, more),
+            canonical => url.to_string(),
+            feed => format!("{url}/feed.atom"),
+        },
     )?;
-    Ok(page(body))
+    Ok(Rendered::html(body).respond(&headers))
 }
