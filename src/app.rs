@@ -26,7 +26,7 @@ use crate::{
         self,
         worker::{Worker, WorkerSettings},
     },
-    federation, ops, services,
+    desk, federation, ops, services,
     state::AppState,
     store::Store,
     web,
@@ -106,6 +106,7 @@ pub async fn router(state: AppState) -> anyhow::Result<Router> {
     let federation_config = federation::federation_config(state.clone()).await?;
     let mut routes = Router::new()
         .merge(web::routes())
+        .merge(desk::routes(&state))
         .merge(federation::routes(&state.config))
         .nest(
             "/api/v1",
@@ -172,7 +173,12 @@ pub async fn serve(
         let _ = stopping.send(true);
     });
     let mut http_stopped = stopped.clone();
-    let http = axum::serve(listener, router).with_graceful_shutdown(async move {
+    // The client's address reaches handlers (the desk's sign-in limit).
+    let http = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
         let _ = http_stopped.wait_for(|stop| *stop).await;
     });
     let mut background_stopped = stopped;

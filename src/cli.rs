@@ -1,5 +1,5 @@
 //! The `broadside` command line: `serve`, `deliver`, `migrate`, `backup`,
-//! `health` and `token`.
+//! `health`, `token` and `user`.
 
 use std::path::PathBuf;
 
@@ -52,6 +52,21 @@ pub enum Command {
     /// Manage admin API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the editor's desk accounts (/admin): names and passwords.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Create an editor; the password is asked for (or read from stdin).
+    Create { name: String },
+    /// Set a new password; every session of that editor ends.
+    Password { name: String },
+    /// Delete an editor and end their sessions.
+    Delete { name: String },
+    /// List editors.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -128,6 +143,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             token_command(&store, command).await?;
             store.close().await;
         }
+        Command::User(command) => {
+            let store = migrated_store(&config).await?;
+            let state = AppState::new(config, store.clone()).await?;
+            user_command(&state, command).await?;
+            store.close().await;
+        }
     }
     Ok(())
 }
@@ -192,4 +213,60 @@ fn init_tracing(config: &Config) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// A password from the terminal (not echoed), or the first line of stdin
+/// when it is not a terminal (scripts: `echo … | broadside user create ann`).
+fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Again: ")?;
+        anyhow::ensure!(first == again, "the two passwords differ");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}
+
+async fn user_command(state: &AppState, command: UserCommand) -> anyhow::Result<()> {
+    use crate::services::{ServiceError, editors};
+    let explain = |err: ServiceError| match err {
+        ServiceError::Invalid(invalid) => anyhow::anyhow!("{}: {}", invalid.field, invalid.message),
+        other => anyhow::anyhow!("{other}"),
+    };
+    match command {
+        UserCommand::Create { name } => {
+            let password = read_password()?;
+            let editor = editors::create_editor(&state.services, &name, &password)
+                .await
+                .map_err(explain)?;
+            println!("editor {} created", editor.username);
+        }
+        UserCommand::Password { name } => {
+            let password = read_password()?;
+            editors::set_password(&state.services, &name, &password)
+                .await
+                .map_err(explain)?;
+            println!("password of {name} changed; their sessions ended");
+        }
+        UserCommand::Delete { name } => {
+            editors::delete_editor(&state.services, &name)
+                .await
+                .map_err(explain)?;
+            println!("editor {name} deleted");
+        }
+        UserCommand::List => {
+            for editor in editors::editors(&state.services).await.map_err(explain)? {
+                println!(
+                    "{}\tcreated {}",
+                    editor.username,
+                    crate::clock::from_ms(editor.created_at).to_rfc3339()
+                );
+            }
+        }
+    }
+    Ok(())
 }

@@ -31,6 +31,8 @@ pub struct Config {
     /// Markdown for the about page: the site's fine print (fair use, where
     /// statements come from, whom to write to).
     pub fine_print: String,
+    /// How long an editor stays signed in on a browser.
+    pub session_lifetime_seconds: u64,
     /// Replies to every statement are approved without review (each
     /// organisation can also say so for its own).
     pub approve_replies: bool,
@@ -62,6 +64,7 @@ impl Default for Config {
             instance_contact: String::new(),
             disclaimer: "The views expressed in statements are those of their signatories.".into(),
             fine_print: String::new(),
+            session_lifetime_seconds: 14 * 24 * 3600,
             approve_replies: false,
             public_follower_lists: false,
             max_admin_body_bytes: 256 * 1024,

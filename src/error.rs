@@ -37,6 +37,8 @@ pub enum AppError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
     #[error("internal error")]
@@ -54,6 +56,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -96,6 +99,8 @@ impl From<ServiceError> for AppError {
             ServiceError::NotFound(what) => AppError::NotFound(what),
             ServiceError::Invalid(invalid) => invalid.into(),
             ServiceError::Conflict(why) => AppError::Conflict(why),
+            ServiceError::Unauthorized(why) => AppError::Unauthorized(why),
+            ServiceError::Limited(why) => AppError::TooManyRequests(why),
             ServiceError::Store(err) => err.into(),
             ServiceError::Internal(err) => AppError::Internal(err),
         }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod desk;
 pub mod documents;
 pub mod domains;
 pub mod error;

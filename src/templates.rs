@@ -22,6 +22,49 @@ impl Templates {
             include_str!("web/templates/statement.html"),
         )?;
         env.add_template("tag.html", include_str!("web/templates/tag.html"))?;
+        // The editor's desk.
+        for (name, source) in [
+            ("desk/base.html", include_str!("desk/templates/base.html")),
+            (
+                "desk/macros.html",
+                include_str!("desk/templates/macros.html"),
+            ),
+            ("desk/login.html", include_str!("desk/templates/login.html")),
+            (
+                "desk/dashboard.html",
+                include_str!("desk/templates/dashboard.html"),
+            ),
+            (
+                "desk/statement_table.html",
+                include_str!("desk/templates/statement_table.html"),
+            ),
+            (
+                "desk/statements.html",
+                include_str!("desk/templates/statements.html"),
+            ),
+            (
+                "desk/compose.html",
+                include_str!("desk/templates/compose.html"),
+            ),
+            (
+                "desk/deliveries.html",
+                include_str!("desk/templates/deliveries.html"),
+            ),
+            (
+                "desk/organisations.html",
+                include_str!("desk/templates/organisations.html"),
+            ),
+            (
+                "desk/organisation.html",
+                include_str!("desk/templates/organisation.html"),
+            ),
+            (
+                "desk/moderation.html",
+                include_str!("desk/templates/moderation.html"),
+            ),
+        ] {
+            env.add_template(name, source)?;
+        }
         Ok(Templates { env })
     }
 

@@ -265,6 +265,12 @@ both_backends!(
             Some("/")
         );
         assert!(select(&second.html, r#"a[rel="next"]"#).is_empty());
+        let tracked = get_page(&server, &server.url("/?page=2&utm_source=mastodon")).await;
+        assert_eq!(
+            tracked.status,
+            StatusCode::OK,
+            "unknown parameters are ignored"
+        );
         for bad in ["/?page=0", "/?page=x", "/?page=99999999"] {
             let page = get_page(&server, &server.url(bad)).await;
             assert!(page.status.is_client_error(), "{bad}: {}", page.status);

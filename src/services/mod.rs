@@ -16,6 +16,7 @@
 //! one place (`error.rs`).
 
 pub mod domain_blocks;
+pub mod editors;
 pub mod follows;
 pub mod moderation;
 pub mod organisations;
@@ -56,6 +57,12 @@ pub enum ServiceError {
     /// The record is not in a state that allows the change.
     #[error("{0}")]
     Conflict(String),
+    /// Wrong credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Too many attempts: try again later.
+    #[error("{0}")]
+    Limited(String),
     #[error(transparent)]
     Store(StoreError),
     #[error(transparent)]

@@ -123,7 +123,7 @@ pub async fn find_any(services: &Services, public_id: &str) -> ServiceResult<Sta
 }
 
 /// The organisations named by `handles`, in order: each must exist, once.
-async fn signatories(services: &Services, handles: &[String]) -> ServiceResult<Vec<i64>> {
+async fn signatories(services: &Services, handles: &[String]) -> ServiceResult<Vec<Organisation>> {
     if handles.is_empty() {
         return Err(Invalid::new(
             "signatories",
@@ -134,7 +134,7 @@ async fn signatories(services: &Services, handles: &[String]) -> ServiceResult<V
     if handles.len() > MAX_SIGNATORIES {
         return Err(Invalid::new("signatories", format!("at most {MAX_SIGNATORIES}")).into());
     }
-    let mut ids = Vec::with_capacity(handles.len());
+    let mut found: Vec<Organisation> = Vec::with_capacity(handles.len());
     for (i, handle) in handles.iter().enumerate() {
         let org = match services.store.organisation(handle).await {
             Ok(org) => org,
@@ -147,16 +147,69 @@ async fn signatories(services: &Services, handles: &[String]) -> ServiceResult<V
             }
             Err(err) => return Err(err.into()),
         };
-        if ids.contains(&org.id) {
+        if found.iter().any(|o| o.id == org.id) {
             return Err(Invalid::new(
                 format!("signatories[{i}]"),
                 format!("{handle} is listed twice"),
             )
             .into());
         }
-        ids.push(org.id);
+        found.push(org);
     }
-    Ok(ids)
+    Ok(found)
+}
+
+/// What followers will see of a draft, stored nowhere: the HTML the server
+/// federates (Mastodon's subset, built by `vocabulary::statement`), and the
+/// content warning their client shows in front of it.
+pub struct Preview {
+    pub content_html: String,
+    pub content_warning: Option<String>,
+    pub lead: Organisation,
+}
+
+pub async fn preview(services: &Services, draft: &Draft) -> ServiceResult<Preview> {
+    let content = Content {
+        title: draft.title.clone(),
+        body: draft.body.clone(),
+        summary: draft.summary.clone(),
+        content_warning: draft.content_warning.clone(),
+        language: draft.language.clone(),
+        tags: draft.tags.clone(),
+        format: draft.format.clone(),
+        original_date: draft.original_date.clone(),
+        disclaimer: draft.disclaimer.clone(),
+        quote_policy: draft.quote_policy.clone(),
+    }
+    .validate()?;
+    let signed = signatories(services, &draft.signatories).await?;
+    let now = now_ms();
+    let statement = Statement {
+        id: 0,
+        public_id: "preview".into(),
+        title: content.title,
+        body: content.body,
+        summary: content.summary,
+        content_warning: content.content_warning,
+        language: content.language,
+        tags: content.tags,
+        format: content.format,
+        original_date: content.original_date,
+        disclaimer: content.disclaimer,
+        quote_policy: content.quote_policy,
+        state: State::Draft,
+        publish_at: None,
+        published_at: Some(now),
+        edited_at: None,
+        created_at: now,
+        updated_at: now,
+        signatories: signed,
+    };
+    Ok(Preview {
+        content_html: statement::content_html(&statement, &services.urls, &services.disclaimer),
+        content_warning: statement.content_warning.clone(),
+        lead: statement.lead().clone(),
+    })
 }
 
 /// Writes a new statement: a draft, scheduled with `publish_at`, or
@@ -175,7 +228,11 @@ pub async fn create(services: &Services, draft: Draft) -> ServiceResult<Statemen
         quote_policy: draft.quote_policy,
     }
     .validate()?;
-    let signatory_ids = signatories(services, &draft.signatories).await?;
+    let signatory_ids: Vec<i64> = signatories(services, &draft.signatories)
+        .await?
+        .iter()
+        .map(|org| org.id)
+        .collect();
     let publish_at = draft
         .publish_at
         .as_deref()

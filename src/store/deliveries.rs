@@ -159,6 +159,16 @@ impl DeliveryListener {
 }
 
 /// The host part of an inbox URL as the queue keys it: `host[:port]`.
+/// One server's share of a statement's deliveries.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct HostDeliveries {
+    pub host: String,
+    pub waiting: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    pub last_error: Option<String>,
+}
+
 pub fn inbox_host(inbox: &str) -> Option<String> {
     let url = url::Url::parse(inbox).ok()?;
     Some(crate::domains::host_and_port(&url))
@@ -775,6 +785,32 @@ impl Store {
             }
         }
         Ok(counts)
+    }
+
+    /// A statement's deliveries by server: how many are queued (or being
+    /// sent), delivered and failed at each, with the last error seen there.
+    /// Servers still waiting or failing come first.
+    pub async fn statement_delivery_hosts(
+        &self,
+        statement_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<HostDeliveries>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT d.host, \
+                 SUM(CASE WHEN d.state IN ('queued', 'sending') THEN 1 ELSE 0 END) AS waiting, \
+                 SUM(CASE WHEN d.state = 'delivered' THEN 1 ELSE 0 END) AS delivered, \
+                 SUM(CASE WHEN d.state NOT IN ('queued', 'sending', 'delivered') THEN 1 ELSE 0 END) AS failed, \
+                 MAX(d.last_error) AS last_error \
+                 FROM deliveries d JOIN outbound_activities a ON a.id = d.activity_id \
+                 WHERE a.statement_id = $1 GROUP BY d.host \
+                 ORDER BY SUM(CASE WHEN d.state = 'delivered' THEN 0 ELSE 1 END) DESC, d.host LIMIT $2",
+            )
+            .bind(statement_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?)
     }
 
     /// Hosts with failures on record, the worst first.

@@ -11,6 +11,7 @@
 //! `impl Store` block.
 
 pub(crate) mod deliveries;
+mod editors;
 mod followers;
 mod organisations;
 mod reactions;
@@ -29,6 +30,7 @@ use sqlx::{
 
 pub(crate) use deliveries::INSERT_CHUNK;
 pub use deliveries::*;
+pub use editors::*;
 pub use followers::*;
 pub use organisations::*;
 pub use reactions::*;

@@ -35,7 +35,8 @@ use crate::{
     store::{ACCEPTED, StatementFilter},
     vocabulary::{activity::OUTBOX, statement as document},
 };
-use response::{PageError, Rendered};
+use response::Rendered;
+pub use response::{PageError, secure};
 use views::{OrganisationPage, PAGE_SIZE, Pagination, SignatoryView, StatementCard, StatementPage};
 
 type PageResult = Result<Response, PageError>;
@@ -56,6 +57,11 @@ pub fn routes() -> Router<AppState> {
         .route("/tags/{tag}/feed.atom", get(feeds::tag))
         .route("/assets/{name}", get(assets::asset))
         .layer(CompressionLayer::new())
+}
+
+/// Where pages link the stylesheet (the desk's pages too).
+pub fn stylesheet() -> &'static str {
+    assets::STYLESHEET.path()
 }
 
 /// What every page knows of the site.
@@ -85,18 +91,18 @@ fn render(state: &AppState, template: &str, context: minijinja::Value) -> Result
         .render(template, context! { site => site(state), ..context })
 }
 
-/// `?page=N` of a listing: 1 to 10,000.
+/// `?page=N` of a listing: 1 to 10,000. Other parameters (a shared link's
+/// `utm_source`…) are ignored, as every website does.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct PageQuery {
-    page: Option<i64>,
+    page: Option<String>,
 }
 
 impl PageQuery {
     fn number(&self) -> Result<i64, AppError> {
-        match self.page {
+        match self.page.as_deref().map(str::parse::<i64>) {
             None => Ok(1),
-            Some(n @ 1..=10_000) => Ok(n),
+            Some(Ok(n @ 1..=10_000)) => Ok(n),
             Some(_) => Err(AppError::invalid("page", "a page number from 1 to 10000")),
         }
     }
