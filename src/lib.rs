@@ -17,6 +17,7 @@ pub mod instance;
 pub mod keys;
 pub mod ops;
 pub mod organisations;
+pub mod secrets;
 pub mod services;
 pub mod state;
 pub mod statements;

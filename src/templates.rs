@@ -47,6 +47,10 @@ impl Templates {
                 include_str!("desk/templates/compose.html"),
             ),
             (
+                "desk/preview.html",
+                include_str!("desk/templates/preview.html"),
+            ),
+            (
                 "desk/deliveries.html",
                 include_str!("desk/templates/deliveries.html"),
             ),
@@ -71,5 +75,31 @@ impl Templates {
     pub fn render(&self, name: &str, context: minijinja::Value) -> Result<String, AppError> {
         let template = self.env.get_template(name).map_err(anyhow::Error::from)?;
         Ok(template.render(context).map_err(anyhow::Error::from)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every template file is compiled in: one left out fails here, not
+    /// on the first page that includes it.
+    #[test]
+    fn every_template_file_is_registered() {
+        let templates = Templates::new().expect("templates compile");
+        for dir in ["web", "desk"] {
+            let path = format!("{}/src/{dir}/templates", env!("CARGO_MANIFEST_DIR"));
+            for entry in std::fs::read_dir(path).unwrap() {
+                let file = entry.unwrap().file_name().into_string().unwrap();
+                let name = match dir {
+                    "web" => file.clone(),
+                    _ => format!("{dir}/{file}"),
+                };
+                assert!(
+                    templates.env.get_template(&name).is_ok(),
+                    "{name} is not registered in templates.rs"
+                );
+            }
+        }
     }
 }

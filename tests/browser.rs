@@ -11,23 +11,26 @@
 //! Skipped, with a line saying so, where chromedriver is not installed
 //! (`BROADSIDE_CHROMEDRIVER`, else `/usr/bin/chromedriver`); `.ci/run`
 //! installs it, so only a machine that cannot get it skips. `BROADSIDE_CHROMIUM` names another browser
-//! binary than `/usr/bin/chromium`.
+//! binary than `/usr/bin/chromium`. The mechanics are in
+//! `tests/common/browser.rs`, shared with the desk's browser test.
 
 mod common;
 
 use std::{
-    fs,
-    panic::AssertUnwindSafe,
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::Path,
     time::{Duration, Instant},
 };
 
-use common::{Backend, TestDb, TestServer};
-use fantoccini::{Client, ClientBuilder, Locator, error::CmdError};
-use futures::FutureExt;
+use common::{
+    Backend, TestDb, TestServer,
+    browser::{
+        DESKTOP, PHONE, Session, arrive, artefacts_dir, chromedriver_path, normalise, screenshot,
+        scrolls_sideways, set_viewport,
+    },
+};
+use fantoccini::{Client, Locator, error::CmdError};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 use url::Url;
 
 const BODY: &str = include_str!("fixtures/kazakhstan.md");
@@ -46,8 +49,8 @@ const CRAS: (&str, &str) = (
 /// once, without a DNS query, and leaves the address in the browser.
 const REMOTE: &str = "example.social";
 
-const DESKTOP: (&str, u32, u32) = ("desktop", 1280, 900);
-const PHONE: (&str, u32, u32) = ("phone", 375, 812);
+/// The pages screenshotted, at both widths.
+const PAGES: [&str; 3] = ["home", "statement", "organisation"];
 
 /// The whole walk may take this long before the test gives up.
 const WALK_TIMEOUT: Duration = Duration::from_secs(180);
@@ -57,39 +60,16 @@ async fn a_reader_goes_from_the_home_page_to_following_a_signatory() {
     let Some(chromedriver) = chromedriver_path() else {
         return;
     };
-    let artefacts = artefacts_dir();
-    let driver = Chromedriver::start(&chromedriver, &artefacts.join("chromedriver.log")).await;
-    let profile = tempfile::tempdir().expect("profile dir");
-    let browser = ClientBuilder::rustls()
-        .expect("TLS roots for the WebDriver client")
-        .capabilities(capabilities(profile.path()))
-        .connect(&driver.url)
-        .await
-        .unwrap_or_else(|err| {
-            panic!(
-                "no Chromium session ({err}); see {}",
-                artefacts.join("chromedriver.log").display()
-            )
-        });
+    let artefacts = artefacts_dir(&PAGES);
+    let session = Session::start(&chromedriver, &artefacts.join("chromedriver.log")).await;
 
     let db = TestDb::new(Backend::Sqlite).await.unwrap();
     let server = TestServer::start(&db).await;
-    let outcome = AssertUnwindSafe(tokio::time::timeout(
-        WALK_TIMEOUT,
-        walk(&browser, &server, &artefacts),
-    ))
-    .catch_unwind()
-    .await;
-    // Close the session (and so Chromium) whatever happened; chromedriver
-    // itself is killed when `driver` drops.
-    let _ = browser.close().await;
-    match outcome {
-        Err(panic) => std::panic::resume_unwind(panic),
-        Ok(Err(_)) => panic!("the walk took more than {WALK_TIMEOUT:?}"),
-        Ok(Ok(Err(err))) => panic!("WebDriver: {err}"),
-        Ok(Ok(Ok(()))) => {}
-    }
-    drop(driver);
+    // The session is closed (and so Chromium) whatever happens; chromedriver
+    // itself is killed when `session` drops.
+    session
+        .drive(WALK_TIMEOUT, walk(&session.client, &server, &artefacts))
+        .await;
 }
 
 async fn walk(browser: &Client, server: &TestServer, artefacts: &Path) -> Result<(), CmdError> {
@@ -128,20 +108,11 @@ async fn walk(browser: &Client, server: &TestServer, artefacts: &Path) -> Result
             ("organisation", &cras),
         ] {
             browser.goto(url).await?;
-            let png = browser.screenshot().await?;
-            let file = artefacts.join(format!("{page}-{width_name}.png"));
-            fs::write(&file, png).unwrap_or_else(|err| panic!("{}: {err}", file.display()));
-            if width_name == PHONE.0 {
-                let widths = browser
-                    .execute(
-                        "return [document.documentElement.scrollWidth, window.innerWidth];",
-                        vec![],
-                    )
-                    .await?;
-                let (scroll, inner) = (widths[0].as_u64(), widths[1].as_u64());
-                if scroll.is_none() || scroll > inner {
-                    sideways.push(format!("{page} ({url}): {widths}"));
-                }
+            screenshot(browser, artefacts, &format!("{page}-{width_name}")).await?;
+            if width_name == PHONE.0
+                && let Some(widths) = scrolls_sideways(browser).await?
+            {
+                sideways.push(format!("{page} ({url}): {widths}"));
             }
         }
     }
@@ -275,23 +246,6 @@ fn assert_authorize_interaction(url: &Url, actor: &str) {
     );
 }
 
-/// Waits for the browser to be at `url` (a click may return before the
-/// navigation it started is done).
-async fn arrive(browser: &Client, url: &str) -> Result<(), CmdError> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let current = browser.current_url().await?;
-        if current.as_str() == url {
-            return Ok(());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the browser is at {current}, not {url}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Waits for the browser to try the remote server and returns the address it
 /// tried. That navigation fails (Chromium resolves no outside name), and
 /// chromedriver's current URL is then the one that failed; the document is
@@ -308,161 +262,5 @@ async fn remote_url(browser: &Client) -> Result<Url, CmdError> {
             "the form did not send the browser to {REMOTE}; it is at {current}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Sizes the window so that the page's viewport is `width`×`height` CSS
-/// pixels (the window's frame takes some of its size).
-async fn set_viewport(browser: &Client, width: u32, height: u32) -> Result<(), CmdError> {
-    let want = (i64::from(width), i64::from(height));
-    browser.set_window_size(width, height).await?;
-    let (w, h) = viewport(browser).await?;
-    if (w, h) != want {
-        let grow = |want: i64, got: i64| u32::try_from((2 * want - got).max(1)).unwrap_or(1);
-        browser
-            .set_window_size(grow(want.0, w), grow(want.1, h))
-            .await?;
-    }
-    let got = viewport(browser).await?;
-    assert_eq!(got, want, "viewport (innerWidth, innerHeight)");
-    Ok(())
-}
-
-async fn viewport(browser: &Client) -> Result<(i64, i64), CmdError> {
-    let size = browser
-        .execute("return [window.innerWidth, window.innerHeight];", vec![])
-        .await?;
-    Ok((
-        size[0].as_i64().unwrap_or_default(),
-        size[1].as_i64().unwrap_or_default(),
-    ))
-}
-
-/// Rendered text with runs of white space as one space and typographic
-/// apostrophes as plain ones.
-fn normalise(text: &str) -> String {
-    text.replace(['\u{2019}', '\u{2018}'], "'")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn chromedriver_path() -> Option<PathBuf> {
-    let path = std::env::var_os("BROADSIDE_CHROMEDRIVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromedriver"));
-    if path.exists() {
-        return Some(path);
-    }
-    eprintln!(
-        "skipped: chromium-driver is not installed ({} is missing; .ci/run installs it)",
-        path.display()
-    );
-    None
-}
-
-fn chromium_path() -> String {
-    std::env::var("BROADSIDE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string())
-}
-
-/// `target/artefacts/browser/`, without the files an earlier run left.
-fn artefacts_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/artefacts/browser");
-    fs::create_dir_all(&dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display()));
-    for page in ["home", "statement", "organisation"] {
-        for (width, ..) in [DESKTOP, PHONE] {
-            let _ = fs::remove_file(dir.join(format!("{page}-{width}.png")));
-        }
-    }
-    dir
-}
-
-/// Headless Chromium with a fresh profile, kept off the network: no
-/// background requests, and no name resolves but loopback.
-fn capabilities(profile: &Path) -> serde_json::Map<String, Value> {
-    let args = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
-        "--window-size=1280,900",
-        "--lang=en-GB",
-    ]
-    .into_iter()
-    .map(str::to_string)
-    .chain([format!("--user-data-dir={}", profile.display())])
-    .collect::<Vec<_>>();
-    let capabilities = json!({
-        "browserName": "chrome",
-        "pageLoadStrategy": "normal",
-        "timeouts": { "script": 10_000, "pageLoad": 30_000, "implicit": 0 },
-        "goog:chromeOptions": { "binary": chromium_path(), "args": args },
-    });
-    match capabilities {
-        Value::Object(map) => map,
-        _ => unreachable!(),
-    }
-}
-
-/// chromedriver on a free loopback port, killed on drop.
-struct Chromedriver {
-    child: Child,
-    url: String,
-}
-
-impl Chromedriver {
-    async fn start(path: &Path, log: &Path) -> Chromedriver {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let log_file =
-            fs::File::create(log).unwrap_or_else(|err| panic!("{}: {err}", log.display()));
-        let child = Command::new(path)
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("log file"))
-            .stderr(log_file)
-            .spawn()
-            .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
-        let mut driver = Chromedriver {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(response) = http.get(format!("{}/status", driver.url)).send().await
-                && let Ok(status) = response.json::<Value>().await
-                && status["value"]["ready"] == true
-            {
-                return driver;
-            }
-            if let Ok(Some(exit)) = driver.child.try_wait() {
-                panic!("chromedriver exited ({exit}); see {}", log.display());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver did not answer on port {port}; see {}",
-                log.display()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for Chromedriver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

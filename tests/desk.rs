@@ -406,6 +406,57 @@ both_backends!(
             0,
             "a preview stores nothing"
         );
+        // The live preview htmx asks for while the editor types: the same
+        // HTML, alone; a refusal takes its place.
+        let live = browser
+            .post_pairs("/admin/statements/preview", &fields("preview", &csrf))
+            .await;
+        assert_eq!(live.status, StatusCode::OK, "{}", live.body);
+        assert!(!live.body.contains("<html"), "a fragment: {}", live.body);
+        assert!(
+            live.body.contains("<strong>workers</strong>"),
+            "{}",
+            live.body
+        );
+        let mut untitled = fields("preview", &csrf);
+        untitled.retain(|(k, _)| k != "title");
+        let live = browser
+            .post_pairs("/admin/statements/preview", &untitled)
+            .await;
+        assert!(live.body.contains("title"), "{}", live.body);
+        assert!(live.body.contains("form-error"), "{}", live.body);
+        let live = browser
+            .post_pairs("/admin/statements/preview", &fields("preview", "forged"))
+            .await;
+        assert_eq!(live.status, StatusCode::FORBIDDEN);
+        // htmx is ours, and the desk's policy lets only our scripts run.
+        let csp = compose.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+            "{csp}"
+        );
+        let htmx = compose
+            .html()
+            .select(&Selector::parse("script[src]").unwrap())
+            .next()
+            .unwrap()
+            .value()
+            .attr("src")
+            .unwrap()
+            .to_string();
+        assert!(htmx.starts_with("/assets/htmx-"), "{htmx}");
+        let script = server.http.get(server.url(&htmx)).send().await.unwrap();
+        assert_eq!(script.status(), StatusCode::OK);
+        assert!(
+            script.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/javascript")
+        );
+
         let forged = browser
             .post_pairs("/admin/statements", &fields("publish", "forged"))
             .await;

@@ -5,26 +5,13 @@
 //! needs no constant-time comparison: the secret never meets stored bytes.
 
 use axum::{extract::FromRequestParts, http::request::Parts};
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 
-use crate::{error::AppError, state::AppState, store::AdminToken};
+pub use crate::secrets::hash_secret as hash_token;
+use crate::{error::AppError, secrets::random_secret, state::AppState, store::AdminToken};
 
 /// A new random token: `bst_` and 43 URL-safe characters.
 pub fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("bst_{}", URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// The hash stored for a token.
-pub fn hash_token(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    format!("bst_{}", random_secret())
 }
 
 /// An authenticated admin request; extracting it checks the token.

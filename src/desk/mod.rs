@@ -22,9 +22,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use minijinja::context;
-use rand::RngCore;
 use serde::Serialize;
 
 use crate::{error::AppError, organisations::Invalid, state::AppState, web};
@@ -48,6 +46,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             get(statements::list).post(statements::create),
         )
         .route("/admin/statements/new", get(statements::compose))
+        .route("/admin/statements/preview", post(statements::live_preview))
         .route(
             "/admin/statements/{id}",
             get(statements::show).post(statements::update),
@@ -87,21 +86,16 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .layer(DefaultBodyLimit::max(state.config.max_admin_body_bytes))
 }
 
-pub(crate) fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// What every desk page knows: the site, and who is signed in.
 #[derive(Serialize)]
 struct Desk<'a> {
     name: &'a str,
     stylesheet: &'a str,
+    htmx: &'a str,
     public_url: String,
 }
 
-/// Renders a desk page: never cached, never framed, no script.
+/// Renders a desk page: never cached, never framed, no script but ours.
 fn page(state: &AppState, template: &str, context: minijinja::Value) -> DeskResult {
     let body = state.templates.render(
         template,
@@ -109,6 +103,7 @@ fn page(state: &AppState, template: &str, context: minijinja::Value) -> DeskResu
             desk => Desk {
                 name: &state.config.instance_name,
                 stylesheet: web::stylesheet(),
+                htmx: web::htmx(),
                 public_url: state.urls.base().to_string(),
             },
             ..context
@@ -116,7 +111,7 @@ fn page(state: &AppState, template: &str, context: minijinja::Value) -> DeskResu
     )?;
     let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
     let headers = response.headers_mut();
-    web::secure(headers);
+    web::secure_with_script(headers);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }

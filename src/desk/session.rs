@@ -17,9 +17,10 @@ use axum::{
 use minijinja::context;
 use serde::Deserialize;
 
-use super::{DeskError, DeskForm, DeskResult, page, random_token};
+use super::{DeskError, DeskForm, DeskResult, page};
 use crate::{
     error::AppError,
+    secrets::{random_secret, same_secret},
     services::{
         ServiceError,
         editors::{self, Credentials},
@@ -75,13 +76,7 @@ pub struct Editor {
 impl Editor {
     /// Refuses a form whose CSRF token is not this session's (403).
     pub fn check(&self, form: &DeskForm) -> Result<(), DeskError> {
-        let sent = form.get("csrf").unwrap_or_default();
-        if aws_lc_rs::constant_time::verify_slices_are_equal(
-            sent.as_bytes(),
-            self.csrf_token.as_bytes(),
-        )
-        .is_ok()
-        {
+        if same_secret(&self.csrf_token, form.get("csrf").unwrap_or_default()) {
             Ok(())
         } else {
             Err(DeskError(AppError::Forbidden(
@@ -148,7 +143,7 @@ fn login_form(
     username: &str,
     status: StatusCode,
 ) -> DeskResult {
-    let csrf = random_token();
+    let csrf = random_secret();
     let mut response = page(
         state,
         "desk/login.html",
@@ -178,10 +173,7 @@ pub async fn login(
     let username = form.get("username").unwrap_or_default().trim();
     let expected = read_cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
     let sent = form.get("csrf").unwrap_or_default();
-    if expected.is_empty()
-        || aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_bytes(), sent.as_bytes())
-            .is_err()
-    {
+    if !same_secret(expected, sent) {
         tracing::info!("sign-in refused: CSRF token missing or wrong");
         return login_form(
             &state,

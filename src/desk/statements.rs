@@ -285,6 +285,49 @@ async fn organisations(state: &AppState) -> Result<Vec<Choice>, ServiceError> {
         .collect())
 }
 
+fn preview_view(state: &AppState, preview: service::Preview) -> minijinja::Value {
+    context! {
+        content_html => preview.content_html,
+        content_warning => preview.content_warning,
+        lead_name => preview.lead.name,
+        lead_handle => format!("@{}@{}", preview.lead.handle, state.urls.domain()),
+    }
+}
+
+/// `POST /admin/statements/preview`: the preview alone, which htmx puts in
+/// place while the editor types. What the service refuses is shown there
+/// instead (with 200, so that it replaces the last preview).
+pub async fn live_preview(
+    State(state): State<AppState>,
+    editor: Editor,
+    form: DeskForm,
+) -> DeskResult {
+    editor.check(&form)?;
+    let fields = Fields::from_form(&form);
+    let mut draft = fields.draft(false);
+    if let Some(id) = form.text("statement") {
+        let statement = service::find(&state.services, &id).await?;
+        draft.signatories = statement
+            .signatories
+            .iter()
+            .map(|o| o.handle.clone())
+            .collect();
+    }
+    let (preview, preview_error) = match service::preview(&state.services, &draft).await {
+        Ok(preview) => (Some(preview_view(&state, preview)), None),
+        Err(ServiceError::Invalid(invalid)) => (
+            None,
+            Some(format!("{}: {}", invalid.field, invalid.message)),
+        ),
+        Err(other) => return Err(other.into()),
+    };
+    page(
+        &state,
+        "desk/preview.html",
+        context! { preview => preview, preview_error => preview_error },
+    )
+}
+
 /// The compose (or edit) form, with what was sent, the preview and errors.
 #[allow(clippy::too_many_arguments)]
 async fn compose_page(
@@ -296,14 +339,7 @@ async fn compose_page(
     errors: HashMap<String, String>,
     status: axum::http::StatusCode,
 ) -> DeskResult {
-    let preview = preview.map(|p| {
-        context! {
-            content_html => p.content_html,
-            content_warning => p.content_warning,
-            lead_name => p.lead.name,
-            lead_handle => format!("@{}@{}", p.lead.handle, state.urls.domain()),
-        }
-    });
+    let preview = preview.map(|p| preview_view(state, p));
     let mut response = page(
         state,
         "desk/compose.html",

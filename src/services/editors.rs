@@ -11,14 +11,12 @@ use argon2::{
     Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
     password_hash::{SaltString, rand_core::OsRng},
 };
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use rand::RngCore;
 
 use super::{ServiceError, ServiceResult, Services};
 use crate::{
-    admin::auth::hash_token,
     clock::now_ms,
     organisations::Invalid,
+    secrets::{hash_secret as hash_token, random_secret as random_token},
     store::{Editor, Session, StoreError},
 };
 
@@ -45,12 +43,6 @@ pub struct NewSession {
     pub csrf_token: String,
     pub label: String,
     pub expires_at: i64,
-}
-
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 fn check_username(username: &str) -> Result<(), Invalid> {

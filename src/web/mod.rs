@@ -36,7 +36,7 @@ use crate::{
     vocabulary::{activity::OUTBOX, statement as document},
 };
 use response::Rendered;
-pub use response::{PageError, secure};
+pub use response::{PageError, secure, secure_with_script};
 use views::{OrganisationPage, PAGE_SIZE, Pagination, SignatoryView, StatementCard, StatementPage};
 
 type PageResult = Result<Response, PageError>;
@@ -62,6 +62,11 @@ pub fn routes() -> Router<AppState> {
 /// Where pages link the stylesheet (the desk's pages too).
 pub fn stylesheet() -> &'static str {
     assets::STYLESHEET.path()
+}
+
+/// Where the desk's pages load htmx.
+pub fn htmx() -> &'static str {
+    assets::HTMX.path()
 }
 
 /// What every page knows of the site.

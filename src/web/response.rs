@@ -9,7 +9,7 @@ use axum::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::{clock::from_ms, error::AppError, html::escape};
+use crate::{clock::from_ms, error::AppError, html::escape, secrets::hex};
 
 /// No script at all, styles and images from us (images also from https
 /// origins: avatars may live elsewhere), forms to us or, through our
@@ -106,6 +106,19 @@ impl Rendered {
     }
 }
 
+/// The desk's pages: the same, except that scripts from us (htmx) may run
+/// and call back to us.
+const DESK_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
+     style-src 'self'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub fn secure_with_script(headers: &mut HeaderMap) {
+    secure(headers);
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(DESK_CONTENT_SECURITY_POLICY),
+    );
+}
+
 /// The headers every HTML response carries, error pages included.
 pub fn secure(headers: &mut HeaderMap) {
     headers.insert(
@@ -125,10 +138,6 @@ pub fn secure(headers: &mut HeaderMap) {
 
 fn value(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).expect("validators are ASCII")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A page handler's error: the API's [`AppError`], shown to a browser as a
