@@ -51,6 +51,10 @@ impl Templates {
                 include_str!("desk/templates/preview.html"),
             ),
             (
+                "desk/settings.html",
+                include_str!("desk/templates/settings.html"),
+            ),
+            (
                 "desk/deliveries.html",
                 include_str!("desk/templates/deliveries.html"),
             ),

@@ -581,3 +581,106 @@ both_backends!(
         assert_eq!(server.get_ap(&url).await.status(), StatusCode::NOT_FOUND);
     }
 );
+
+both_backends!(
+    admins_manage_editors_and_blocked_servers,
+    |db: TestDb| async move {
+        let server = TestServer::start(&db).await;
+        let mut admin = Browser::new(&server);
+        let form = admin.get("/admin/login").await;
+        let csrf = form.csrf();
+        admin
+            .post("/admin/login", &[("csrf", &csrf), ("token", &server.token)])
+            .await;
+        let settings = admin.get("/admin/settings").await;
+        assert_eq!(settings.status, StatusCode::OK);
+        let csrf = settings.csrf();
+
+        // An admin creates an editor; a short password is refused by its field.
+        let answer = admin
+            .post(
+                "/admin/settings/editors",
+                &[("csrf", &csrf), ("username", "ann"), ("password", "short")],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(answer.texts("#password-error").len(), 1, "{}", answer.body);
+        let answer = admin
+            .post(
+                "/admin/settings/editors",
+                &[("csrf", &csrf), ("username", "ann"), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+        let mut ann = Browser::new(&server);
+        assert_eq!(
+            ann.sign_in("ann", PASSWORD).await.status,
+            StatusCode::SEE_OTHER
+        );
+        // An editor cannot make more editors.
+        let page = ann.get("/admin/settings").await;
+        assert!(!page.body.contains("Create the editor"));
+        let answer = ann
+            .post(
+                "/admin/settings/editors",
+                &[
+                    ("csrf", &page.csrf()),
+                    ("username", "eve"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN);
+
+        // Blocking a server from the desk is the API's block.
+        let answer = ann
+            .post(
+                "/admin/settings/blocks",
+                &[
+                    ("csrf", &page.csrf()),
+                    ("domain", "not a domain"),
+                    ("reason", ""),
+                ],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(answer.texts("#domain-error").len(), 1);
+        let answer = ann
+            .post(
+                "/admin/settings/blocks",
+                &[
+                    ("csrf", &page.csrf()),
+                    ("domain", "Spam.Example."),
+                    ("reason", "spam"),
+                ],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER);
+        let (_, blocks) = server
+            .api(reqwest::Method::GET, "/domain-blocks", None)
+            .await;
+        assert_eq!(blocks[0]["domain"], "spam.example", "{blocks}");
+        let answer = ann
+            .post(
+                "/admin/settings/blocks/spam.example/delete",
+                &[("csrf", &page.csrf())],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER);
+        let (_, blocks) = server
+            .api(reqwest::Method::GET, "/domain-blocks", None)
+            .await;
+        assert_eq!(blocks, json!([]));
+
+        // Deleting ann ends her session.
+        let settings = admin.get("/admin/settings").await;
+        let answer = admin
+            .post(
+                "/admin/settings/editors/ann/delete",
+                &[("csrf", &settings.csrf())],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER);
+        assert_eq!(ann.get("/admin").await.status, StatusCode::SEE_OTHER);
+    }
+);

@@ -11,6 +11,7 @@
 mod moderation;
 mod organisations;
 mod session;
+mod settings;
 mod statements;
 
 use std::collections::HashMap;
@@ -82,6 +83,17 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(
             "/admin/moderation/reports/{id}/resolve",
             post(moderation::resolve_report),
+        )
+        .route("/admin/settings", get(settings::show))
+        .route("/admin/settings/blocks", post(settings::block))
+        .route(
+            "/admin/settings/blocks/{domain}/delete",
+            post(settings::unblock),
+        )
+        .route("/admin/settings/editors", post(settings::create_editor))
+        .route(
+            "/admin/settings/editors/{name}/delete",
+            post(settings::delete_editor),
         )
         .layer(DefaultBodyLimit::max(state.config.max_admin_body_bytes))
 }
