@@ -551,6 +551,43 @@ both_backends!(
         let queue = browser.get("/admin/moderation").await;
         assert!(!queue.body.contains("In solidarity!"));
 
+        // A third organisation signs later: it boosts, everyone gets the Update.
+        let csrf = browser.get("/admin").await.csrf();
+        browser
+            .post(
+                "/admin/organisations",
+                &[
+                    ("csrf", &csrf),
+                    ("handle", "iwa"),
+                    ("name", "IWA"),
+                    ("summary", ""),
+                ],
+            )
+            .await;
+        common::follow(&server, &peer, "cat", "iwa").await;
+        received(&peer, "Accept", 3).await;
+        let answer = browser
+            .post(
+                &format!("/admin/statements/{id}/sign"),
+                &[("csrf", &csrf), ("handle", "iwa")],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+        let announces = received(&peer, "Announce", 2).await;
+        assert!(
+            announces
+                .iter()
+                .any(|a| a.activity["actor"] == json!(server.url("/organisations/iwa")))
+        );
+        received(&peer, "Update", 1).await;
+        let answer = browser
+            .post(
+                &format!("/admin/statements/{id}/sign"),
+                &[("csrf", &csrf), ("handle", "iwa")],
+            )
+            .await;
+        assert!(answer.status.is_client_error(), "signing twice is refused");
+
         // Editing from the desk sends an Update; deleting, a Delete.
         let page = browser.get(&format!("/admin/statements/{id}")).await;
         let csrf = page.csrf();

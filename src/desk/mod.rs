@@ -53,6 +53,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             get(statements::show).post(statements::update),
         )
         .route("/admin/statements/{id}/publish", post(statements::publish))
+        .route("/admin/statements/{id}/sign", post(statements::sign))
         .route("/admin/statements/{id}/delete", post(statements::delete))
         .route(
             "/admin/statements/{id}/deliveries",

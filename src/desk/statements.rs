@@ -509,6 +509,21 @@ pub async fn update(
     }
 }
 
+/// `POST /admin/statements/{id}/sign`: another organisation signs. On a
+/// published statement it boosts it to its followers, and every server
+/// that has the statement gets the longer list (an `Update`).
+pub async fn sign(
+    State(state): State<AppState>,
+    editor: Editor,
+    Path(id): Path<String>,
+    form: DeskForm,
+) -> DeskResult {
+    editor.check(&form)?;
+    let handle = form.text("handle").unwrap_or_default();
+    service::add_signatory(&state.services, &id, &handle).await?;
+    done(&format!("/admin/statements/{id}"))
+}
+
 /// `POST /admin/statements/{id}/publish`.
 pub async fn publish(
     State(state): State<AppState>,
