@@ -8,7 +8,8 @@
 //! collection and on its public page.
 //!
 //! Every desk page visited is screenshotted at desktop (1280×900) and phone
-//! (375×812) width into `target/artefacts/browser/desk-{page}-{width}.png`
+//! (375×812) width into `target/artefacts/browser/desk-{page}-{width}.png`,
+//! a page longer than the window also whole, `desk-{page}-full-{width}.png`
 //! (chromedriver's log beside them, `desk-chromedriver.log`); at phone
 //! width none may scroll sideways. SQLite only: the desk's storage is tested
 //! on both databases in `tests/desk.rs`.
@@ -67,6 +68,9 @@ const PAGES: [&str; 9] = [
     "desk-moderated",
 ];
 
+/// The tallest window for a full-length screenshot, in CSS pixels.
+const FULL_LENGTH: u64 = 10000;
+
 /// The whole walk may take this long before the test gives up.
 const WALK_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -75,7 +79,11 @@ async fn an_editor_publishes_and_moderates_from_the_desk_in_a_browser() {
     let Some(chromedriver) = chromedriver_path() else {
         return;
     };
-    let artefacts = artefacts_dir(&PAGES);
+    let stale: Vec<String> = PAGES
+        .iter()
+        .flat_map(|page| [page.to_string(), format!("{page}-full")])
+        .collect();
+    let artefacts = artefacts_dir(&stale.iter().map(String::as_str).collect::<Vec<_>>());
     let session = Session::start(&chromedriver, &artefacts.join("desk-chromedriver.log")).await;
 
     let db = TestDb::new(Backend::Sqlite).await.unwrap();
@@ -367,16 +375,40 @@ struct Looks<'a> {
 
 impl Looks<'_> {
     /// `{name}-desktop.png` and `{name}-phone.png` of the current page (not
-    /// reloaded: a page a form answered stays as it is), back at desktop
-    /// width after.
+    /// reloaded: a page a form answered stays as it is), and of a page
+    /// longer than the window `{name}-full-{width}.png` as well, with the
+    /// window as tall as the page; back at desktop width after.
     async fn page(&mut self, name: &str) -> Result<(), CmdError> {
         let browser = self.browser;
-        screenshot(browser, self.artefacts, &format!("{name}-{}", DESKTOP.0)).await?;
-        set_viewport(browser, PHONE.1, PHONE.2).await?;
-        screenshot(browser, self.artefacts, &format!("{name}-{}", PHONE.0)).await?;
-        if let Some(widths) = scrolls_sideways(browser).await? {
-            let url = browser.current_url().await?;
-            self.sideways.push(format!("{name} ({url}): {widths}"));
+        for (width_name, width, height) in [DESKTOP, PHONE] {
+            set_viewport(browser, width, height).await?;
+            screenshot(browser, self.artefacts, &format!("{name}-{width_name}")).await?;
+            if width_name == PHONE.0
+                && let Some(widths) = scrolls_sideways(browser).await?
+            {
+                let url = browser.current_url().await?;
+                self.sideways.push(format!("{name} ({url}): {widths}"));
+            }
+            let length = browser
+                .execute("return document.documentElement.scrollHeight;", vec![])
+                .await?
+                .as_u64()
+                .unwrap_or_default();
+            if length > u64::from(height) {
+                // As tall as the page, as far as the browser lets a window
+                // grow; the width stays.
+                let (outer_width, outer_height) = browser.get_window_size().await?;
+                let frame = outer_height.saturating_sub(u64::from(height));
+                let tall = (length + frame).min(FULL_LENGTH);
+                browser
+                    .set_window_size(
+                        u32::try_from(outer_width).unwrap_or(width),
+                        u32::try_from(tall).unwrap_or(u32::MAX),
+                    )
+                    .await?;
+                let file = format!("{name}-full-{width_name}");
+                screenshot(browser, self.artefacts, &file).await?;
+            }
         }
         set_viewport(browser, DESKTOP.1, DESKTOP.2).await
     }

@@ -211,18 +211,31 @@ pub async fn arrive(browser: &Client, url: &str) -> Result<(), CmdError> {
 }
 
 /// Sizes the window so that the page's viewport is `width`×`height` CSS
-/// pixels (the window's frame takes some of its size).
+/// pixels (the window's frame takes some of its size). The viewport may
+/// report its new size a moment after the window has it: measured again
+/// until it holds.
 pub async fn set_viewport(browser: &Client, width: u32, height: u32) -> Result<(), CmdError> {
     let want = (i64::from(width), i64::from(height));
     browser.set_window_size(width, height).await?;
-    let (w, h) = viewport(browser).await?;
-    if (w, h) != want {
-        let grow = |want: i64, got: i64| u32::try_from((2 * want - got).max(1)).unwrap_or(1);
+    let mut got = viewport(browser).await?;
+    for _ in 0..20 {
+        if got == want {
+            return Ok(());
+        }
+        let (outer_width, outer_height) = browser.get_window_size().await?;
+        let fit = |outer: u64, want: i64, got: i64| {
+            let outer = i64::try_from(outer).unwrap_or(want);
+            u32::try_from((outer + want - got).max(1)).unwrap_or(1)
+        };
         browser
-            .set_window_size(grow(want.0, w), grow(want.1, h))
+            .set_window_size(
+                fit(outer_width, want.0, got.0),
+                fit(outer_height, want.1, got.1),
+            )
             .await?;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        got = viewport(browser).await?;
     }
-    let got = viewport(browser).await?;
     assert_eq!(got, want, "viewport (innerWidth, innerHeight)");
     Ok(())
 }
