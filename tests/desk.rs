@@ -534,6 +534,13 @@ both_backends!(
         assert_eq!(status, StatusCode::ACCEPTED);
         let queue = browser.get("/admin/moderation").await;
         assert!(queue.body.contains("In solidarity!"), "{}", queue.body);
+        assert!(
+            queue
+                .body
+                .contains(&format!("href=\"/admin/statements/{id}\"")),
+            "the reply names its statement: {}",
+            queue.body
+        );
         let approve = queue
             .html()
             .select(&Selector::parse("form[action$=\"/approve\"]").unwrap())
