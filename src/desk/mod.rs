@@ -26,7 +26,9 @@ use axum::{
 use minijinja::context;
 use serde::Serialize;
 
-use crate::{error::AppError, organisations::Invalid, state::AppState, web};
+use crate::{
+    error::AppError, organisations::Invalid, services::ServiceError, state::AppState, web,
+};
 
 pub use session::Editor;
 /// A desk page's error: shown as an HTML page with the right status.
@@ -137,6 +139,20 @@ fn signed_in(editor: &Editor) -> minijinja::Value {
 /// Where a form goes after it worked: the page that shows the result.
 fn done(to: &str) -> DeskResult {
     Ok(Redirect::to(to).into_response())
+}
+
+/// A service's refusal as errors beside the form's fields: `Invalid` names
+/// its field, a `Conflict` belongs beside `conflict_field`; anything else is
+/// not the editor's to fix and stays an error.
+fn refusal(
+    err: ServiceError,
+    conflict_field: &str,
+) -> Result<HashMap<String, String>, ServiceError> {
+    match err {
+        ServiceError::Invalid(invalid) => Ok(field_errors(&invalid)),
+        ServiceError::Conflict(why) => Ok(HashMap::from([(conflict_field.to_string(), why)])),
+        other => Err(other),
+    }
 }
 
 /// Field errors for a form, by field: a service's `Invalid` names the field

@@ -10,12 +10,12 @@ use axum::{
 use minijinja::context;
 use serde::Serialize;
 
-use super::{DeskForm, DeskResult, Editor, done, field_errors, page, signed_in};
+use super::{DeskForm, DeskResult, Editor, done, page, refusal, signed_in};
 use crate::{
     error::AppError,
     organisations::{Organisation, ProfileField},
     services::{
-        Paging, ServiceError, follows,
+        Paging, follows,
         organisations::{self as service, NewProfile, ProfileChanges},
     },
     state::AppState,
@@ -90,14 +90,6 @@ impl Fields {
 
     fn optional(value: &str) -> Option<String> {
         (!value.is_empty()).then(|| value.to_string())
-    }
-}
-
-fn refusal(err: ServiceError) -> Result<HashMap<String, String>, ServiceError> {
-    match err {
-        ServiceError::Invalid(invalid) => Ok(field_errors(&invalid)),
-        ServiceError::Conflict(why) => Ok(HashMap::from([("handle".to_string(), why)])),
-        other => Err(other),
     }
 }
 
@@ -197,7 +189,7 @@ pub async fn create(State(state): State<AppState>, editor: Editor, form: DeskFor
     match service::create(&state.services, input).await {
         Ok(org) => done(&format!("/admin/organisations/{}", org.handle)),
         Err(err) => {
-            let errors = refusal(err)?;
+            let errors = refusal(err, "handle")?;
             form_page(
                 &state,
                 &editor,
@@ -260,7 +252,7 @@ pub async fn update(
     match service::update(&state.services, &handle, changes).await {
         Ok(_) => done(&format!("/admin/organisations/{handle}")),
         Err(err) => {
-            let errors = refusal(err)?;
+            let errors = refusal(err, "handle")?;
             let fields = Fields {
                 handle: org.handle.clone(),
                 ..fields

@@ -9,10 +9,10 @@ use axum::{
 };
 use minijinja::context;
 
-use super::{DeskForm, DeskResult, Editor, done, field_errors, page, signed_in};
+use super::{DeskForm, DeskResult, Editor, done, page, refusal, signed_in};
 use crate::{
     error::AppError,
-    services::{ServiceError, domain_blocks, editors},
+    services::{domain_blocks, editors},
     state::AppState,
 };
 
@@ -47,14 +47,6 @@ pub async fn show(State(state): State<AppState>, editor: Editor) -> DeskResult {
     settings_page(&state, &editor, HashMap::new(), StatusCode::OK).await
 }
 
-fn refused(err: ServiceError) -> Result<HashMap<String, String>, ServiceError> {
-    match err {
-        ServiceError::Invalid(invalid) => Ok(field_errors(&invalid)),
-        ServiceError::Conflict(why) => Ok(HashMap::from([("username".to_string(), why)])),
-        other => Err(other),
-    }
-}
-
 /// `POST /admin/settings/blocks`: blocks a domain and its subdomains.
 pub async fn block(State(state): State<AppState>, editor: Editor, form: DeskForm) -> DeskResult {
     editor.check(&form)?;
@@ -63,7 +55,7 @@ pub async fn block(State(state): State<AppState>, editor: Editor, form: DeskForm
     match domain_blocks::block(&state.services, domain, reason).await {
         Ok(_) => done("/admin/settings"),
         Err(err) => {
-            let errors = refused(err)?;
+            let errors = refusal(err, "username")?;
             settings_page(&state, &editor, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }
@@ -104,7 +96,7 @@ pub async fn create_editor(
     match editors::create_editor(&state.services, username, password).await {
         Ok(_) => done("/admin/settings"),
         Err(err) => {
-            let errors = refused(err)?;
+            let errors = refusal(err, "username")?;
             settings_page(&state, &editor, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::{DeskForm, DeskResult, Editor, done, field_errors, page, signed_in};
+use super::{DeskForm, DeskResult, Editor, done, page, refusal, signed_in};
 use crate::{
     clock::from_ms,
     organisations::Organisation,
@@ -375,15 +375,6 @@ pub async fn compose(State(state): State<AppState>, editor: Editor) -> DeskResul
     .await
 }
 
-/// A service's refusal shown on the form: its field gets the message.
-fn refusal(err: ServiceError) -> Result<HashMap<String, String>, ServiceError> {
-    match err {
-        ServiceError::Invalid(invalid) => Ok(field_errors(&invalid)),
-        ServiceError::Conflict(why) => Ok(HashMap::from([("form".to_string(), why)])),
-        other => Err(other),
-    }
-}
-
 /// `POST /admin/statements`: preview, save as draft, schedule or publish
 /// (the button pressed is `action`).
 pub async fn create(State(state): State<AppState>, editor: Editor, form: DeskForm) -> DeskResult {
@@ -406,7 +397,7 @@ pub async fn create(State(state): State<AppState>, editor: Editor, form: DeskFor
                 .await
             }
             Err(err) => {
-                let errors = refusal(err)?;
+                let errors = refusal(err, "form")?;
                 compose_page(&state, &editor, &fields, None, None, errors, unprocessable).await
             }
         };
@@ -418,7 +409,7 @@ pub async fn create(State(state): State<AppState>, editor: Editor, form: DeskFor
     match service::create(&state.services, draft).await {
         Ok(statement) => done(&format!("/admin/statements/{}", statement.public_id)),
         Err(err) => {
-            let errors = refusal(err)?;
+            let errors = refusal(err, "form")?;
             compose_page(&state, &editor, &fields, None, None, errors, unprocessable).await
         }
     }
@@ -477,7 +468,7 @@ pub async fn update(
                 .await
             }
             Err(err) => {
-                let errors = refusal(err)?;
+                let errors = refusal(err, "form")?;
                 compose_page(
                     &state,
                     &editor,
@@ -494,7 +485,7 @@ pub async fn update(
     match service::update(&state.services, &id, fields.changes()).await {
         Ok(_) => done(&format!("/admin/statements/{id}")),
         Err(err) => {
-            let errors = refusal(err)?;
+            let errors = refusal(err, "form")?;
             compose_page(
                 &state,
                 &editor,

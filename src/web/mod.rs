@@ -397,12 +397,7 @@ async fn statement_page(state: &AppState, statement: &Statement) -> Result<Strin
                 .or_else(|| author.preferred_username.clone())
                 .unwrap_or_else(|| author.actor.clone());
             ReplyView {
-                initial: name
-                    .chars()
-                    .next()
-                    .unwrap_or('?')
-                    .to_uppercase()
-                    .to_string(),
+                initial: views::initial(&name),
                 handle: match &author.preferred_username {
                     Some(user) => format!("@{user}@{}", author.server),
                     None => author.server.clone(),

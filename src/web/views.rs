@@ -37,15 +37,18 @@ impl SignatoryView {
             acct: fediverse_handle(&org.handle, urls),
             url: urls.organisation(&org.handle).to_string(),
             avatar_url: org.avatar_url.clone(),
-            initial: org
-                .name
-                .chars()
-                .next()
-                .unwrap_or('?')
-                .to_uppercase()
-                .to_string(),
+            initial: initial(&org.name),
         }
     }
+}
+
+/// The letter shown where someone has no avatar.
+pub fn initial(name: &str) -> String {
+    name.chars()
+        .next()
+        .unwrap_or('?')
+        .to_uppercase()
+        .to_string()
 }
 
 /// `@cras@statements.example.org`: what people search for and copy.
@@ -227,13 +230,7 @@ impl OrganisationPage {
             summary_text: html::excerpt(&html::plain_text(&org.summary), DESCRIPTION_CHARS),
             avatar_url: org.avatar_url.clone(),
             header_url: org.header_url.clone(),
-            initial: org
-                .name
-                .chars()
-                .next()
-                .unwrap_or('?')
-                .to_uppercase()
-                .to_string(),
+            initial: initial(&org.name),
             fields: profile_fields(org)
                 .into_iter()
                 .map(|(name, value)| FieldView {
