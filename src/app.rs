@@ -112,6 +112,9 @@ pub async fn router(state: AppState) -> anyhow::Result<Router> {
             "/api/v1",
             admin::routes().layer(DefaultBodyLimit::max(state.config.max_admin_body_bytes)),
         );
+    if state.config.authorized_fetch {
+        routes = routes.route_layer(middleware::from_fn(federation::authorized_fetch::gate));
+    }
     if state.config.metrics_listen.is_some() {
         routes = routes.route_layer(middleware::from_fn(ops::metrics::track_http));
     }
@@ -119,9 +122,19 @@ pub async fn router(state: AppState) -> anyhow::Result<Router> {
         .with_state(state.clone())
         .merge(probes(state.store.clone()))
         .layer(FederationMiddleware::new(federation_config))
+        // Every response, JSON and probes included, gets these unless its
+        // handler chose stricter or looser ones (pages set their own CSP).
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
         ))
         .layer(trace_layer());
     Ok(router)

@@ -75,10 +75,16 @@ pub enum TokenCommand {
     Create {
         #[arg(long)]
         name: String,
+        /// read (GET only), editor (all but domain blocks) or admin.
+        #[arg(long, default_value = "admin")]
+        scope: String,
+        /// Refused after this many days (default: never).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
     },
     /// Revoke the token with this name.
     Revoke { name: String },
-    /// List token names and when they were last used.
+    /// List tokens: name, scope, last use and expiry.
     List,
 }
 
@@ -87,7 +93,7 @@ pub const BOOTSTRAP_TOKEN_NAME: &str = "bootstrap";
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(&cli.config)?;
-    init_tracing(&config);
+    crate::ops::logging::init(&config.log);
     match cli.command {
         Command::Health => health(&config).await?,
         Command::Migrate => {
@@ -176,13 +182,28 @@ async fn health(config: &Config) -> anyhow::Result<()> {
 
 async fn token_command(store: &Store, command: TokenCommand) -> anyhow::Result<()> {
     match command {
-        TokenCommand::Create { name } => {
+        TokenCommand::Create {
+            name,
+            scope,
+            expires_in_days,
+        } => {
             let name = name.trim();
             if name.is_empty() || name.len() > 64 {
                 anyhow::bail!("--name must be 1 to 64 characters");
             }
+            if crate::admin::auth::Scope::parse(&scope).is_none() {
+                anyhow::bail!(
+                    "--scope must be one of {}",
+                    crate::admin::auth::Scope::NAMES.join(", ")
+                );
+            }
+            let expires_at = expires_in_days
+                .map(|days| crate::store::now_ms() + i64::from(days) * 24 * 3600 * 1000);
             let token = new_token();
-            match store.create_token(name, &hash_token(&token)).await {
+            match store
+                .create_token(name, &hash_token(&token), &scope, expires_at)
+                .await
+            {
                 Ok(_) => println!("{token}"),
                 Err(StoreError::Conflict) => anyhow::bail!("a token named {name:?} exists already"),
                 Err(err) => return Err(err.into()),
@@ -199,20 +220,15 @@ async fn token_command(store: &Store, command: TokenCommand) -> anyhow::Result<(
                     .last_used_at
                     .map(|t| crate::store::from_ms(t).to_rfc3339())
                     .unwrap_or_else(|| "never used".into());
-                println!("{}\t{}", token.name, last);
+                let expires = token
+                    .expires_at
+                    .map(|t| format!("expires {}", crate::store::from_ms(t).to_rfc3339()))
+                    .unwrap_or_else(|| "never expires".into());
+                println!("{}\t{}\t{last}\t{expires}", token.name, token.scope);
             }
         }
     }
     Ok(())
-}
-
-fn init_tracing(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 /// A password from the terminal (not echoed), or the first line of stdin

@@ -48,6 +48,22 @@ pub struct Config {
     pub delivery_lease_seconds: u64,
     pub delivery_retry_unit_ms: u64,
     pub delivery_poll_interval_ms: u64,
+    /// Inbox requests per second from one client address (IPv6: one /64),
+    /// with bursts of ten times that; 0 = no limit.
+    pub rate_limit_inbox_per_client: u32,
+    /// Inbox requests per second whose actor is on one remote server.
+    pub rate_limit_inbox_per_server: u32,
+    /// Documents fetched per second from one remote server because of what
+    /// it sent us (actors we do not know yet, keys of signed GETs).
+    pub rate_limit_fetches_per_server: u32,
+    /// The client address is the last `X-Forwarded-For` entry (behind a
+    /// reverse proxy that sets it), not the connection's peer.
+    pub trust_forwarded_for: bool,
+    /// ActivityPub GETs of actors, statements, activities and collections
+    /// need a valid signature from a server that is not blocked (Mastodon's
+    /// secure mode). WebFinger, NodeInfo, host-meta and the instance actor
+    /// stay open.
+    pub authorized_fetch: bool,
 }
 
 impl Default for Config {
@@ -78,6 +94,11 @@ impl Default for Config {
             delivery_lease_seconds: 300,
             delivery_retry_unit_ms: 1000,
             delivery_poll_interval_ms: 1000,
+            rate_limit_inbox_per_client: 1000,
+            rate_limit_inbox_per_server: 1000,
+            rate_limit_fetches_per_server: 50,
+            trust_forwarded_for: false,
+            authorized_fetch: false,
         }
     }
 }

@@ -10,8 +10,8 @@ use axum::{
         FromRequest, FromRequestParts, Path, Query, Request,
         rejection::{JsonRejection, PathRejection, QueryRejection},
     },
-    http::StatusCode,
     http::request::Parts,
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::de::DeserializeOwned;
@@ -37,8 +37,9 @@ pub enum AppError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// Answered with `Retry-After`.
     #[error("{0}")]
-    TooManyRequests(String),
+    TooManyRequests(String, std::time::Duration),
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
     #[error("internal error")]
@@ -56,7 +57,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -100,7 +101,7 @@ impl From<ServiceError> for AppError {
             ServiceError::Invalid(invalid) => invalid.into(),
             ServiceError::Conflict(why) => AppError::Conflict(why),
             ServiceError::Unauthorized(why) => AppError::Unauthorized(why),
-            ServiceError::Limited(why) => AppError::TooManyRequests(why),
+            ServiceError::Limited(why, after) => AppError::TooManyRequests(why, after),
             ServiceError::Store(err) => err.into(),
             ServiceError::Internal(err) => AppError::Internal(err),
         }
@@ -110,6 +111,10 @@ impl From<ServiceError> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry_after = match &self {
+            AppError::TooManyRequests(_, after) => Some(retry_after_value(*after)),
+            _ => None,
+        };
         let body = match &self {
             AppError::Internal(err) => {
                 tracing::error!(error = format!("{err:#}"), "request failed");
@@ -124,8 +129,19 @@ impl IntoResponse for AppError {
                 json!({ "error": other.to_string() })
             }
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(value) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
     }
+}
+
+/// `Retry-After` in whole seconds, rounded up (never 0: "now" would invite
+/// an immediate retry).
+pub fn retry_after_value(after: std::time::Duration) -> HeaderValue {
+    let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+    HeaderValue::from(secs.max(1))
 }
 
 /// `axum::Json` whose rejections are [`AppError`]s: a body that is not JSON is

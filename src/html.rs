@@ -2,6 +2,13 @@
 //! ammonia down to the subset Mastodon keeps (docs/interop.md §4). Headings become
 //! `<p><strong>` because Mastodon would do that anyway, and images and tables
 //! are dropped because Mastodon strips them.
+//!
+//! Nesting is capped before anything reaches the sanitiser: html5ever's tree
+//! builder walks the stack of open elements for each tag, so a document
+//! nested n deep costs O(n²) — 30,000 levels of `> ` (60 KB) took 6 s. Our
+//! own Markdown is cut at [`MAX_NESTING`] while rendering; HTML from other
+//! servers whose nesting is deeper than [`MAX_HTML_NESTING`] keeps its text
+//! only. Both make sanitising linear in the input.
 
 use std::{collections::HashSet, sync::LazyLock};
 
@@ -45,12 +52,45 @@ fn mastodon_subset() -> ammonia::Builder<'static> {
     builder
 }
 
+/// How deep rendered Markdown may nest (blockquotes, lists, emphasis…):
+/// deeper elements give up their tags and keep their text.
+pub const MAX_NESTING: usize = 24;
+
+/// How deep HTML we sanitise may nest before it is reduced to its text.
+pub const MAX_HTML_NESTING: usize = 64;
+
+/// Markdown's events with every element deeper than [`MAX_NESTING`]
+/// unwrapped: its start and end dropped, its contents kept.
+fn capped<'a>(events: impl Iterator<Item = Event<'a>>) -> impl Iterator<Item = Event<'a>> {
+    // For each open element, whether its start was let through.
+    let mut open: Vec<bool> = Vec::new();
+    let mut kept = 0usize;
+    events.filter(move |event| match event {
+        Event::Start(_) => {
+            let keep = kept < MAX_NESTING;
+            kept += usize::from(keep);
+            open.push(keep);
+            keep
+        }
+        Event::End(_) => {
+            let keep = open.pop().unwrap_or(false);
+            kept -= usize::from(keep);
+            keep
+        }
+        _ => true,
+    })
+}
+
+fn parse(markdown: &str) -> impl Iterator<Item = Event<'_>> {
+    let mut options = Options::empty();
+    options.insert(Options::ENABLE_STRIKETHROUGH);
+    capped(Parser::new_ext(markdown, options))
+}
+
 /// Markdown to HTML in Mastodon's subset. Raw HTML in the input is sanitised
 /// like the rest; images keep their alt text as plain text.
 pub fn markdown_to_html(markdown: &str) -> String {
-    let mut options = Options::empty();
-    options.insert(Options::ENABLE_STRIKETHROUGH);
-    let events = Parser::new_ext(markdown, options).map(|event| match event {
+    let events = parse(markdown).map(|event| match event {
         Event::Start(Tag::Heading { .. }) => Event::Html("<p><strong>".into()),
         Event::End(TagEnd::Heading(_)) => Event::Html("</strong></p>".into()),
         // Code blocks are already `<pre><code>`; rules have no equivalent.
@@ -77,8 +117,6 @@ static PAGE_SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 /// page's title (`#` becomes `h2`), and rules as `hr`.
 pub fn markdown_to_page_html(markdown: &str) -> String {
     use pulldown_cmark::HeadingLevel::*;
-    let mut options = Options::empty();
-    options.insert(Options::ENABLE_STRIKETHROUGH);
     let below = |level| match level {
         H1 => H2,
         H2 => H3,
@@ -86,7 +124,7 @@ pub fn markdown_to_page_html(markdown: &str) -> String {
         H4 => H5,
         _ => H6,
     };
-    let events = Parser::new_ext(markdown, options).map(|event| match event {
+    let events = parse(markdown).map(|event| match event {
         Event::Start(Tag::Heading {
             level,
             id,
@@ -103,7 +141,7 @@ pub fn markdown_to_page_html(markdown: &str) -> String {
     });
     let mut raw = String::with_capacity(markdown.len() * 2);
     html::push_html(&mut raw, events);
-    PAGE_SANITIZER.clean(&raw).to_string().trim().to_string()
+    clean(&PAGE_SANITIZER, &raw)
 }
 
 /// Markdown as plain text, paragraphs joined by spaces: for descriptions
@@ -142,7 +180,68 @@ pub fn excerpt(text: &str, max: usize) -> String {
 
 /// Sanitises HTML to Mastodon's subset.
 pub fn sanitize(html: &str) -> String {
-    SANITIZER.clean(html).to_string().trim().to_string()
+    clean(&SANITIZER, html)
+}
+
+fn clean(sanitizer: &ammonia::Builder<'static>, html: &str) -> String {
+    if nesting(html) > MAX_HTML_NESTING {
+        // Too deep to build a tree of cheaply: keep the words, not the markup.
+        return format!("<p>{}</p>", escape(&text_of_html(html)));
+    }
+    sanitizer.clean(html).to_string().trim().to_string()
+}
+
+/// An upper bound on how deep `html` nests, in one pass: start tags minus
+/// end tags, void elements not counted. Unclosed `<p>`s count as open,
+/// which only errs towards the safe side.
+fn nesting(html: &str) -> usize {
+    const VOID: &[&str] = &[
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr",
+    ];
+    let bytes = html.as_bytes();
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut i = 0;
+    while let Some(offset) = bytes[i..].iter().position(|&b| b == b'<') {
+        i += offset + 1;
+        let closing = bytes.get(i) == Some(&b'/');
+        let name_start = i + usize::from(closing);
+        let name_len = bytes[name_start.min(bytes.len())..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        // A tag name starts with a letter (`1<2` is text).
+        if name_len == 0 || !bytes[name_start].is_ascii_alphabetic() {
+            continue;
+        }
+        let name = &html[name_start..name_start + name_len];
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else if !VOID.iter().any(|v| v.eq_ignore_ascii_case(name)) {
+            depth += 1;
+            deepest = deepest.max(depth);
+        }
+    }
+    deepest
+}
+
+/// The text of HTML with every tag removed (entities left as written, then
+/// escaped again by the caller: shown literally, never interpreted).
+fn text_of_html(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Escapes text for an HTML text node or attribute.
@@ -207,6 +306,40 @@ mod tests {
         assert!(html.starts_with("<h2>Part one</h2>"), "{html}");
         assert!(html.contains("<hr>"), "{html}");
         assert!(!html.contains("<script") && !html.contains("<h1"), "{html}");
+    }
+
+    #[test]
+    fn deep_nesting_is_cut_and_stays_linear() {
+        // 30,000 levels took 6 s per page view before the cap.
+        let deep = "> ".repeat(30_000) + "deep";
+        for html in [markdown_to_html(&deep), markdown_to_page_html(&deep)] {
+            assert_eq!(
+                html.matches("<blockquote>").count(),
+                MAX_NESTING,
+                "{}",
+                &html[..200]
+            );
+            assert!(html.contains("deep"));
+        }
+        let list = "- ".repeat(10_000) + "item";
+        assert!(markdown_to_html(&list).matches("<ul>").count() <= MAX_NESTING);
+        // Shallow documents are untouched.
+        assert_eq!(
+            markdown_to_html("> > quoted *twice*"),
+            "<blockquote>\n<blockquote>\n<p>quoted <em>twice</em></p>\n</blockquote>\n</blockquote>"
+        );
+    }
+
+    #[test]
+    fn deeply_nested_html_keeps_only_its_text() {
+        let hostile = "<b>".repeat(100_000) + "boo" + "<script>x</script>";
+        let clean = sanitize(&hostile);
+        assert_eq!(clean, "<p>boo x</p>");
+        let fine = "<p>one <a href=\"https://x.org\">link</a><br>two</p>".repeat(200);
+        assert_eq!(nesting(&fine), 2);
+        assert!(sanitize(&fine).contains("<a href"));
+        assert_eq!(nesting("<p><b>unclosed</p>"), 2);
+        assert_eq!(nesting("a < b and 1<2 </>"), 0);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod federation;
 pub mod html;
 pub mod instance;
 pub mod keys;
+pub mod limits;
 pub mod ops;
 pub mod organisations;
 pub mod secrets;

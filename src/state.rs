@@ -5,8 +5,16 @@
 use std::{ops::Deref, sync::Arc};
 
 use crate::{
-    config::Config, delivery::Outbox, documents::Documents, instance::InstanceActor,
-    services::Services, store::Store, templates::Templates, transport, urls::Urls,
+    config::Config,
+    delivery::Outbox,
+    documents::Documents,
+    instance::InstanceActor,
+    limits::{Limits, Rates},
+    services::Services,
+    store::Store,
+    templates::Templates,
+    transport,
+    urls::Urls,
 };
 
 /// What every handler can reach. Cheap to clone.
@@ -28,6 +36,8 @@ pub struct StateInner {
     pub http: reqwest::Client,
     /// Serialised actors and WebFinger answers, briefly.
     pub documents: Documents,
+    /// How much work other servers and clients may ask of us.
+    pub limits: Limits,
 }
 
 impl Deref for AppState {
@@ -46,6 +56,11 @@ impl AppState {
         let http = transport::client(config.allow_private_addresses);
         let outbox = Outbox::new(store.clone());
         let documents = Documents::default();
+        let limits = Limits::new(Rates {
+            inbox_per_client: config.rate_limit_inbox_per_client,
+            inbox_per_server: config.rate_limit_inbox_per_server,
+            fetches_per_server: config.rate_limit_fetches_per_server,
+        });
         let services = Services {
             store: store.clone(),
             outbox: outbox.clone(),
@@ -64,6 +79,7 @@ impl AppState {
             instance,
             http,
             documents,
+            limits,
         })))
     }
 }

@@ -17,6 +17,7 @@ const LEAVES: &[&str] = &[
     "domains",
     "html",
     "keys",
+    "limits",
     "organisations",
     "secrets",
     "statements",

@@ -106,6 +106,10 @@ both_backends!(
         assert!(done);
         assert_eq!(queued, 50);
 
+        // Workers are known alive before they claim (delivery::heartbeat).
+        for claimant in ["one", "two", "three", "dies", "next"] {
+            store.worker_heartbeat(claimant).await.unwrap();
+        }
         let (one, two) = tokio::join!(
             store.claim_deliveries(30, 60_000, "one"),
             store.claim_deliveries(30, 60_000, "two"),
@@ -136,6 +140,40 @@ both_backends!(
         assert_eq!(ids(&again), ids(&first));
         assert_eq!(again[0].attempts, 2);
 
+        // A worker that is gone (stopped beating, or said so) leaves what it
+        // held to the others at once, long before its lease runs out.
+        let (done, _) = store
+            .enqueue_batch(None, &[(activity("a3", &org, "Accept", None), &inboxes(2))])
+            .await
+            .unwrap();
+        assert!(done);
+        store.worker_heartbeat("crashes").await.unwrap();
+        let held = store
+            .claim_deliveries(10, 3_600_000, "crashes")
+            .await
+            .unwrap();
+        assert_eq!(held.len(), 2);
+        assert!(
+            store
+                .claim_deliveries(10, 60_000, "next")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        store.worker_gone("crashes").await.unwrap();
+        let taken = store.claim_deliveries(10, 60_000, "next").await.unwrap();
+        assert_eq!(
+            ids(&taken),
+            ids(&held),
+            "a gone worker's rows are taken back"
+        );
+        for delivery in &taken {
+            store
+                .deliveries_succeeded(std::slice::from_ref(delivery))
+                .await
+                .unwrap();
+        }
+
         // Outcomes: a success is final, a failure with a retry goes back to
         // the queue, a failure without one is final.
         store.deliveries_succeeded(&one[..1]).await.unwrap();
@@ -148,7 +186,7 @@ both_backends!(
             .await
             .unwrap();
         let counts = store.delivery_counts(None).await.unwrap();
-        assert_eq!(counts.delivered, 1);
+        assert_eq!(counts.delivered, 3, "one, and the two taken back");
         assert_eq!(counts.failed, 1);
         assert_eq!(counts.queued, 1);
         assert_eq!(counts.sending, 48, "51 claimed, 3 finished");

@@ -103,6 +103,26 @@ impl Outbox {
     }
 }
 
+/// How often a process with delivery workers says it is alive. Rows it
+/// leased are taken back by others once it has been silent for
+/// `store::WORKER_GONE_AFTER_MS`: a crash costs seconds, not the lease.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// Beats for this process (`claimant`) every [`HEARTBEAT`] until aborted.
+/// The first beat is the caller's ([`worker::Worker::run`]), before it
+/// claims: a worker must be known alive before it holds anything.
+pub async fn heartbeat(store: Store) {
+    let mut ticks = tokio::time::interval(HEARTBEAT);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        if let Err(err) = store.worker_heartbeat(claimant()).await {
+            // Others may take our rows while we are silent: duplicates, never loss.
+            tracing::warn!(error = %err, "delivery heartbeat failed");
+        }
+    }
+}
+
 /// This process's name on the leases it takes (`locked_by`): its pid and a
 /// random part, since containers all run as pid 1.
 pub fn claimant() -> &'static str {

@@ -6,7 +6,12 @@
 //!   circuit breaker: [`super::admission`] decides). Failures on 7 distinct
 //!   days make a host unavailable (the store keeps that record).
 //! - Results are written in batches by one recorder task: a fan-out to a
-//!   thousand inboxes costs a few transactions, not a thousand.
+//!   thousand inboxes costs a few transactions, not a thousand. A success is
+//!   logged only once it is written, and successes waiting for their write
+//!   take a slot of `delivery_concurrency` like requests in flight: after a
+//!   crash, at most that many deliveries are sent again.
+//! - A process that dies leaves its leases to the others (or to itself,
+//!   restarted) as soon as its heartbeat stops (`super::heartbeat`).
 //! - Several workers, in one process or many, share the queue safely: claims
 //!   are atomic and leased (see `store::deliveries`).
 
@@ -104,7 +109,11 @@ struct KeyedSigner {
 }
 
 enum Outcome {
-    Delivered(ClaimedDelivery),
+    Delivered {
+        delivery: ClaimedDelivery,
+        status: u16,
+        ms: u64,
+    },
     Failed {
         delivery: ClaimedDelivery,
         status: Option<u16>,
@@ -112,10 +121,7 @@ enum Outcome {
         verdict: Verdict,
     },
     /// Not attempted (busy host, open breaker): back to the queue.
-    Release {
-        id: i64,
-        run_at: i64,
-    },
+    Release { id: i64, run_at: i64 },
 }
 
 pub struct Worker {
@@ -126,6 +132,8 @@ pub struct Worker {
     wake: Arc<Notify>,
     slot_freed: Notify,
     in_flight: AtomicUsize,
+    /// Successes sent to the recorder and not yet written.
+    unrecorded: AtomicUsize,
     hosts: Mutex<Hosts<ClaimedDelivery>>,
     prepared: Mutex<HashMap<i64, Arc<Prepared>>>,
     signers: Mutex<HashMap<i64, Arc<KeyedSigner>>>,
@@ -151,6 +159,7 @@ impl Worker {
             wake,
             slot_freed: Notify::new(),
             in_flight: AtomicUsize::new(0),
+            unrecorded: AtomicUsize::new(0),
             hosts,
             prepared: Mutex::new(HashMap::new()),
             signers: Mutex::new(HashMap::new()),
@@ -162,12 +171,23 @@ impl Worker {
     /// requests in flight. Unfinished claims return to the queue when their
     /// lease expires.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        // Known alive before holding anything, and for as long as this runs
+        // (the beat stops with it, also when the process dies).
+        while let Err(err) = self.store.worker_heartbeat(super::claimant()).await {
+            tracing::error!(error = %err, "registering the delivery worker failed");
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+        let mut heartbeat = JoinSet::new();
+        heartbeat.spawn(super::heartbeat(self.store.clone()));
         let (outcomes, receiver) = mpsc::unbounded_channel();
         // Owned here: if this future is dropped (the process is going down
         // hard), the requests in flight and the recorder go with it, and the
         // leases bring their deliveries back.
         let mut recorder = JoinSet::new();
-        recorder.spawn(record(self.store.clone(), self.settings.clone(), receiver));
+        recorder.spawn(self.clone().record(receiver));
         let mut sending = JoinSet::new();
         loop {
             while sending.try_join_next().is_some() {}
@@ -176,6 +196,7 @@ impl Worker {
             }
             self.refresh_blocks().await;
             let busy = self.in_flight.load(Ordering::Acquire)
+                + self.unrecorded.load(Ordering::Acquire)
                 + self.hosts.lock().expect("hosts lock").waiting();
             let free = self.settings.concurrency.saturating_sub(busy);
             if free == 0 {
@@ -235,6 +256,11 @@ impl Worker {
         .await;
         drop(outcomes);
         while recorder.join_next().await.is_some() {}
+        // Nothing is held any more: others need not wait for our silence.
+        heartbeat.abort_all();
+        if let Err(err) = self.store.worker_gone(super::claimant()).await {
+            tracing::warn!(error = %err, "could not say the delivery worker stopped");
+        }
     }
 
     /// Sends `delivery`, then whatever waits for the same host, in one task.
@@ -252,6 +278,9 @@ impl Worker {
                 let host = delivery.host.clone();
                 let outcome = worker.deliver(delivery).await;
                 next = worker.finish(&host, &outcome, &outcomes);
+                if matches!(outcome, Outcome::Delivered { .. }) {
+                    worker.unrecorded.fetch_add(1, Ordering::AcqRel);
+                }
                 let _ = outcomes.send(outcome);
             }
             worker.in_flight.fetch_sub(1, Ordering::AcqRel);
@@ -269,7 +298,7 @@ impl Worker {
         outcomes: &mpsc::UnboundedSender<Outcome>,
     ) -> Option<ClaimedDelivery> {
         let finished = match outcome {
-            Outcome::Delivered(_) => Finished::Delivered,
+            Outcome::Delivered { .. } => Finished::Delivered,
             Outcome::Failed {
                 verdict: Verdict::Retry,
                 ..
@@ -294,7 +323,7 @@ impl Worker {
         let outcome = self.outcome(delivery, result, elapsed);
         metrics::delivery_finished(
             match &outcome {
-                Outcome::Delivered(_) => "delivered",
+                Outcome::Delivered { .. } => "delivered",
                 Outcome::Failed {
                     delivery, verdict, ..
                 } if *verdict == Verdict::Retry
@@ -319,10 +348,12 @@ impl Worker {
         let ms = elapsed.as_millis() as u64;
         match result {
             Ok(status) => match classify(Some(status)) {
-                Verdict::Delivered => {
-                    tracing::info!(inbox = %delivery.inbox, status, ms, attempt = delivery.attempts, "delivered");
-                    Outcome::Delivered(delivery)
-                }
+                // Logged by the recorder, once it is written.
+                Verdict::Delivered => Outcome::Delivered {
+                    delivery,
+                    status,
+                    ms,
+                },
                 verdict => {
                     tracing::warn!(inbox = %delivery.inbox, status, ms, attempt = delivery.attempts, "delivery refused");
                     Outcome::Failed {
@@ -508,51 +539,78 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-/// Writes outcomes to the database: successes in batches, failures one by one.
-async fn record(
-    store: Store,
-    settings: WorkerSettings,
-    mut outcomes: mpsc::UnboundedReceiver<Outcome>,
-) {
-    let mut batch = Vec::with_capacity(256);
-    while outcomes.recv_many(&mut batch, 256).await > 0 {
-        let mut delivered = Vec::new();
-        for outcome in batch.drain(..) {
-            match outcome {
-                Outcome::Delivered(delivery) => delivered.push(delivery),
-                Outcome::Release { id, run_at } => {
-                    if let Err(err) = store.release_delivery(id, run_at).await {
-                        tracing::error!(error = %err, "returning a delivery to the queue failed");
+impl Worker {
+    /// Writes outcomes to the database: successes in batches (whatever
+    /// arrived while the last write ran, up to 256), failures one by one.
+    async fn record(self: Arc<Self>, mut outcomes: mpsc::UnboundedReceiver<Outcome>) {
+        let (store, settings) = (&self.store, &self.settings);
+        let mut batch = Vec::with_capacity(256);
+        while outcomes.recv_many(&mut batch, 256).await > 0 {
+            let mut delivered = Vec::new();
+            let mut logged = Vec::new();
+            for outcome in batch.drain(..) {
+                match outcome {
+                    Outcome::Delivered {
+                        delivery,
+                        status,
+                        ms,
+                    } => {
+                        logged.push((status, ms));
+                        delivered.push(delivery);
                     }
-                }
-                Outcome::Failed {
-                    delivery,
-                    status,
-                    error,
-                    verdict,
-                } => {
-                    let retry_at = (verdict == Verdict::Retry
-                        && (delivery.attempts as u32) < settings.max_attempts)
-                        .then(|| {
-                            now_ms()
-                                + retry_delay(delivery.attempts as u32, settings.retry_unit)
-                                    .as_millis() as i64
-                        });
-                    let count_against_host = verdict == Verdict::Retry;
-                    if let Err(err) = store
-                        .delivery_failed(&delivery, status, &error, retry_at, count_against_host)
-                        .await
-                    {
-                        tracing::error!(error = %err, "recording a failed delivery failed");
+                    Outcome::Release { id, run_at } => {
+                        if let Err(err) = store.release_delivery(id, run_at).await {
+                            tracing::error!(error = %err, "returning a delivery to the queue failed");
+                        }
                     }
-                    if retry_at.is_none() {
-                        tracing::warn!(inbox = %delivery.inbox, attempts = delivery.attempts, error, "delivery given up");
+                    Outcome::Failed {
+                        delivery,
+                        status,
+                        error,
+                        verdict,
+                    } => {
+                        let retry_at = (verdict == Verdict::Retry
+                            && (delivery.attempts as u32) < settings.max_attempts)
+                            .then(|| {
+                                now_ms()
+                                    + retry_delay(delivery.attempts as u32, settings.retry_unit)
+                                        .as_millis() as i64
+                            });
+                        let count_against_host = verdict == Verdict::Retry;
+                        if let Err(err) = store
+                            .delivery_failed(
+                                &delivery,
+                                status,
+                                &error,
+                                retry_at,
+                                count_against_host,
+                            )
+                            .await
+                        {
+                            tracing::error!(error = %err, "recording a failed delivery failed");
+                        }
+                        if retry_at.is_none() {
+                            tracing::warn!(inbox = %delivery.inbox, attempts = delivery.attempts, error, "delivery given up");
+                        }
                     }
                 }
             }
-        }
-        if let Err(err) = store.deliveries_succeeded(&delivered).await {
-            tracing::error!(error = %err, "recording deliveries failed; their leases will expire and they will be resent");
+            match store.deliveries_succeeded(&delivered).await {
+                Ok(()) => {
+                    for (delivery, (status, ms)) in delivered.iter().zip(logged) {
+                        tracing::info!(inbox = %delivery.inbox, status, ms, attempt = delivery.attempts, "delivered");
+                    }
+                }
+                Err(err) => tracing::error!(
+                    error = %err,
+                    deliveries = delivered.len(),
+                    "recording deliveries failed; their leases will expire and they will be resent"
+                ),
+            }
+            if !delivered.is_empty() {
+                self.unrecorded.fetch_sub(delivered.len(), Ordering::AcqRel);
+                self.slot_freed.notify_one();
+            }
         }
     }
 }

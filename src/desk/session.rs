@@ -165,7 +165,7 @@ fn login_form(
 /// `POST /admin/login`: a name and password, or an admin token.
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     form: DeskForm,
 ) -> DeskResult {
@@ -190,7 +190,11 @@ pub async fn login(
             password: form.get("password").unwrap_or_default(),
         },
     };
-    let client = client.ip().to_string();
+    let client = crate::limits::client_key(crate::limits::client_ip(
+        peer,
+        &headers,
+        state.config.trust_forwarded_for,
+    ));
     let lifetime = state.config.session_lifetime_seconds;
     match editors::sign_in(&state.services, &client, credentials, lifetime).await {
         Ok(session) => {
@@ -204,7 +208,11 @@ pub async fn login(
             headers.append(header::SET_COOKIE, cookie(&state, LOGIN_CSRF_COOKIE, "", 0));
             Ok(response)
         }
-        Err(err @ (ServiceError::Unauthorized(_) | ServiceError::Limited(_))) => {
+        Err(err @ (ServiceError::Unauthorized(_) | ServiceError::Limited(..))) => {
+            let retry_after = match &err {
+                ServiceError::Limited(_, after) => Some(*after),
+                _ => None,
+            };
             let status = AppError::from(err).status();
             tracing::info!(%status, %client, "sign-in refused");
             let message = if status == StatusCode::TOO_MANY_REQUESTS {
@@ -212,7 +220,13 @@ pub async fn login(
             } else {
                 "Wrong name or password (or token)."
             };
-            login_form(&state, next, Some(message), username, status)
+            let mut response = login_form(&state, next, Some(message), username, status)?;
+            if let Some(after) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, crate::error::retry_after_value(after));
+            }
+            Ok(response)
         }
         Err(err) => Err(DeskError(err.into())),
     }

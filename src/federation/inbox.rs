@@ -3,8 +3,10 @@
 //! Checks come cheapest first, and nothing is fetched or stored before the
 //! request has passed the ones that need no network:
 //!
-//! 1. a `Signature` covering `(request-target)`, `host`, `date`/`(created)`
-//!    and `digest`; Date within an hour; Digest matching the body (401);
+//! 1. a signature — RFC 9421 (`Signature-Input`: `@method`, `@target-uri`,
+//!    `content-digest`, `created`) or draft-cavage (`(request-target)`,
+//!    `host`, `date`/`(created)`, `digest`) — made within an hour, its digest
+//!    matching the body (401);
 //! 2. a JSON body of bounded size and depth with `id`, `type` and `actor`;
 //!    the keyId and the activity id on the actor's host (401/400);
 //! 3. the actor's domain not blocked (403);
@@ -18,12 +20,12 @@
 //! before checking anything, ignores Date and replays (docs/stack.md §2), and
 //! verifies with the key of the *actor*, never looking at the keyId.
 
-use std::time::SystemTime;
+use std::{net::SocketAddr, time::SystemTime};
 
 use activitypub_federation::config::Data;
 use axum::{
     body::Bytes,
-    extract::{Path, rejection::BytesRejection},
+    extract::{ConnectInfo, Path, rejection::BytesRejection},
     http::{HeaderMap, Method, StatusCode, Uri},
 };
 use serde_json::Value;
@@ -33,13 +35,14 @@ use super::remote_actor;
 use crate::{
     domains::host_and_port,
     error::AppError,
+    limits::{Limited, client_ip},
     services::{
         follows::{self, Sender},
         reactions,
     },
     state::AppState,
     store::StoreError,
-    transport::signatures::{self, SignatureError},
+    transport::{inbound::Inbound, signatures::SignatureError},
     vocabulary::incoming::{Envelope, Received, Refused},
 };
 
@@ -50,6 +53,7 @@ pub const MAX_JSON_DEPTH: usize = 32;
 pub async fn organisation_inbox(
     data: Data<AppState>,
     Path(handle): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -63,18 +67,19 @@ pub async fn organisation_inbox(
             StoreError::NotFound => AppError::not_found(format!("no organisation {handle}")),
             other => other.into(),
         })?;
-    counted(receive(&data, method, uri, headers, body).await)
+    counted(receive(&data, peer, method, uri, headers, body).await)
 }
 
 /// `POST /inbox` (and `/actor/inbox`)
 pub async fn shared_inbox(
     data: Data<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, AppError> {
-    counted(receive(&data, method, uri, headers, body).await)
+    counted(receive(&data, peer, method, uri, headers, body).await)
 }
 
 /// Feeds the inbox metrics with what the sender is answered.
@@ -84,6 +89,13 @@ fn counted(result: Result<StatusCode, AppError>) -> Result<StatusCode, AppError>
         Err(err) => err.status(),
     });
     result
+}
+
+fn limited(limited: Limited) -> AppError {
+    AppError::TooManyRequests(
+        format!("too many {}: slow down", limited.what),
+        limited.retry_after,
+    )
 }
 
 fn unauthorized(err: SignatureError) -> AppError {
@@ -100,11 +112,14 @@ fn depth(value: &Value) -> usize {
 
 async fn receive(
     data: &Data<AppState>,
+    peer: SocketAddr,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, AppError> {
+    let client = client_ip(peer, &headers, data.config.trust_forwarded_for);
+    data.limits.inbox_client(client).map_err(limited)?;
     let body = body.map_err(|err| {
         if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
             AppError::PayloadTooLarge("the activity is too large".into())
@@ -114,13 +129,13 @@ async fn receive(
     })?;
 
     // 1. Signature coverage, freshness and digest: no network, no storage.
-    if headers.contains_key("signature-input") && !headers.contains_key("signature") {
-        return Err(AppError::Unauthorized(
-            "RFC 9421 signatures are not supported here; sign with draft-cavage".into(),
-        ));
-    }
-    let sig = signatures::parse_header(&headers).map_err(unauthorized)?;
-    signatures::check_request(&sig, &method, &headers, &body, SystemTime::now())
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let target = data
+        .urls
+        .base()
+        .join(path)
+        .map_err(|_| AppError::BadRequest("the request target is not a path".into()))?;
+    let sig = Inbound::read(&method, &target, &headers, &body, SystemTime::now())
         .map_err(unauthorized)?;
     // The signed Host must be us: otherwise a request signed for another
     // server could be replayed here (a reverse proxy must pass Host on).
@@ -128,7 +143,7 @@ async fn receive(
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();
-    if !host.eq_ignore_ascii_case(data.urls.domain()) {
+    if sig.signs_host_header() && !host.eq_ignore_ascii_case(data.urls.domain()) {
         return Err(AppError::Unauthorized(format!(
             "the request was signed for {host}, not for {}",
             data.urls.domain()
@@ -150,8 +165,8 @@ async fn receive(
     };
     let (id, actor) = (&envelope.id, &envelope.actor);
     let actor_host = host_and_port(actor);
-    let key_url =
-        Url::parse(&sig.key_id).map_err(|_| AppError::Unauthorized("keyId is not a URL".into()))?;
+    let key_url = Url::parse(sig.key_id())
+        .map_err(|_| AppError::Unauthorized("keyId is not a URL".into()))?;
     if host_and_port(&key_url) != actor_host {
         return Err(AppError::Unauthorized(
             "the signing key is not on the actor's server".into(),
@@ -168,36 +183,42 @@ async fn receive(
         ));
     }
 
-    // 3. Blocked domains are refused before anything is fetched.
+    // 3. Blocked domains are refused before anything is fetched, and a
+    //    server over its rate waits.
     if data.store.is_domain_blocked(&actor_host).await? {
         return Err(AppError::Forbidden(format!("{actor_host} is blocked")));
     }
+    data.limits.inbox_server(&actor_host).map_err(limited)?;
 
     // A deleted account's Delete: its key is gone, so never fetch it
     // (Mastodon sends these to every server it knows; docs/interop.md §8).
     if envelope.deletes_its_actor() {
-        return actor_deleted(data, &sig, &method, &uri, &headers, actor, id.as_str()).await;
+        return actor_deleted(data, &sig, &method, path, &headers, actor, id.as_str()).await;
     }
 
     // 4. The key must belong to the actor, and verify.
-    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    if data.store.remote_actor(actor.as_str()).await?.is_none() {
+        data.limits.fetch_from(&actor_host).map_err(limited)?;
+    }
     let mut peer = remote_actor::peer(actor, data).await.map_err(|e| {
         tracing::info!(actor = %actor, error = %e, "actor of an incoming activity could not be fetched");
         AppError::Unauthorized("the actor's key could not be fetched".into())
     })?;
-    let verified = peer.record.public_key_id == sig.key_id
-        && signatures::verify(&sig, &method, path, &headers, &peer.record.public_key_pem).is_ok();
+    let verified = peer.record.public_key_id == sig.key_id()
+        && sig
+            .verify(&method, path, &headers, &peer.record.public_key_pem)
+            .is_ok();
     if !verified {
         // The key may have rotated since we cached it: fetch once more.
         peer = remote_actor::refetch_peer(actor, data)
             .await
             .map_err(|_| AppError::Unauthorized("the actor's key could not be fetched".into()))?;
-        if peer.record.public_key_id != sig.key_id {
+        if peer.record.public_key_id != sig.key_id() {
             return Err(AppError::Unauthorized(
                 "the signing key does not belong to the activity's actor".into(),
             ));
         }
-        signatures::verify(&sig, &method, path, &headers, &peer.record.public_key_pem)
+        sig.verify(&method, path, &headers, &peer.record.public_key_pem)
             .map_err(unauthorized)?;
     }
     // A validly signed request proves the host is up.
@@ -243,9 +264,9 @@ async fn receive(
 /// and its cached key verifies the request; otherwise answered 202 unread.
 async fn actor_deleted(
     data: &Data<AppState>,
-    sig: &signatures::SignatureHeader,
+    sig: &Inbound,
     method: &Method,
-    uri: &Uri,
+    path: &str,
     headers: &HeaderMap,
     actor: &Url,
     id: &str,
@@ -253,13 +274,13 @@ async fn actor_deleted(
     let Some(known) = data.store.remote_actor(actor.as_str()).await? else {
         return Ok(StatusCode::ACCEPTED);
     };
-    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    if known.public_key_id != sig.key_id {
+    if known.public_key_id != sig.key_id() {
         return Err(AppError::Unauthorized(
             "the signing key does not belong to the activity's actor".into(),
         ));
     }
-    signatures::verify(sig, method, path, headers, &known.public_key_pem).map_err(unauthorized)?;
+    sig.verify(method, path, headers, &known.public_key_pem)
+        .map_err(unauthorized)?;
     if data.store.record_received_activity(id).await? {
         data.store.delete_remote_actor(actor.as_str()).await?;
         tracing::info!(actor = %actor, "remote actor deleted; its follows are gone");

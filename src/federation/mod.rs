@@ -4,6 +4,7 @@
 //! document has exactly one function that builds it.
 
 pub mod actor;
+pub mod authorized_fetch;
 pub mod collections;
 pub mod inbox;
 pub mod instance_actor;

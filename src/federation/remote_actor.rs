@@ -1,5 +1,6 @@
 //! Actors of other servers, fetched with activitypub_federation's
-//! `ObjectId::dereference` (content type and `id == URL` checked, cached in
+//! `ObjectId::dereference` (content type checked, the document's `id` the
+//! actor asked for, cached in
 //! `remote_actors`, refetched after a day) through our guarded, signing client.
 
 use activitypub_federation::{
@@ -168,13 +169,54 @@ impl Actor for Peer {
 
 /// The actor at `id`: from the cache when fresh, else fetched (signed GET).
 pub async fn peer(id: &Url, data: &Data<AppState>) -> Result<Peer, PeerError> {
-    ObjectId::<Peer>::from(id.clone()).dereference(data).await
+    the_actor(
+        id,
+        ObjectId::<Peer>::from(id.clone()).dereference(data).await?,
+    )
 }
 
 /// The actor at `id`, fetched now whatever the cache holds (its key may
 /// have changed).
 pub async fn refetch_peer(id: &Url, data: &Data<AppState>) -> Result<Peer, PeerError> {
-    ObjectId::<Peer>::from(id.clone())
+    the_actor(
+        id,
+        ObjectId::<Peer>::from(id.clone())
+            .dereference_forced(data)
+            .await?,
+    )
+}
+
+/// The owner of the key `key_id`, for a signed GET: the document at the
+/// keyId (without its fragment), whatever its own id — GoToSocial's keys
+/// live at `/users/x/main-key`, whose document is `/users/x` — as long as its
+/// key is that key and it is on the key's server.
+/// Always fetched: the caller asks only when the cached key did not verify.
+pub async fn key_owner(key_id: &Url, data: &Data<AppState>) -> Result<Peer, PeerError> {
+    let mut document = key_id.clone();
+    document.set_fragment(None);
+    let peer = ObjectId::<Peer>::from(document)
         .dereference_forced(data)
-        .await
+        .await?;
+    if peer.record.public_key_id != key_id.as_str()
+        || host_and_port(&peer.id) != host_and_port(key_id)
+    {
+        return Err(PeerError::Invalid(
+            "the key's document does not hold that key",
+        ));
+    }
+    Ok(peer)
+}
+
+/// The actor we asked for, not another one on the same server. The library
+/// follows a document whose `id` differs from the URL to that `id` (on the
+/// same host): `/users/swap` answering with swapb's document gives swapb,
+/// and a Follow naming swap, signed with swapb's key, would make swapb the
+/// follower while the Accept names swap.
+fn the_actor(id: &Url, peer: Peer) -> Result<Peer, PeerError> {
+    if peer.id != *id {
+        return Err(PeerError::Invalid(
+            "the actor document's id is not the activity's actor",
+        ));
+    }
+    Ok(peer)
 }

@@ -1,4 +1,4 @@
-//! What an operator watches and runs: liveness and readiness probes,
+//! What an operator watches and runs: the log, liveness and readiness probes,
 //! Prometheus metrics, and online backups of a SQLite database.
 //!
 //! [`metrics`] is a leaf every layer may record into (a no-op until a
@@ -6,4 +6,5 @@
 //! endpoint read the store and are wired by `app`.
 
 pub mod health;
+pub mod logging;
 pub mod metrics;

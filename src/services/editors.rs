@@ -178,6 +178,7 @@ pub async fn sign_in(
     if by_client >= FAILURES_PER_CLIENT || (!name.is_empty() && by_name >= FAILURES_PER_NAME) {
         return Err(ServiceError::Limited(
             "too many failed sign-ins: try again in 15 minutes".into(),
+            std::time::Duration::from_millis(FAILURE_WINDOW_MS as u64),
         ));
     }
     let who = match credentials {
@@ -197,6 +198,8 @@ pub async fn sign_in(
             .store
             .token_by_hash(&hash_token(token.trim()))
             .await?
+            // The desk can do everything: only admin tokens open it.
+            .filter(|token| token.scope == "admin")
             .map(|token| (None, format!("token {}", token.name))),
     };
     let Some((editor_id, label)) = who else {

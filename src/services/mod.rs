@@ -60,9 +60,9 @@ pub enum ServiceError {
     /// Wrong credentials.
     #[error("{0}")]
     Unauthorized(String),
-    /// Too many attempts: try again later.
+    /// Too many attempts: try again after the duration.
     #[error("{0}")]
-    Limited(String),
+    Limited(String, std::time::Duration),
     #[error(transparent)]
     Store(StoreError),
     #[error(transparent)]

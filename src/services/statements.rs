@@ -189,6 +189,7 @@ pub async fn preview(services: &Services, draft: &Draft) -> ServiceResult<Previe
         public_id: "preview".into(),
         title: content.title,
         body: content.body,
+        rendered: content.rendered,
         summary: content.summary,
         content_warning: content.content_warning,
         language: content.language,

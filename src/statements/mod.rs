@@ -8,7 +8,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::organisations::{Invalid, Organisation, check_len};
+use crate::{
+    html,
+    organisations::{Invalid, Organisation, check_len},
+};
 
 /// A statement as stored, with its signatories in order (lead first).
 #[derive(Clone, Debug)]
@@ -18,6 +21,8 @@ pub struct Statement {
     pub title: String,
     /// Markdown.
     pub body: String,
+    /// The body as HTML, rendered once when it was written.
+    pub rendered: Rendered,
     pub summary: Option<String>,
     pub content_warning: Option<String>,
     pub language: Option<String>,
@@ -42,6 +47,7 @@ impl Statement {
         Statement {
             title: c.title,
             body: c.body,
+            rendered: c.rendered,
             summary: c.summary,
             content_warning: c.content_warning,
             language: c.language,
@@ -229,11 +235,31 @@ pub struct Content {
     pub quote_policy: Option<String>,
 }
 
+/// A statement's body as HTML, rendered when the body is written (never
+/// per view: rendering is the costly part of a page, docs in `html`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    /// In Mastodon's subset: the federated `content`.
+    pub federated: String,
+    /// With headings and rules: the web page and the feeds.
+    pub page: String,
+}
+
+impl Rendered {
+    pub fn of(markdown: &str) -> Rendered {
+        Rendered {
+            federated: html::markdown_to_html(markdown),
+            page: html::markdown_to_page_html(markdown),
+        }
+    }
+}
+
 /// [`Content`] after validation.
 #[derive(Clone, Debug)]
 pub struct ValidContent {
     pub title: String,
     pub body: String,
+    pub rendered: Rendered,
     pub summary: Option<String>,
     pub content_warning: Option<String>,
     pub language: Option<String>,
@@ -323,6 +349,7 @@ impl Content {
         Ok(ValidContent {
             quote_policy,
             title,
+            rendered: Rendered::of(&self.body),
             body: self.body,
             summary,
             content_warning,

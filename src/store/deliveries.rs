@@ -217,6 +217,11 @@ macro_rules! insert_activity {
 /// databases' parameter limits.
 pub(crate) const INSERT_CHUNK: usize = 500;
 
+/// A delivery process silent this long is gone, and the rows it leased are
+/// taken back: four missed heartbeats (`delivery::HEARTBEAT`) and a margin
+/// for clocks that differ between machines.
+pub const WORKER_GONE_AFTER_MS: i64 = 5_000;
+
 impl Store {
     /// Stores several activities and their deliveries in one transaction,
     /// together with a statement's change of state: if the statement is not
@@ -263,7 +268,7 @@ impl Store {
                             let mut changed = sqlx::query(sqlx::AssertSqlSafe(format!(
                                 "UPDATE statements SET title = $3, body = $4, summary = $5, content_warning = $6, \
                                  language = $7, tags = $8, format = $9, original_date = $10, disclaimer = $11, \
-                                 quote_policy = $13, updated_at = $12, edited_at = CASE WHEN state = 'published' THEN $12 ELSE edited_at END \
+                                 quote_policy = $13, body_html = $14, page_html = $15, updated_at = $12, edited_at = CASE WHEN state = 'published' THEN $12 ELSE edited_at END \
                                  WHERE id = $1 AND state = $2 AND {}",
                                 Change::Edit.guard()
                             )))
@@ -280,9 +285,14 @@ impl Store {
                             .bind(&c.disclaimer)
                             .bind(at)
                             .bind(c.quote_policy.as_str())
+                            .bind(&c.rendered.federated)
+                            .bind(&c.rendered.page)
                             .execute(&mut *tx)
                             .await?
                             .rows_affected();
+                            if changed == 1 {
+                                super::statements::write_tags!(tx, *statement_id, &c.tags).await?;
+                            }
                             if let (1, Some(publish_at)) = (changed, publish_at) {
                                 changed = sqlx::query(sqlx::AssertSqlSafe(format!(
                                     "UPDATE statements SET state = $2, publish_at = $3 WHERE id = $1 AND {}",
@@ -491,7 +501,9 @@ impl Store {
                 sqlx::query_as(
                     "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, locked_until = $2, locked_by = $4 \
                      WHERE id IN (SELECT id FROM deliveries \
-                       WHERE (state = 'queued' AND run_at <= $1) OR (state = 'sending' AND locked_until < $1) \
+                       WHERE (state = 'queued' AND run_at <= $1) OR (state = 'sending' AND (locked_until < $1 OR locked_by IS NULL \
+                         OR locked_by NOT IN (SELECT claimant FROM delivery_workers WHERE heartbeat_at >= $5))) \
+                        \
                        ORDER BY run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
                      RETURNING id, activity_id, inbox, host, attempts",
                 )
@@ -499,6 +511,7 @@ impl Store {
                 .bind(now + lease_ms)
                 .bind(limit)
                 .bind(claimant)
+                .bind(now - WORKER_GONE_AFTER_MS)
                 .fetch_all(pool)
                 .await?
             }
@@ -506,7 +519,9 @@ impl Store {
                 sqlx::query_as(
                     "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, locked_until = $2, locked_by = $4 \
                      WHERE id IN (SELECT id FROM deliveries \
-                       WHERE (state = 'queued' AND run_at <= $1) OR (state = 'sending' AND locked_until < $1) \
+                       WHERE (state = 'queued' AND run_at <= $1) OR (state = 'sending' AND (locked_until < $1 OR locked_by IS NULL \
+                         OR locked_by NOT IN (SELECT claimant FROM delivery_workers WHERE heartbeat_at >= $5))) \
+                        \
                        ORDER BY run_at, id LIMIT $3) \
                      RETURNING id, activity_id, inbox, host, attempts",
                 )
@@ -514,11 +529,50 @@ impl Store {
                 .bind(now + lease_ms)
                 .bind(limit)
                 .bind(claimant)
+                .bind(now - WORKER_GONE_AFTER_MS)
                 .fetch_all(pool)
                 .await?
             }
         };
         Ok(claimed)
+    }
+
+    /// Says this process's workers are alive (and registers them the first
+    /// time); forgets processes silent for a day.
+    pub async fn worker_heartbeat(&self, claimant: &str) -> StoreResult<()> {
+        let now = now_ms();
+        on_pool!(self, |pool| {
+            async {
+                sqlx::query(
+                    "INSERT INTO delivery_workers (claimant, started_at, heartbeat_at) VALUES ($1, $2, $2) \
+                     ON CONFLICT (claimant) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+                )
+                .bind(claimant)
+                .bind(now)
+                .execute(pool)
+                .await?;
+                sqlx::query("DELETE FROM delivery_workers WHERE heartbeat_at < $1")
+                    .bind(now - 24 * 3600 * 1000)
+                    .execute(pool)
+                    .await
+                    .map(|_| ())
+            }
+            .await
+        })?;
+        Ok(())
+    }
+
+    /// This process's workers have stopped: what they still hold (nothing,
+    /// after a clean stop) may be taken at once.
+    pub async fn worker_gone(&self, claimant: &str) -> StoreResult<()> {
+        on_pool!(self, |pool| {
+            sqlx::query("DELETE FROM delivery_workers WHERE claimant = $1")
+                .bind(claimant)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
     }
 
     /// Puts a claimed delivery back without counting the attempt (its host

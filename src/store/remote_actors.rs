@@ -104,6 +104,20 @@ impl Store {
         })?)
     }
 
+    /// The actor whose key is `key_id`, if we know it.
+    pub async fn remote_actor_by_key(&self, key_id: &str) -> StoreResult<Option<RemoteActor>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                actor_columns!(),
+                " FROM remote_actors WHERE public_key_id = $1 ORDER BY fetched_at DESC LIMIT 1"
+            ))
+            .bind(key_id)
+            .fetch_optional(pool)
+            .await
+        })?)
+    }
+
     /// Forgets an actor and, through the foreign key, its follows.
     pub async fn delete_remote_actor(&self, uri: &str) -> StoreResult<bool> {
         let rows = on_pool!(self, |pool| {

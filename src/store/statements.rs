@@ -1,7 +1,7 @@
 //! Statements, their signatories in order, and pinned statements.
 
 use super::{Store, StoreError, StoreResult, now_ms, on_pool};
-use crate::statements::{Change, Format, QuotePolicy, State, Statement, ValidContent};
+use crate::statements::{Change, Format, QuotePolicy, Rendered, State, Statement, ValidContent};
 
 #[derive(sqlx::FromRow)]
 struct StatementRow {
@@ -9,6 +9,8 @@ struct StatementRow {
     public_id: String,
     title: String,
     body: String,
+    body_html: Option<String>,
+    page_html: Option<String>,
     summary: Option<String>,
     content_warning: Option<String>,
     language: Option<String>,
@@ -27,7 +29,7 @@ struct StatementRow {
 
 macro_rules! statement_columns {
     () => {
-        "id, public_id, title, body, summary, content_warning, language, tags, format, \
+        "id, public_id, title, body, body_html, page_html, summary, content_warning, language, tags, format, \
          original_date, disclaimer, quote_policy, state, publish_at, published_at, edited_at, created_at, updated_at"
     };
 }
@@ -56,6 +58,39 @@ pub(super) fn tags_json(tags: &[String]) -> String {
     serde_json::to_string(tags).expect("tags serialise")
 }
 
+/// The key a tag is matched by: `Solidarity` and `solidarity` are one tag.
+pub fn tag_key(tag: &str) -> String {
+    tag.to_lowercase()
+}
+
+/// Replaces a statement's rows in `statement_tags`, inside the caller's
+/// transaction (a macro: the body is compiled once per backend).
+macro_rules! write_tags {
+    ($tx:expr, $statement_id:expr, $tags:expr) => {
+        async {
+            sqlx::query("DELETE FROM statement_tags WHERE statement_id = $1")
+                .bind($statement_id)
+                .execute(&mut *$tx)
+                .await?;
+            let mut keys: Vec<String> = $tags
+                .iter()
+                .map(|t: &String| $crate::store::statements::tag_key(t))
+                .collect();
+            keys.sort();
+            keys.dedup();
+            for key in keys {
+                sqlx::query("INSERT INTO statement_tags (tag, statement_id) VALUES ($1, $2)")
+                    .bind(key)
+                    .bind($statement_id)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            Ok::<(), sqlx::Error>(())
+        }
+    };
+}
+pub(super) use write_tags;
+
 impl Store {
     async fn hydrate(&self, row: StatementRow) -> StoreResult<Statement> {
         let signatories = self.signatories_of(row.id).await?;
@@ -70,7 +105,13 @@ impl StatementRow {
     ) -> StoreResult<Statement> {
         let row = self;
         let corrupt = |what: &str| StoreError::Corrupt(format!("statement {} {what}", row.id));
+        // Rows written before bodies were rendered on write.
+        let rendered = match (row.body_html, row.page_html) {
+            (Some(federated), Some(page)) => Rendered { federated, page },
+            _ => Rendered::of(&row.body),
+        };
         Ok(Statement {
+            rendered,
             tags: serde_json::from_str(&row.tags).map_err(|_| corrupt("tags"))?,
             format: Format::parse(&row.format).ok_or_else(|| corrupt("format"))?,
             state: State::parse(&row.state).ok_or_else(|| corrupt("state"))?,
@@ -105,8 +146,9 @@ impl Store {
                 let mut tx = pool.begin().await?;
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO statements (public_id, title, body, summary, content_warning, language, tags, \
-                     format, original_date, disclaimer, state, publish_at, created_at, updated_at, quote_policy) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14) RETURNING id",
+                     format, original_date, disclaimer, state, publish_at, created_at, updated_at, quote_policy, \
+                     body_html, page_html) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16) RETURNING id",
                 )
                 .bind(new.public_id)
                 .bind(&c.title)
@@ -122,8 +164,11 @@ impl Store {
                 .bind(new.publish_at)
                 .bind(now)
                 .bind(c.quote_policy.as_str())
+                .bind(&c.rendered.federated)
+                .bind(&c.rendered.page)
                 .fetch_one(&mut *tx)
                 .await?;
+                write_tags!(tx, id, &c.tags).await?;
                 for (position, organisation_id) in new.signatory_ids.iter().enumerate() {
                     sqlx::query(
                         "INSERT INTO statement_signatories (statement_id, organisation_id, position, added_at) \
@@ -175,22 +220,19 @@ impl Store {
 
     /// Statements, newest first, filtered by signatory, state and tag.
     pub async fn statements(&self, filter: &StatementFilter) -> StoreResult<Vec<Statement>> {
-        let tag_pattern = filter
-            .tag
-            .as_ref()
-            .map(|t| format!("%\"{}\"%", t.to_lowercase().replace('"', "")));
+        let tag = filter.tag.as_deref().map(tag_key);
         let rows: Vec<StatementRow> = on_pool!(self, |pool| {
             sqlx::query_as(concat!(
                 "SELECT ",
                 statement_columns!(),
                 " FROM statements s WHERE ($1 IS NULL OR EXISTS (SELECT 1 FROM statement_signatories ss \
                  WHERE ss.statement_id = s.id AND ss.organisation_id = $1)) \
-                 AND ($2 IS NULL OR s.state = $2) AND ($3 IS NULL OR lower(s.tags) LIKE $3) \
+                 AND ($2 IS NULL OR s.state = $2) AND ($3 IS NULL OR EXISTS (SELECT 1 FROM statement_tags t WHERE t.tag = $3 AND t.statement_id = s.id)) \
                  ORDER BY COALESCE(s.published_at, s.created_at) DESC, s.id DESC LIMIT $4 OFFSET $5"
             ))
             .bind(filter.organisation_id)
             .bind(filter.state.map(State::as_str))
-            .bind(&tag_pattern)
+            .bind(&tag)
             .bind(filter.limit)
             .bind(filter.offset)
             .fetch_all(pool)

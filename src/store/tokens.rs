@@ -6,21 +6,41 @@ use super::{Store, StoreError, StoreResult, now_ms, on_pool};
 pub struct AdminToken {
     pub id: i64,
     pub name: String,
+    /// `read`, `editor` or `admin` (`admin::auth::Scope`).
+    pub scope: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    /// After this instant (ms) the token is refused.
+    pub expires_at: Option<i64>,
+}
+
+macro_rules! token_columns {
+    () => {
+        "id, name, scope, created_at, last_used_at, expires_at"
+    };
 }
 
 impl Store {
-    /// Stores a token hash under a unique name ([`StoreError::Conflict`] if taken).
-    pub async fn create_token(&self, name: &str, token_hash: &str) -> StoreResult<AdminToken> {
+    /// Stores a token hash under a unique name ([`StoreError::Conflict`] if
+    /// taken), with its scope and expiry.
+    pub async fn create_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        scope: &str,
+        expires_at: Option<i64>,
+    ) -> StoreResult<AdminToken> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query_as(
-                "INSERT INTO admin_tokens (name, token_hash, created_at) VALUES ($1, $2, $3) \
-                 RETURNING id, name, created_at, last_used_at",
-            )
+            sqlx::query_as(concat!(
+                "INSERT INTO admin_tokens (name, token_hash, created_at, scope, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING ",
+                token_columns!()
+            ))
             .bind(name)
             .bind(token_hash)
             .bind(now_ms())
+            .bind(scope)
+            .bind(expires_at)
             .fetch_one(pool)
             .await
         })?)
@@ -59,13 +79,14 @@ impl Store {
         Ok(())
     }
 
-    /// The token with this hash, if any; records its use.
+    /// The unexpired token with this hash, if any; records its use.
     pub async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<AdminToken>> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query_as(
+            sqlx::query_as(concat!(
                 "UPDATE admin_tokens SET last_used_at = $2 WHERE token_hash = $1 \
-                 RETURNING id, name, created_at, last_used_at",
-            )
+                 AND (expires_at IS NULL OR expires_at > $2) RETURNING ",
+                token_columns!()
+            ))
             .bind(token_hash)
             .bind(now_ms())
             .fetch_optional(pool)
@@ -75,9 +96,11 @@ impl Store {
 
     pub async fn tokens(&self) -> StoreResult<Vec<AdminToken>> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT id, name, created_at, last_used_at FROM admin_tokens ORDER BY name",
-            )
+            sqlx::query_as(concat!(
+                "SELECT ",
+                token_columns!(),
+                " FROM admin_tokens ORDER BY name"
+            ))
             .fetch_all(pool)
             .await
         })?)

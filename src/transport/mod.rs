@@ -8,6 +8,8 @@
 //! fetches follow at most one redirect under the federation library's checks.
 
 pub mod addresses;
+pub mod inbound;
+pub mod message_signatures;
 pub mod signatures;
 
 pub use addresses::is_public;

@@ -25,11 +25,13 @@ pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(60 * 60);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SignatureError {
-    #[error("the request is not signed (HTTP signatures draft-cavage are required)")]
+    #[error("the request is not signed (HTTP signatures are required: draft-cavage or RFC 9421)")]
     Missing,
     #[error("malformed Signature header: {0}")]
     Malformed(&'static str),
-    #[error("unsupported signature algorithm {0:?}; use rsa-sha256 or hs2019")]
+    #[error(
+        "unsupported signature algorithm {0:?}; use rsa-sha256 (draft-cavage) or rsa-v1_5-sha256 (RFC 9421)"
+    )]
     Algorithm(String),
     #[error("the signature must cover {0}")]
     Uncovered(&'static str),
@@ -41,7 +43,7 @@ pub enum SignatureError {
     Stale,
     #[error("the signature has expired")]
     Expired,
-    #[error("the Digest header is missing or not SHA-256")]
+    #[error("the Digest (or Content-Digest) header is missing or not SHA-256")]
     MissingDigest,
     #[error("the Digest does not match the body")]
     DigestMismatch,
@@ -154,7 +156,11 @@ pub fn parse_header(headers: &HeaderMap) -> Result<SignatureHeader, SignatureErr
     } else if let Some(auth) = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Signature "))
+        .and_then(|v| {
+            // The scheme is case-insensitive (RFC 9110 §11.1).
+            let (scheme, rest) = v.trim_start().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("signature").then_some(rest)
+        })
     {
         auth
     } else {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::activity::{Activity, Kind};
 use crate::{
     clock::from_ms,
-    html::{self, escape},
+    html::escape,
     organisations::Organisation,
     statements::{Format, QuotePolicy, Statement, display_date},
     urls::{PUBLIC, Urls},
@@ -74,7 +74,7 @@ pub fn content_html(statement: &Statement, urls: &Urls, default_disclaimer: &str
     {
         out.push_str(&format!("<p><em>{}</em></p>", escape(summary)));
     }
-    out.push_str(&html::markdown_to_html(&statement.body));
+    out.push_str(&statement.rendered.federated);
     let signed: Vec<String> = statement
         .signatories
         .iter()

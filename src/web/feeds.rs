@@ -186,7 +186,7 @@ fn entry(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> Entry 
             ..Person::default()
         })
         .collect();
-    let mut body = html::markdown_to_page_html(&statement.body);
+    let mut body = statement.rendered.page.clone();
     let names: Vec<String> = statement
         .signatories
         .iter()

@@ -172,7 +172,7 @@ impl StatementPage {
             original_date: statement.original_date.as_deref().map(Moment::original),
             published: statement.published_at.map(Moment::at),
             edited: statement.edited_at.map(Moment::at),
-            body_html: html::markdown_to_page_html(&statement.body),
+            body_html: statement.rendered.page.clone(),
             signatories: signatories(statement, urls),
             tags: statement
                 .tags

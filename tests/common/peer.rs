@@ -75,6 +75,7 @@ struct PeerState {
     secure_mode: std::sync::atomic::AtomicBool,
     /// GET requests for actor documents, and whether each was signed validly.
     fetches: Mutex<Vec<bool>>,
+    aliases: Mutex<HashMap<String, String>>,
 }
 
 pub struct Peer {
@@ -127,6 +128,7 @@ impl Peer {
             key_cache: Mutex::new(HashMap::new()),
             secure_mode: std::sync::atomic::AtomicBool::new(false),
             fetches: Mutex::new(Vec::new()),
+            aliases: Mutex::new(HashMap::new()),
         });
         let app = Router::new()
             .route("/users/{name}", get(actor))
@@ -158,6 +160,16 @@ impl Peer {
 
     pub fn domain(&self) -> String {
         format!("localhost:{}", self.addr.port())
+    }
+
+    /// Serves the document of actor `served` at `/users/{at}` too: a server
+    /// answering for one actor with another's document.
+    pub fn serve_as(&self, at: &str, served: &str) {
+        self.state
+            .aliases
+            .lock()
+            .unwrap()
+            .insert(at.to_string(), served.to_string());
     }
 
     /// Answers actor fetches only when signed (Mastodon's secure mode).
@@ -265,6 +277,52 @@ impl Peer {
         request.send().await.expect("send to our server")
     }
 
+    /// Sends `activity` to `inbox` signed with RFC 9421 HTTP Message
+    /// Signatures as Mastodon 4.5 and Fedify do: `@method`, `@target-uri`
+    /// and `content-digest`, `created`, `keyid`, `alg="rsa-v1_5-sha256"`.
+    /// `created` is `now` minus `age`; `tamper` edits the body after signing.
+    pub async fn send_rfc9421(
+        &self,
+        inbox: &str,
+        key_id: &str,
+        activity: &Value,
+        age: Duration,
+        tamper: bool,
+    ) -> reqwest::Response {
+        let body = serde_json::to_vec(activity).unwrap();
+        let digest = format!("sha-256=:{}:", BASE64.encode(Sha256::digest(&body)));
+        let created = (SystemTime::now() - age)
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let params = format!(
+            r#"("@method" "@target-uri" "content-digest");created={created};keyid="{key_id}";alg="rsa-v1_5-sha256""#
+        );
+        let base = format!(
+            "\"@method\": POST\n\"@target-uri\": {inbox}\n\"content-digest\": {digest}\n\"@signature-params\": {params}"
+        );
+        let signing_key = SigningKey::<Sha256>::new(shared_key().clone());
+        let signature: Signature = signing_key.sign(base.as_bytes());
+        let mut body = body;
+        if tamper {
+            body.extend_from_slice(b" ");
+        }
+        self.state
+            .http
+            .post(inbox)
+            .header("Content-Type", "application/activity+json")
+            .header("Content-Digest", digest)
+            .header("Signature-Input", format!("sig1={params}"))
+            .header(
+                "Signature",
+                format!("sig1=:{}:", BASE64.encode(signature.to_bytes())),
+            )
+            .body(body)
+            .send()
+            .await
+            .expect("send to our server")
+    }
+
     /// GETs `url` with ActivityPub's Accept header, signed as `signer` the
     /// way Mastodon signs fetches: rsa-sha256 over (request-target) host date.
     pub async fn get_signed(&self, url: &str, signer: &str) -> reqwest::Response {
@@ -366,6 +424,13 @@ async fn actor(
     if state.secure_mode.load(std::sync::atomic::Ordering::SeqCst) && !signed {
         return StatusCode::UNAUTHORIZED.into_response();
     }
+    let name = state
+        .aliases
+        .lock()
+        .unwrap()
+        .get(&name)
+        .cloned()
+        .unwrap_or(name);
     let id = state.base.join(&format!("/users/{name}")).unwrap();
     let mut doc = json!({
         "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],

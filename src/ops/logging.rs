@@ -1,0 +1,134 @@
+//! The log: one line per event on stderr, every field escaped.
+//!
+//! Field values often carry what a request said — a WebFinger resource, an
+//! activity's type, a remote error — and tracing's text format writes
+//! `Display` values raw, so `%0A…` in a query forged whole log lines and
+//! `%1B[2J` reached the operator's terminal. Every field and message passes
+//! through [`escape_controls`] here, in the one place that formats them,
+//! so no call site has to remember.
+
+use std::fmt::Write as _;
+
+use tracing_subscriber::{
+    field::MakeExt,
+    fmt::{MakeWriter, format::Writer},
+};
+
+/// Starts the process's logging at `filter` (`RUST_LOG` wins when set).
+pub fn init(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    // Colours only for a person at a terminal, never into files or
+    // container logs.
+    use std::io::IsTerminal;
+    let _ = subscriber(filter, std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+fn subscriber<W>(
+    filter: tracing_subscriber::EnvFilter,
+    writer: W,
+) -> tracing_subscriber::fmt::SubscriberBuilder<
+    impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + 'static,
+    tracing_subscriber::fmt::format::Format,
+    tracing_subscriber::EnvFilter,
+    W,
+>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let fields = tracing_subscriber::fmt::format::debug_fn(escaped_field).delimited(" ");
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .fmt_fields(fields)
+}
+
+fn escaped_field(
+    writer: &mut Writer<'_>,
+    field: &tracing::field::Field,
+    value: &dyn std::fmt::Debug,
+) -> std::fmt::Result {
+    // Strings arrive as their Debug form (quoted, already escaped); Display
+    // values (`%x`) and the message arrive raw.
+    let text = escape_controls(&format!("{value:?}"));
+    if field.name() == "message" {
+        writer.write_str(&text)
+    } else {
+        write!(writer, "{}={text}", field.name())
+    }
+}
+
+/// `text` with every control character (newlines, ESC, DEL, C1) written as
+/// a `\u{…}` escape: one event stays one line, and no byte of it is a
+/// terminal command.
+pub fn escape_controls(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'w> MakeWriter<'w> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'w self) -> Captured {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn request_data_cannot_forge_lines_or_reach_the_terminal() {
+        let captured = Captured::default();
+        let subscriber = subscriber(tracing_subscriber::EnvFilter::new("info"), captured.clone())
+            .with_ansi(false)
+            .finish();
+        let forged = "acct:x\n2099-01-01T00:00:00Z  INFO forged line\u{1b}[2J@h";
+        tracing::subscriber::with_default(subscriber, || {
+            let error = format!("no such resource here: {forged}");
+            tracing::info!(error = %error, kind = forged, "request refused {}", forged);
+        });
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(log.lines().count(), 1, "{log}");
+        assert!(!log.contains('\u{1b}'), "{log}");
+        assert!(log.contains(r"acct:x\n2099-01-01"), "{log}");
+        assert!(log.contains(r"\u{1b}[2J"), "{log}");
+    }
+
+    #[test]
+    fn plain_text_is_untouched() {
+        assert_eq!(escape_controls("GET /inbox 202"), "GET /inbox 202");
+        assert_eq!(escape_controls("a\u{7f}b\u{85}"), r"a\u{7f}b\u{85}");
+    }
+}
