@@ -48,6 +48,9 @@ pub struct Config {
     pub delivery_lease_seconds: u64,
     pub delivery_retry_unit_ms: u64,
     pub delivery_poll_interval_ms: u64,
+    /// Sign deliveries with RFC 9421 first, falling back to draft-cavage
+    /// when a server refuses it (remembered per server).
+    pub delivery_rfc9421_first: bool,
     /// Inbox requests per second from one client address (IPv6: one /64),
     /// with bursts of ten times that; 0 = no limit.
     pub rate_limit_inbox_per_client: u32,
@@ -94,6 +97,7 @@ impl Default for Config {
             delivery_lease_seconds: 300,
             delivery_retry_unit_ms: 1000,
             delivery_poll_interval_ms: 1000,
+            delivery_rfc9421_first: false,
             rate_limit_inbox_per_client: 1000,
             rate_limit_inbox_per_server: 1000,
             rate_limit_fetches_per_server: 50,

@@ -409,3 +409,69 @@ both_backends!(
         }
     }
 );
+
+/// With `delivery_rfc9421_first`, deliveries knock with RFC 9421 first: a
+/// server that takes it gets one request per delivery; one that refuses it
+/// gets draft-cavage at once and, from then on, only draft-cavage; one that
+/// takes only RFC 9421 is served too.
+async fn double_knock(db: TestDb) {
+    use common::peer::Accepts;
+    let server = TestServer::start_with(&db, |c| c.delivery_rfc9421_first = true).await;
+    server.create_organisation("cras", "CRAS").await;
+    let modern = Peer::start().await;
+    let legacy = Peer::start().await;
+    legacy.accept_signatures(Accepts::CavageOnly);
+    let strict = Peer::start().await;
+    strict.accept_signatures(Accepts::Rfc9421Only);
+    for peer in [&modern, &legacy, &strict] {
+        common::follow(&server, peer, "reader", "cras").await;
+        let accepts = common::received(peer, "Accept", 1).await;
+        assert!(accepts.iter().any(|r| r.verified), "{:?}", peer.domain());
+    }
+    let (status, published) = server
+        .api(
+            reqwest::Method::POST,
+            "/statements",
+            Some(json!({"title": "Knock", "body": "Twice if need be.", "signatories": ["cras"], "publish": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{published}");
+    for peer in [&modern, &legacy, &strict] {
+        eventually(10, || async {
+            peer.received_of("Create")
+                .iter()
+                .any(|r| r.verified)
+                .then_some(())
+        })
+        .await;
+    }
+    let rfc9421 = |r: &common::peer::Received| r.signed_headers.iter().any(|h| h == "@target-uri");
+    // The modern and the strict server: one request each, RFC 9421.
+    for peer in [&modern, &strict] {
+        let all = peer.received();
+        assert_eq!(all.len(), 2, "Accept and Create, once each: {all:?}");
+        assert!(all.iter().all(|r| r.verified && rfc9421(r)));
+    }
+    // The legacy server: the Accept knocked twice, the Create once, the
+    // old way.
+    let all = legacy.received();
+    let kinds: Vec<(String, bool, bool)> = all
+        .iter()
+        .map(|r| {
+            (
+                r.activity["type"].as_str().unwrap().to_string(),
+                rfc9421(r),
+                r.verified,
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("Accept".to_string(), true, false),
+            ("Accept".to_string(), false, true),
+            ("Create".to_string(), false, true),
+        ]
+    );
+}
+both_backends!(deliveries_knock_with_rfc9421_first_when_asked, double_knock);

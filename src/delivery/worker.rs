@@ -41,7 +41,7 @@ use crate::{
     keys::Signer,
     ops::metrics,
     store::{ClaimedDelivery, Store, StoreError, now_ms},
-    transport::{self, signatures},
+    transport::{self, message_signatures, signatures},
     urls::Urls,
 };
 
@@ -79,6 +79,8 @@ pub struct WorkerSettings {
     /// (retries, expired leases, a missed notification).
     pub poll_interval: Duration,
     pub allow_private_addresses: bool,
+    /// Knock with RFC 9421 first (`delivery_rfc9421_first`).
+    pub rfc9421_first: bool,
 }
 
 impl WorkerSettings {
@@ -91,6 +93,7 @@ impl WorkerSettings {
             retry_unit: Duration::from_millis(config.delivery_retry_unit_ms),
             poll_interval: Duration::from_millis(config.delivery_poll_interval_ms),
             allow_private_addresses: config.allow_private_addresses,
+            rfc9421_first: config.delivery_rfc9421_first,
         }
     }
 }
@@ -101,6 +104,16 @@ struct Prepared {
     body: Bytes,
     digest: String,
 }
+
+/// How a delivery's request is signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Cavage,
+    MessageSignature,
+}
+
+/// How long a server's answer to RFC 9421 is remembered.
+const STYLE_MEMORY: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// An organisation's parsed key and key id, kept across deliveries.
 struct KeyedSigner {
@@ -137,6 +150,9 @@ pub struct Worker {
     hosts: Mutex<Hosts<ClaimedDelivery>>,
     prepared: Mutex<HashMap<i64, Arc<Prepared>>>,
     signers: Mutex<HashMap<i64, Arc<KeyedSigner>>>,
+    /// Per server, the signature style it took last (only with
+    /// `rfc9421_first`): bounded, and forgotten after a week.
+    styles: moka::future::Cache<String, Style>,
     /// The domain blocks as last read, and when: every send checks them, so
     /// a delivery claimed before a block went in is not sent after it.
     blocks: Mutex<(Instant, Arc<BlockList>)>,
@@ -164,6 +180,10 @@ impl Worker {
             prepared: Mutex::new(HashMap::new()),
             signers: Mutex::new(HashMap::new()),
             blocks: Mutex::new((Instant::now() - BLOCKS_MAX_AGE, Arc::default())),
+            styles: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(STYLE_MEMORY)
+                .build(),
         })
     }
 
@@ -410,17 +430,57 @@ impl Worker {
             .map_err(|e| DeliverError::Permanent(format!("bad inbox URL: {e}")))?;
         transport::check_url(&url, self.settings.allow_private_addresses)
             .map_err(|e| DeliverError::Permanent(e.to_string()))?;
-        let headers = signatures::sign_post(
-            &signer.signer,
-            &signer.key_id,
-            &url,
-            &activity.digest,
-            SystemTime::now(),
-        )
+        // Double knocking: RFC 9421 first unless this server refused it
+        // lately; a refusal of the signature gets draft-cavage at once.
+        let knock = self.settings.rfc9421_first
+            && self.styles.get(&delivery.host).await != Some(Style::Cavage);
+        if knock {
+            let status = self
+                .post(&url, &activity, &signer, Style::MessageSignature)
+                .await?;
+            if !matches!(status, 400 | 401 | 403) {
+                if (200..300).contains(&status) {
+                    self.styles
+                        .insert(delivery.host.clone(), Style::MessageSignature)
+                        .await;
+                }
+                return Ok(status);
+            }
+        }
+        let status = self.post(&url, &activity, &signer, Style::Cavage).await?;
+        if knock && (200..300).contains(&status) {
+            self.styles
+                .insert(delivery.host.clone(), Style::Cavage)
+                .await;
+        }
+        Ok(status)
+    }
+
+    /// One signed POST of `activity` to `url`; its status.
+    async fn post(
+        &self,
+        url: &Url,
+        activity: &Prepared,
+        signer: &KeyedSigner,
+        style: Style,
+    ) -> Result<u16, DeliverError> {
+        let now = SystemTime::now();
+        let headers = match style {
+            Style::Cavage => {
+                signatures::sign_post(&signer.signer, &signer.key_id, url, &activity.digest, now)
+            }
+            Style::MessageSignature => message_signatures::sign_post(
+                &signer.signer,
+                &signer.key_id,
+                url,
+                &activity.body,
+                now,
+            ),
+        }
         .map_err(|e| DeliverError::Permanent(e.to_string()))?;
         let mut request = self
             .client
-            .post(url)
+            .post(url.clone())
             .header("Content-Type", "application/activity+json")
             .header("Accept", "application/activity+json")
             .body(activity.body.clone());

@@ -64,6 +64,9 @@ pub fn routes(config: &Config) -> Router<AppState> {
         )
 }
 
+/// The most remote documents one inbound request may make us fetch.
+pub const MAX_FETCHES_PER_REQUEST: u32 = 5;
+
 /// The federation library's configuration: our domain, our guarded client
 /// that signs its GETs with the instance actor's key, and whether plain
 /// http and private addresses are allowed (tests and local trials only).
@@ -84,8 +87,11 @@ pub async fn federation_config(state: AppState) -> anyhow::Result<FederationConf
         .client(client)
         .debug(allow_private)
         .allow_http_urls(allow_private)
-        .request_timeout(transport::REQUEST_TIMEOUT)
-        .http_fetch_limit(50)
+        .request_timeout(transport::FETCH_TIMEOUT)
+        // Fetches one inbound request may cause: the actor, a refetch when
+        // its key changed, the library's refetch from a document's own id,
+        // and a little room. A request that needs more is refused.
+        .http_fetch_limit(MAX_FETCHES_PER_REQUEST)
         .build()
         .await?)
 }

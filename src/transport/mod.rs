@@ -20,6 +20,9 @@ use url::Url;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A fetch of a remote document happens while a peer waits for our answer
+/// (its inbox POST, its signed GET): it gets less time than a delivery.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most we read of any response (Mastodon caps fetched documents at 1 MB).
 pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 pub const USER_AGENT: &str = concat!(

@@ -76,6 +76,18 @@ struct PeerState {
     /// GET requests for actor documents, and whether each was signed validly.
     fetches: Mutex<Vec<bool>>,
     aliases: Mutex<HashMap<String, String>>,
+    /// Which signature standards the inboxes take (others get 401).
+    accepts: Mutex<Accepts>,
+}
+
+/// The signature standards a peer's inboxes accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepts {
+    Both,
+    /// A server from before RFC 9421: 401 to anything else.
+    CavageOnly,
+    /// A server that dropped draft-cavage.
+    Rfc9421Only,
 }
 
 pub struct Peer {
@@ -129,6 +141,7 @@ impl Peer {
             secure_mode: std::sync::atomic::AtomicBool::new(false),
             fetches: Mutex::new(Vec::new()),
             aliases: Mutex::new(HashMap::new()),
+            accepts: Mutex::new(Accepts::Both),
         });
         let app = Router::new()
             .route("/users/{name}", get(actor))
@@ -160,6 +173,11 @@ impl Peer {
 
     pub fn domain(&self) -> String {
         format!("localhost:{}", self.addr.port())
+    }
+
+    /// Which signature standards the inboxes accept from now on.
+    pub fn accept_signatures(&self, accepts: Accepts) {
+        *self.state.accepts.lock().unwrap() = accepts;
     }
 
     /// Serves the document of actor `served` at `/users/{at}` too: a server
@@ -462,15 +480,28 @@ async fn inbox(
     body: Bytes,
 ) -> StatusCode {
     let activity: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let (verified, key_id, signed_headers) =
-        verify(&state, &method, &uri, &headers, &body, &activity).await;
+    let rfc9421 = headers.contains_key("signature-input");
+    let (verified, key_id, signed_headers) = if rfc9421 {
+        verify_rfc9421(&state, &method, &uri, &headers, &body, &activity).await
+    } else {
+        verify(&state, &method, &uri, &headers, &body, &activity).await
+    };
+    let accepts = *state.accepts.lock().unwrap();
+    let refused = match accepts {
+        Accepts::Both => false,
+        Accepts::CavageOnly => rfc9421,
+        Accepts::Rfc9421Only => !rfc9421,
+    };
     state.received.lock().unwrap().push(Received {
         path: uri.path().to_string(),
         activity,
         key_id,
-        verified,
+        verified: verified && !refused,
         signed_headers,
     });
+    if refused {
+        return StatusCode::UNAUTHORIZED;
+    }
     let scripted = state.scripted.lock().unwrap().pop();
     let behaviour = state.behaviour.lock().unwrap().clone();
     if !behaviour.delay.is_zero() {
@@ -614,6 +645,83 @@ async fn verify(
         .all(|h| covered.iter().any(|c| c == h));
     (
         ok && digest_ok && owner == actor && date_fresh && required,
+        key_id,
+        covered,
+    )
+}
+
+/// RFC 9421 verification written for the peer, as Mastodon 4.5 checks: one
+/// signature covering `@method`, `@target-uri` and `content-digest`, made
+/// within five minutes, its base rebuilt here from the request. Returns
+/// (verified, keyid, covered components).
+async fn verify_rfc9421(
+    state: &PeerState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    activity: &Value,
+) -> (bool, String, Vec<String>) {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let input = text("signature-input");
+    let Some(params) = input.strip_prefix("sig1=") else {
+        return (false, String::new(), vec![]);
+    };
+    let Some(signature) = text("signature")
+        .strip_prefix("sig1=:")
+        .and_then(|s| s.strip_suffix(':'))
+        .map(str::to_string)
+    else {
+        return (false, String::new(), vec![]);
+    };
+    let Some((list, rest)) = params.strip_prefix('(').and_then(|p| p.split_once(')')) else {
+        return (false, String::new(), vec![]);
+    };
+    let covered: Vec<String> = list
+        .split(' ')
+        .map(|c| c.trim_matches('"').to_string())
+        .collect();
+    let param = |name: &str| {
+        rest.split(';')
+            .find_map(|p| p.strip_prefix(&format!("{name}=")))
+            .map(|v| v.trim_matches('"').to_string())
+    };
+    let key_id = param("keyid").unwrap_or_default();
+    let created: u64 = param("created").and_then(|c| c.parse().ok()).unwrap_or(0);
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let fresh = now.abs_diff(created) < 300;
+    let target = format!("http://{}{}", text("host"), uri);
+    let digest = format!("sha-256=:{}:", BASE64.encode(Sha256::digest(body)));
+    let mut lines = Vec::new();
+    for component in &covered {
+        let value = match component.as_str() {
+            "@method" => method.as_str().to_string(),
+            "@target-uri" => target.clone(),
+            "content-digest" => text("content-digest"),
+            _ => return (false, key_id, covered),
+        };
+        lines.push(format!("\"{component}\": {value}"));
+    }
+    lines.push(format!("\"@signature-params\": {params}"));
+    let required = ["@method", "@target-uri", "content-digest"]
+        .iter()
+        .all(|c| covered.iter().any(|have| have == c));
+    let actor = activity["actor"].as_str().unwrap_or_default();
+    let Some((pem, owner)) = fetch_key(state, &key_id).await else {
+        return (false, key_id, covered);
+    };
+    let ok = rsa_verify(&pem, &signature, &lines.join("\n"));
+    (
+        ok && fresh && required && text("content-digest") == digest && owner == actor,
         key_id,
         covered,
     )
