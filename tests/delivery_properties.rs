@@ -1,7 +1,16 @@
-//! Property tests of the delivery worker's per-host state machine
-//! (`delivery::admission`): over random interleavings of claims, finished
-//! requests, failures and the passing of time, no delivery is lost or sent
-//! twice, no host gets more than its slots, and a paused host gets nothing.
+//! Property tests of the delivery state machines.
+//!
+//! - The worker's per-host admission (`delivery::admission`): over random
+//!   interleavings of claims, finished requests, failures and the passing of
+//!   time, no delivery is lost or sent twice, no host gets more than its
+//!   slots, and a paused host gets nothing.
+//! - The queue's rows in a real store (SQLite, and PostgreSQL when there is
+//!   one): over random claims, outcomes, releases and workers dying, every
+//!   row is in the state a model says, a finished row stays finished, a
+//!   claim is handed to one live worker at a time, and an outcome from a
+//!   claim that was taken over changes nothing.
+
+mod common;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -128,5 +137,212 @@ proptest! {
         let total = sent.len() + released.len() + drained.len();
         prop_assert_eq!(total, next_id as usize, "a delivery was lost");
         prop_assert!(sent.is_disjoint(&released) && sent.is_disjoint(&drained));
+    }
+}
+
+/// What one worker does to the queue.
+#[derive(Debug, Clone)]
+enum Op {
+    Claim {
+        worker: usize,
+        limit: i64,
+    },
+    /// The worker's `n`-th claim (mod how many it holds) ends so.
+    Succeed {
+        worker: usize,
+        n: usize,
+    },
+    Fail {
+        worker: usize,
+        n: usize,
+        retry: bool,
+    },
+    Release {
+        worker: usize,
+        n: usize,
+    },
+    /// The worker dies (stops beating): what it holds may be taken.
+    Dies {
+        worker: usize,
+    },
+    /// The worker stops beating for a while but lives on, and later reports
+    /// on claims others may have taken over meanwhile.
+    Stalls {
+        worker: usize,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let worker = 0..3usize;
+    prop_oneof![
+        3 => (worker.clone(), 1..4i64).prop_map(|(worker, limit)| Op::Claim { worker, limit }),
+        2 => (worker.clone(), 0..4usize).prop_map(|(worker, n)| Op::Succeed { worker, n }),
+        2 => (worker.clone(), 0..4usize, any::<bool>())
+            .prop_map(|(worker, n, retry)| Op::Fail { worker, n, retry }),
+        1 => (worker.clone(), 0..4usize).prop_map(|(worker, n)| Op::Release { worker, n }),
+        1 => worker.clone().prop_map(|worker| Op::Dies { worker }),
+        1 => worker.prop_map(|worker| Op::Stalls { worker }),
+    ]
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Row {
+    Queued,
+    Sending { worker: usize, attempts: i32 },
+    Delivered,
+    Failed,
+}
+
+async fn run_queue(db: &common::TestDb, ops: &[Op]) -> Result<(), TestCaseError> {
+    use broadside::store::{ClaimedDelivery, NewActivity, Store};
+    const ROWS: usize = 5;
+    let store = Store::connect(&db.url).await.unwrap();
+    store.migrate().await.unwrap();
+    let org = common::organisation_in(&store, "cras").await;
+    let inboxes: Vec<String> = (0..ROWS)
+        .map(|i| format!("https://s{i}.example/inbox"))
+        .collect();
+    let activity = NewActivity {
+        public_id: "a1",
+        organisation_id: org.id,
+        kind: "Accept",
+        statement_id: None,
+        body: r#"{"type":"Accept"}"#,
+    };
+    store
+        .enqueue_batch(None, &[(activity, inboxes.as_slice())])
+        .await
+        .unwrap();
+    let names = ["w0", "w1", "w2"];
+    let mut alive = [true; 3];
+    for name in names {
+        store.worker_heartbeat(name).await.unwrap();
+    }
+    // A fresh database numbers the rows from 1.
+    let mut model: HashMap<i64, Row> = (1..=ROWS as i64).map(|id| (id, Row::Queued)).collect();
+    let mut held: [Vec<ClaimedDelivery>; 3] = Default::default();
+    for op in ops {
+        match op.clone() {
+            Op::Claim { worker, limit } => {
+                if !alive[worker] {
+                    // A process that died claims nothing; restarted, it beats again.
+                    store.worker_heartbeat(names[worker]).await.unwrap();
+                    alive[worker] = true;
+                }
+                let claimable: HashSet<i64> = model
+                    .iter()
+                    .filter(|(_, row)| match row {
+                        Row::Queued => true,
+                        Row::Sending { worker: w, .. } => !alive[*w],
+                        _ => false,
+                    })
+                    .map(|(id, _)| *id)
+                    .collect();
+                let claimed = store
+                    .claim_deliveries(limit, 3_600_000, names[worker])
+                    .await
+                    .unwrap();
+                prop_assert_eq!(claimed.len(), (limit as usize).min(claimable.len()));
+                for delivery in claimed {
+                    prop_assert!(
+                        claimable.contains(&delivery.id),
+                        "row {} claimed while {:?}",
+                        delivery.id,
+                        model.get(&delivery.id)
+                    );
+                    model.insert(
+                        delivery.id,
+                        Row::Sending {
+                            worker,
+                            attempts: delivery.attempts,
+                        },
+                    );
+                    held[worker].push(delivery);
+                }
+            }
+            Op::Succeed { worker, n } | Op::Fail { worker, n, .. } | Op::Release { worker, n }
+                if !held[worker].is_empty() =>
+            {
+                let delivery = held[worker].remove(n % held[worker].len());
+                let ours = model.get(&delivery.id)
+                    == Some(&Row::Sending {
+                        worker,
+                        attempts: delivery.attempts,
+                    });
+                let next = match op {
+                    Op::Succeed { .. } => {
+                        store
+                            .deliveries_succeeded(std::slice::from_ref(&delivery))
+                            .await
+                            .unwrap();
+                        Row::Delivered
+                    }
+                    Op::Fail { retry, .. } => {
+                        store
+                            .delivery_failed(
+                                &delivery,
+                                Some(503),
+                                "busy",
+                                retry.then_some(0),
+                                false,
+                            )
+                            .await
+                            .unwrap();
+                        if *retry { Row::Queued } else { Row::Failed }
+                    }
+                    _ => {
+                        store
+                            .release_delivery(delivery.id, delivery.attempts, 0)
+                            .await
+                            .unwrap();
+                        Row::Queued
+                    }
+                };
+                if ours {
+                    model.insert(delivery.id, next);
+                }
+            }
+            Op::Dies { worker } => {
+                store.worker_gone(names[worker]).await.unwrap();
+                alive[worker] = false;
+                // What it held it will never report.
+                held[worker].clear();
+            }
+            Op::Stalls { worker } => {
+                store.worker_gone(names[worker]).await.unwrap();
+                alive[worker] = false;
+            }
+            _ => {}
+        }
+        let counts = store.delivery_counts(None).await.unwrap();
+        let count = |f: fn(&Row) -> bool| model.values().filter(|r| f(r)).count() as i64;
+        prop_assert_eq!(
+            counts.queued,
+            count(|r| *r == Row::Queued),
+            "after {:?}",
+            op
+        );
+        prop_assert_eq!(counts.sending, count(|r| matches!(r, Row::Sending { .. })));
+        prop_assert_eq!(counts.delivered, count(|r| *r == Row::Delivered));
+        prop_assert_eq!(counts.failed, count(|r| *r == Row::Failed));
+    }
+    store.close().await;
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn the_queue_follows_its_model(ops in prop::collection::vec(op(), 1..40)) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let sqlite = common::TestDb::new(common::Backend::Sqlite).await.unwrap();
+            run_queue(&sqlite, &ops).await?;
+            if let Some(postgres) = common::TestDb::new(common::Backend::Postgres).await {
+                run_queue(&postgres, &ops).await?;
+            }
+            Ok::<(), TestCaseError>(())
+        })?;
     }
 }

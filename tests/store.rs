@@ -8,13 +8,9 @@ mod common;
 use std::collections::BTreeSet;
 
 use broadside::{
-    keys::generate_keypair,
-    organisations::{Organisation, Profile},
+    organisations::Organisation,
     statements::{Content, State},
-    store::{
-        ClaimedDelivery, NewActivity, NewOrganisation, NewStatement, RemoteActorData, Store,
-        Transition,
-    },
+    store::{ClaimedDelivery, NewActivity, NewStatement, RemoteActorData, Store, Transition},
 };
 use common::TestDb;
 
@@ -25,27 +21,7 @@ async fn store(db: &TestDb) -> Store {
 }
 
 async fn organisation(store: &Store, handle: &str) -> Organisation {
-    let (private_key, public_key_pem) = generate_keypair().unwrap();
-    store
-        .create_organisation(NewOrganisation {
-            handle: handle.into(),
-            profile: Profile {
-                name: handle.to_uppercase(),
-                summary: String::new(),
-                website: None,
-                fields: vec![],
-                avatar_url: None,
-                header_url: None,
-                manually_approves_followers: false,
-                discoverable: true,
-                indexable: true,
-                approve_replies: false,
-            },
-            public_key_pem,
-            private_key,
-        })
-        .await
-        .unwrap()
+    common::organisation_in(store, handle).await
 }
 
 async fn draft(store: &Store, signer: &Organisation) -> broadside::statements::Statement {

@@ -61,6 +61,7 @@ fn waiting_capacity(settings: &WorkerSettings) -> usize {
 fn release(delivery: &ClaimedDelivery, after: Duration) -> Outcome {
     Outcome::Release {
         id: delivery.id,
+        attempts: delivery.attempts,
         run_at: now_ms() + after.as_millis() as i64,
     }
 }
@@ -134,7 +135,7 @@ enum Outcome {
         verdict: Verdict,
     },
     /// Not attempted (busy host, open breaker): back to the queue.
-    Release { id: i64, run_at: i64 },
+    Release { id: i64, attempts: i32, run_at: i64 },
 }
 
 pub struct Worker {
@@ -618,8 +619,12 @@ impl Worker {
                         logged.push((status, ms));
                         delivered.push(delivery);
                     }
-                    Outcome::Release { id, run_at } => {
-                        if let Err(err) = store.release_delivery(id, run_at).await {
+                    Outcome::Release {
+                        id,
+                        attempts,
+                        run_at,
+                    } => {
+                        if let Err(err) = store.release_delivery(id, attempts, run_at).await {
                             tracing::error!(error = %err, "returning a delivery to the queue failed");
                         }
                     }

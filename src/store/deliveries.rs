@@ -576,15 +576,18 @@ impl Store {
     }
 
     /// Puts a claimed delivery back without counting the attempt (its host
-    /// was busy or its circuit breaker open).
-    pub async fn release_delivery(&self, id: i64, run_at: i64) -> StoreResult<()> {
+    /// was busy or its circuit breaker open) — if the claim, attempt
+    /// `attempts`, is still ours: a row taken over meanwhile stays with its
+    /// new holder.
+    pub async fn release_delivery(&self, id: i64, attempts: i32, run_at: i64) -> StoreResult<()> {
         on_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE deliveries SET state = 'queued', attempts = attempts - 1, run_at = $2, \
-                 locked_until = NULL WHERE id = $1 AND state = 'sending'",
+                 locked_until = NULL WHERE id = $1 AND state = 'sending' AND attempts = $3",
             )
             .bind(id)
             .bind(run_at)
+            .bind(attempts)
             .execute(pool)
             .await
             .map(|_| ())

@@ -357,3 +357,32 @@ pub async fn received(peer: &peer::Peer, kind: &str, n: usize) -> Vec<peer::Rece
     })
     .await
 }
+
+/// An organisation created straight in `store`, with a fresh key pair.
+#[allow(dead_code)]
+pub async fn organisation_in(
+    store: &broadside::store::Store,
+    handle: &str,
+) -> broadside::organisations::Organisation {
+    let (private_key, public_key_pem) = broadside::keys::generate_keypair().unwrap();
+    store
+        .create_organisation(broadside::store::NewOrganisation {
+            handle: handle.into(),
+            profile: broadside::organisations::Profile {
+                name: handle.to_uppercase(),
+                summary: String::new(),
+                website: None,
+                fields: vec![],
+                avatar_url: None,
+                header_url: None,
+                manually_approves_followers: false,
+                discoverable: true,
+                indexable: true,
+                approve_replies: false,
+            },
+            public_key_pem,
+            private_key,
+        })
+        .await
+        .unwrap()
+}
