@@ -2,7 +2,8 @@
 //! serving the same bytes from files.
 //!
 //! `cargo bench --bench reads` starts the release `broadside` binary (SQLite,
-//! one organisation), saves what it serves for both URLs, serves those files
+//! one organisation, logging as shipped: `info`, a line per request, to a
+//! file), saves what it serves for both URLs, serves those files
 //! with nginx, and loads each with wrk (2 threads, 64 connections, 5 s).
 //! Needs `nginx` and `wrk` on the PATH (Debian: `apt-get install nginx-light
 //! wrk`); says it is skipped otherwise.
@@ -52,9 +53,11 @@ async fn main() {
         );
         return;
     }
+    // As shipped: `log = "info"`, one line per request, to a file (what a
+    // container runtime does with stderr).
     let bench = BenchServer::start(
-        "warn",
-        false,
+        "info",
+        true,
         serde_json::json!({
             "handle": "cras", "name": "CRAS-IWA",
             "summary": "Confederation of Revolutionary Anarcho-Syndicalists",

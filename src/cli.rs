@@ -93,7 +93,7 @@ pub const BOOTSTRAP_TOKEN_NAME: &str = "bootstrap";
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(&cli.config)?;
-    crate::ops::logging::init(&config.log);
+    let _log = crate::ops::logging::init(&config.log);
     match cli.command {
         Command::Health => health(&config).await?,
         Command::Migrate => {

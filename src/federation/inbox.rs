@@ -102,7 +102,8 @@ fn unauthorized(err: SignatureError) -> AppError {
     AppError::Unauthorized(err.to_string())
 }
 
-fn depth(value: &Value) -> usize {
+/// How deep a JSON value nests (public for the fuzz target `inbox_activity`).
+pub fn depth(value: &Value) -> usize {
     match value {
         Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
         Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),

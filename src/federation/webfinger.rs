@@ -10,7 +10,7 @@ use axum::{
 use serde::Deserialize;
 use url::Url;
 
-use crate::{error::AppError, state::AppState};
+use crate::{error::AppError, state::AppState, urls::Urls};
 
 #[derive(Deserialize)]
 pub struct WebfingerQuery {
@@ -20,17 +20,16 @@ pub struct WebfingerQuery {
 /// The handle a WebFinger resource names, if it names one of ours:
 /// `acct:handle@domain` (the `acct:` is optional, as some clients omit it)
 /// or the actor URL itself.
-fn requested_handle(resource: &str, state: &AppState) -> Option<String> {
+pub fn requested_handle(resource: &str, urls: &Urls) -> Option<String> {
     if let Ok(url) = Url::parse(resource)
         && matches!(url.scheme(), "http" | "https")
     {
-        return state.urls.handle_of(&url);
+        return urls.handle_of(&url);
     }
     let acct = resource.strip_prefix("acct:").unwrap_or(resource);
     let (handle, domain) = acct.rsplit_once('@')?;
     let handle = handle.strip_prefix('@').unwrap_or(handle);
-    (domain.eq_ignore_ascii_case(state.urls.domain()) && !handle.is_empty())
-        .then(|| handle.to_string())
+    (domain.eq_ignore_ascii_case(urls.domain()) && !handle.is_empty()).then(|| handle.to_string())
 }
 
 /// `GET /.well-known/webfinger?resource=…`
@@ -42,7 +41,7 @@ pub async fn webfinger(
         .resource
         .filter(|r| !r.is_empty())
         .ok_or_else(|| AppError::BadRequest("the resource parameter is required".into()))?;
-    let handle = requested_handle(&resource, &state)
+    let handle = requested_handle(&resource, &state.urls)
         .ok_or_else(|| AppError::not_found(format!("no such resource here: {resource}")))?;
     if let Some(document) = state.documents.webfinger(&handle).await {
         return Ok(jrd(document));

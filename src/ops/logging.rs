@@ -5,7 +5,8 @@
 //! `Display` values raw, so `%0A…` in a query forged whole log lines and
 //! `%1B[2J` reached the operator's terminal. Every field and message passes
 //! through [`escape_controls`] here, in the one place that formats them,
-//! so no call site has to remember.
+//! so no call site has to remember. Writing happens off the request path
+//! ([`init`]).
 
 use std::fmt::Write as _;
 
@@ -14,16 +15,35 @@ use tracing_subscriber::{
     fmt::{MakeWriter, format::Writer},
 };
 
+/// Flushes what is still queued for the log when dropped: keep it for the
+/// life of the process.
+#[must_use = "the log is flushed when this is dropped"]
+pub struct LogGuard {
+    _flush: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
 /// Starts the process's logging at `filter` (`RUST_LOG` wins when set).
-pub fn init(filter: &str) {
+///
+/// Lines are formatted on the thread that logs and written to stderr by a
+/// thread of their own: a request never waits for the write (a pipe to a
+/// container runtime, a slow disk). When the queue is full the logging
+/// thread waits rather than dropping lines — no line is lost.
+pub fn init(filter: &str) -> LogGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("broadside-log")
+        .finish(std::io::stderr());
     // Colours only for a person at a terminal, never into files or
     // container logs.
     use std::io::IsTerminal;
-    let _ = subscriber(filter, std::io::stderr)
+    let installed = subscriber(filter, writer)
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();
+    LogGuard {
+        _flush: installed.is_ok().then_some(guard),
+    }
 }
 
 fn subscriber<W>(
