@@ -313,33 +313,34 @@ both_backends!(
     }
 );
 
-/// The binary as operators run it, logging as shipped: request data in a
-/// query cannot forge a log line or write a terminal escape.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn request_data_cannot_forge_log_lines() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("serve.log");
-    let database = format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display());
-    let port = common::process::free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut process = Process::start_on(port, "serve", &database, &base, &[], log.clone());
-    process.ready().await;
-    let forged = "acct:x%0A2099-01-01T00:00:00.000000Z%20%20INFO%20broadside:%20forged%1B[2J@h";
-    let response = reqwest::get(format!("{base}/.well-known/webfinger?resource={forged}"))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    process.signal("TERM");
-    process.exited(10).await;
-    let written = std::fs::read_to_string(&log).unwrap();
-    assert!(!written.contains('\u{1b}'), "a raw ESC reached the log");
-    assert!(
-        !written.lines().any(|line| line.starts_with("2099-01-01")),
-        "a forged line:\n{written}"
-    );
-    assert!(written.contains(r"acct:x\n2099-01-01"), "{written}");
-}
+// The binary as operators run it, logging as shipped: request data in a
+// query cannot forge a log line or write a terminal escape.
+both_backends!(
+    request_data_cannot_forge_log_lines,
+    |db: TestDb| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("serve.log");
+        let port = common::process::free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut process = Process::start_on(port, "serve", &db.url, &base, &[], log.clone());
+        process.ready().await;
+        let forged = "acct:x%0A2099-01-01T00:00:00.000000Z%20%20INFO%20broadside:%20forged%1B[2J@h";
+        let response = reqwest::get(format!("{base}/.well-known/webfinger?resource={forged}"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        process.signal("TERM");
+        process.exited(10).await;
+        let written = std::fs::read_to_string(&log).unwrap();
+        assert!(!written.contains('\u{1b}'), "a raw ESC reached the log");
+        assert!(
+            !written.lines().any(|line| line.starts_with("2099-01-01")),
+            "a forged line:\n{written}"
+        );
+        assert!(written.contains(r"acct:x\n2099-01-01"), "{written}");
+    }
+);
 
 both_backends!(
     rfc9421_signatures_pass_the_same_gate,
