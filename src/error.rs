@@ -108,6 +108,15 @@ impl From<ServiceError> for AppError {
     }
 }
 
+impl From<crate::limits::Limited> for AppError {
+    fn from(limited: crate::limits::Limited) -> Self {
+        AppError::TooManyRequests(
+            format!("too many {}: slow down", limited.what),
+            limited.retry_after,
+        )
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();

@@ -27,7 +27,8 @@ use governor::{
 };
 
 /// A request refused for now: try again after `retry_after`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("too many {what}: try again in {retry_after:?}")]
 pub struct Limited {
     pub what: &'static str,
     pub retry_after: Duration,

@@ -340,6 +340,42 @@ async fn notify_wakes_workers_in_other_processes() {
     .await;
 }
 
+/// A `serve` process on `port` (with `env`) whose `cras` has `count` peers
+/// following, each answering after `delay`; a statement titled `title` is
+/// published and has reached at least `reached` inboxes. Returns the
+/// process, the peers and the statement's URL: a fan-out in progress.
+#[allow(clippy::too_many_arguments)]
+async fn mid_fan_out(
+    db: &TestDb,
+    port: u16,
+    env: &[(&str, String)],
+    log: std::path::PathBuf,
+    count: usize,
+    delay: Duration,
+    title: &str,
+    reached: usize,
+) -> (Process, Vec<Peer>, String) {
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = Process::start_on(port, "serve", &db.url, &base, env, log);
+    server.ready().await;
+    create_organisation(&base, "cras").await;
+    let mut peers = Vec::new();
+    for _ in 0..count {
+        peers.push(Peer::start().await);
+    }
+    follow_all(&peers, &[&server]).await;
+    for peer in &peers {
+        peer.set_behaviour(StatusCode::ACCEPTED, delay);
+    }
+    let (_, published) = api(&base, Method::POST, "/statements", Some(statement(title))).await;
+    let object = published["url"].as_str().unwrap().to_string();
+    eventually(30, || async {
+        (creates_of(&peers, &object).iter().sum::<usize>() >= reached).then_some(())
+    })
+    .await;
+    (server, peers, object)
+}
+
 /// SIGTERM stops a process cleanly mid fan-out: requests in flight finish
 /// and are recorded, nothing is left leased, and the next process sends
 /// the rest without sending anything twice.
@@ -349,29 +385,16 @@ async fn sigterm_drains(db: TestDb) {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let env = vec![("BROADSIDE_DELIVERY_CONCURRENCY", "20".to_string())];
-    let mut server = Process::start_on(
+    let (mut server, peers, object) = mid_fan_out(
+        &db,
         port,
-        "serve",
-        &db.url,
-        &base,
         &env,
         dir.path().join("1.log"),
-    );
-    server.ready().await;
-    create_organisation(&base, "cras").await;
-    let mut peers = Vec::new();
-    for _ in 0..100 {
-        peers.push(Peer::start().await);
-    }
-    follow_all(&peers, &[&server]).await;
-    for peer in &peers {
-        peer.set_behaviour(StatusCode::ACCEPTED, Duration::from_millis(400));
-    }
-    let (_, published) = api(&base, Method::POST, "/statements", Some(statement("Drain"))).await;
-    let object = published["url"].as_str().unwrap().to_string();
-    eventually(20, || async {
-        (creates_of(&peers, &object).iter().sum::<usize>() >= 10).then_some(())
-    })
+        100,
+        Duration::from_millis(400),
+        "Drain",
+        10,
+    )
     .await;
     server.signal("TERM");
     let status = server.exited(40).await;
@@ -431,22 +454,16 @@ async fn crash_and_restart(db: TestDb) {
     let base = format!("http://127.0.0.1:{port}");
     let env = vec![("BROADSIDE_DELIVERY_CONCURRENCY", CONCURRENCY.to_string())];
     let log = |name: &str| dir.path().join(format!("{name}.log"));
-    let mut server = Process::start_on(port, "serve", &db.url, &base, &env, log("1"));
-    server.ready().await;
-    create_organisation(&base, "cras").await;
-    let mut peers = Vec::new();
-    for _ in 0..300 {
-        peers.push(Peer::start().await);
-    }
-    follow_all(&peers, &[&server]).await;
-    for peer in &peers {
-        peer.set_behaviour(StatusCode::ACCEPTED, Duration::from_millis(250));
-    }
-    let (_, published) = api(&base, Method::POST, "/statements", Some(statement("Crash"))).await;
-    let object = published["url"].as_str().unwrap().to_string();
-    eventually(30, || async {
-        (creates_of(&peers, &object).iter().sum::<usize>() >= 40).then_some(())
-    })
+    let (mut server, peers, object) = mid_fan_out(
+        &db,
+        port,
+        &env,
+        log("1"),
+        300,
+        Duration::from_millis(250),
+        "Crash",
+        40,
+    )
     .await;
     server.signal("KILL");
     server.exited(10).await;

@@ -22,6 +22,9 @@ use std::{
 use broadside::transport::inbound::Inbound;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use libfuzzer_sys::fuzz_target;
+
+mod lines;
+use lines::next_line;
 use url::Url;
 
 /// The time requests are checked at: the `created` of the seed corpus.
@@ -35,16 +38,6 @@ static PUBLIC_KEY: LazyLock<String> = LazyLock::new(|| {
 
 static TARGET: LazyLock<Url> =
     LazyLock::new(|| Url::parse("https://statements.example.org/inbox").unwrap());
-
-fn next_line<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
-    if rest.is_empty() {
-        return None;
-    }
-    let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
-    let line = &rest[..end];
-    *rest = rest.get(end + 1..).unwrap_or_default();
-    Some(line)
-}
 
 fuzz_target!(|data: &[u8]| {
     let mut rest = data;

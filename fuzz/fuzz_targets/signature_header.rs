@@ -26,6 +26,9 @@ use broadside::transport::signatures::{check_request, parse_header, verify};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use libfuzzer_sys::fuzz_target;
 
+mod lines;
+use lines::next_line;
+
 /// The time the requests are checked at: the Date of the seed corpus.
 const NOW: u64 = 1_762_418_977; // Thu, 06 Nov 2025 08:49:37 GMT
 
@@ -34,16 +37,6 @@ static PUBLIC_KEY: LazyLock<String> = LazyLock::new(|| {
         .expect("an RSA key pair")
         .1
 });
-
-fn next_line<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
-    if rest.is_empty() {
-        return None;
-    }
-    let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
-    let line = &rest[..end];
-    *rest = rest.get(end + 1..).unwrap_or_default();
-    Some(line)
-}
 
 fn insert(headers: &mut HeaderMap, name: HeaderName, value: Option<&[u8]>) {
     if let Some(value) = value.and_then(|v| HeaderValue::from_bytes(v).ok()) {

@@ -10,8 +10,9 @@
 //! website is public; only its ActivityPub form is gated).
 //!
 //! The key is found by its id: from the cache of remote actors when we
-//! know it, else fetched (within the per-server fetch limit), with one
-//! refetch when it does not verify (keys rotate).
+//! know it, else fetched (within the per-server fetch limit, which
+//! `transport::SignedFetches` applies to every fetch), with one refetch
+//! when it does not verify (keys rotate).
 
 use std::time::SystemTime;
 
@@ -99,22 +100,9 @@ async fn signed_by(
 ) -> Result<String, AppError> {
     let unauthorized = |why: String| AppError::Unauthorized(format!("authorized fetch: {why}"));
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let target = data
-        .urls
-        .base()
-        .join(path)
-        .map_err(|_| AppError::BadRequest("the request target is not a path".into()))?;
-    let sig = Inbound::read(method, &target, headers, &[], SystemTime::now())
+    let now = SystemTime::now();
+    let sig = Inbound::read_for_us(method, data.urls.base(), path, headers, &[], now)
         .map_err(|e| unauthorized(e.to_string()))?;
-    if sig.signs_host_header() {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or_default();
-        if !host.eq_ignore_ascii_case(data.urls.domain()) {
-            return Err(unauthorized(format!("signed for {host}")));
-        }
-    }
     let key_id = Url::parse(sig.key_id()).map_err(|_| unauthorized("keyId is not a URL".into()))?;
     if !matches!(key_id.scheme(), "http" | "https") {
         return Err(unauthorized("keyId is not an http(s) URL".into()));
@@ -129,12 +117,12 @@ async fn signed_by(
     {
         return Ok(server);
     }
-    data.limits
-        .fetch_from(&server)
-        .map_err(|l| AppError::TooManyRequests(format!("too many {}", l.what), l.retry_after))?;
     let fetch_failed = |e: remote_actor::PeerError| {
         tracing::info!(key = %key_id, error = %e, "key of a signed fetch could not be fetched");
-        unauthorized("the signing key could not be fetched".into())
+        match e.limited() {
+            Some(limited) => limited.clone().into(),
+            None => unauthorized("the signing key could not be fetched".into()),
+        }
     };
     let owner = remote_actor::key_owner(&key_id, data)
         .await

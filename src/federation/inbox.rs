@@ -35,7 +35,7 @@ use super::remote_actor;
 use crate::{
     domains::host_and_port,
     error::AppError,
-    limits::{Limited, client_ip},
+    limits::client_ip,
     services::{
         follows::{self, Sender},
         reactions,
@@ -91,13 +91,6 @@ fn counted(result: Result<StatusCode, AppError>) -> Result<StatusCode, AppError>
     result
 }
 
-fn limited(limited: Limited) -> AppError {
-    AppError::TooManyRequests(
-        format!("too many {}: slow down", limited.what),
-        limited.retry_after,
-    )
-}
-
 fn unauthorized(err: SignatureError) -> AppError {
     AppError::Unauthorized(err.to_string())
 }
@@ -120,7 +113,7 @@ async fn receive(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, AppError> {
     let client = client_ip(peer, &headers, data.config.trust_forwarded_for);
-    data.limits.inbox_client(client).map_err(limited)?;
+    data.limits.inbox_client(client).map_err(AppError::from)?;
     let body = body.map_err(|err| {
         if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
             AppError::PayloadTooLarge("the activity is too large".into())
@@ -129,27 +122,12 @@ async fn receive(
         }
     })?;
 
-    // 1. Signature coverage, freshness and digest: no network, no storage.
+    // 1. Signature coverage, freshness, digest and Host: no network, no
+    //    storage.
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let target = data
-        .urls
-        .base()
-        .join(path)
-        .map_err(|_| AppError::BadRequest("the request target is not a path".into()))?;
-    let sig = Inbound::read(&method, &target, &headers, &body, SystemTime::now())
+    let now = SystemTime::now();
+    let sig = Inbound::read_for_us(&method, data.urls.base(), path, &headers, &body, now)
         .map_err(unauthorized)?;
-    // The signed Host must be us: otherwise a request signed for another
-    // server could be replayed here (a reverse proxy must pass Host on).
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    if sig.signs_host_header() && !host.eq_ignore_ascii_case(data.urls.domain()) {
-        return Err(AppError::Unauthorized(format!(
-            "the request was signed for {host}, not for {}",
-            data.urls.domain()
-        )));
-    }
 
     // 2. The activity's shape.
     let json: Value = serde_json::from_slice(&body)
@@ -189,7 +167,9 @@ async fn receive(
     if data.store.is_domain_blocked(&actor_host).await? {
         return Err(AppError::Forbidden(format!("{actor_host} is blocked")));
     }
-    data.limits.inbox_server(&actor_host).map_err(limited)?;
+    data.limits
+        .inbox_server(&actor_host)
+        .map_err(AppError::from)?;
 
     // A deleted account's Delete: its key is gone, so never fetch it
     // (Mastodon sends these to every server it knows; docs/interop.md §8).
@@ -197,13 +177,11 @@ async fn receive(
         return actor_deleted(data, &sig, &method, path, &headers, actor, id.as_str()).await;
     }
 
-    // 4. The key must belong to the actor, and verify.
-    if data.store.remote_actor(actor.as_str()).await?.is_none() {
-        data.limits.fetch_from(&actor_host).map_err(limited)?;
-    }
+    // 4. The key must belong to the actor, and verify. A fetch over the
+    //    server's fetch limit is answered 429 (`transport::SignedFetches`).
     let mut peer = remote_actor::peer(actor, data).await.map_err(|e| {
         tracing::info!(actor = %actor, error = %e, "actor of an incoming activity could not be fetched");
-        AppError::Unauthorized("the actor's key could not be fetched".into())
+        AppError::from(e)
     })?;
     let verified = peer.record.public_key_id == sig.key_id()
         && sig
@@ -213,7 +191,7 @@ async fn receive(
         // The key may have rotated since we cached it: fetch once more.
         peer = remote_actor::refetch_peer(actor, data)
             .await
-            .map_err(|_| AppError::Unauthorized("the actor's key could not be fetched".into()))?;
+            .map_err(AppError::from)?;
         if peer.record.public_key_id != sig.key_id() {
             return Err(AppError::Unauthorized(
                 "the signing key does not belong to the activity's actor".into(),

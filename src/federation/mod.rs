@@ -77,6 +77,7 @@ pub async fn federation_config(state: AppState) -> anyhow::Result<FederationConf
         signer: state.instance.private_key.signer()?,
         key_id: state.urls.key_id(&state.urls.instance_actor()),
         allow_private_addresses: allow_private,
+        limits: state.limits.clone(),
     };
     let client = reqwest_middleware::ClientBuilder::new(state.http.clone())
         .with(signing)

@@ -76,6 +76,32 @@ pub enum PeerError {
     Store(#[from] StoreError),
 }
 
+impl PeerError {
+    /// The fetch limit that refused this fetch, if that is why it failed
+    /// (`transport::SignedFetches` refuses before sending).
+    pub fn limited(&self) -> Option<&crate::limits::Limited> {
+        match self {
+            PeerError::Fetch(activitypub_federation::error::Error::ReqwestMiddleware(
+                reqwest_middleware::Error::Middleware(err),
+            )) => err.downcast_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// What the inbox and authorized fetch answer when the actor or key could
+/// not be fetched: 429 when the fetch limit refused it, else 401.
+impl From<PeerError> for crate::error::AppError {
+    fn from(err: PeerError) -> Self {
+        match err.limited() {
+            Some(limited) => limited.clone().into(),
+            None => {
+                crate::error::AppError::Unauthorized("the actor's key could not be fetched".into())
+            }
+        }
+    }
+}
+
 const ACTOR_TYPES: [&str; 5] = ["Person", "Service", "Application", "Group", "Organization"];
 
 #[async_trait::async_trait]

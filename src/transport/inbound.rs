@@ -7,7 +7,7 @@
 
 use std::time::SystemTime;
 
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, Method, header};
 use url::Url;
 
 use super::{
@@ -50,11 +50,33 @@ impl Inbound {
         }
     }
 
-    /// Whether the request's `Host` header must name us: draft-cavage signs
-    /// whatever Host it was sent with, RFC 9421 signs `@target-uri`, which
-    /// [`Inbound::read`] took from our own base URL.
-    pub fn signs_host_header(&self) -> bool {
-        matches!(self, Inbound::Cavage(_))
+    /// [`Inbound::read`] for a request to this server at `path_and_query`,
+    /// `base` being our public URL: RFC 9421 signs `@target-uri`, rebuilt
+    /// from `base`; draft-cavage signs whatever `Host` it was sent with, so
+    /// that Host must be ours — else a request signed for another server
+    /// could be replayed here (a reverse proxy must pass Host on).
+    pub fn read_for_us(
+        method: &Method,
+        base: &Url,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<Inbound, SignatureError> {
+        let target = base
+            .join(path_and_query)
+            .map_err(|_| SignatureError::Malformed("the request target is not a path"))?;
+        let sig = Inbound::read(method, &target, headers, body, now)?;
+        if let Inbound::Cavage(_) = sig {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or_default();
+            if !host.eq_ignore_ascii_case(&crate::domains::host_and_port(base)) {
+                return Err(SignatureError::WrongHost(host.to_string()));
+            }
+        }
+        Ok(sig)
     }
 
     /// Verifies the signature with `public_key_pem`.

@@ -104,11 +104,16 @@ pub async fn read_limited(response: reqwest::Response) -> Result<Vec<u8>, Transp
 }
 
 /// Signs every GET the federation library makes with the instance actor's key
-/// (through our constant-time signer), and applies [`check_url`] first.
+/// (through our constant-time signer), and applies [`check_url`] and the
+/// per-server fetch limit first. Every fetch happens because of what a
+/// remote server sent, so this one place bounds what they can make us
+/// fetch; a refusal carries [`crate::limits::Limited`] for the caller to
+/// answer 429.
 pub struct SignedFetches {
     pub signer: crate::keys::Signer,
     pub key_id: String,
     pub allow_private_addresses: bool,
+    pub limits: crate::limits::Limits,
 }
 
 #[async_trait::async_trait]
@@ -121,6 +126,9 @@ impl reqwest_middleware::Middleware for SignedFetches {
     ) -> reqwest_middleware::Result<reqwest::Response> {
         check_url(request.url(), self.allow_private_addresses)
             .map_err(|e| reqwest_middleware::Error::Middleware(e.into()))?;
+        self.limits
+            .fetch_from(&crate::domains::host_and_port(request.url()))
+            .map_err(|limited| reqwest_middleware::Error::Middleware(limited.into()))?;
         if request.method() == reqwest::Method::GET {
             let headers = signatures::sign_get(
                 &self.signer,

@@ -51,6 +51,8 @@ pub enum SignatureError {
     Invalid,
     #[error("the actor's public key is unusable")]
     BadKey,
+    #[error("the request was signed for {0}, not for this server")]
+    WrongHost(String),
 }
 
 /// A parsed `Signature` header.
