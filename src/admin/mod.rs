@@ -7,13 +7,16 @@ pub mod auth;
 mod deliveries;
 mod domain_blocks;
 mod followers;
+mod imports;
+
+pub use imports::ImportQuery;
 mod organisations;
 mod reactions;
 mod statements;
 
 use axum::{
     Router,
-    routing::{delete, get, post},
+    routing::{delete, get, post, put},
 };
 
 use crate::state::AppState;
@@ -69,6 +72,7 @@ pub fn routes() -> Router<AppState> {
             post(statements::add_signatory),
         )
         .route("/statements/{id}/deliveries", get(statements::deliveries))
+        .route("/imports/{key}", put(imports::import))
         .route("/statements/{id}/reactions", get(reactions::reactions))
         .route("/replies", get(reactions::replies))
         .route("/replies/{id}", delete(reactions::delete_reply))

@@ -51,7 +51,7 @@ fn date(ms: Option<i64>) -> Option<String> {
     ms.map(|ms| from_ms(ms).to_rfc3339())
 }
 
-fn view(state: &AppState, s: Statement) -> StatementView {
+pub(super) fn view(state: &AppState, s: Statement) -> StatementView {
     StatementView {
         url: state.urls.statement(&s.public_id).to_string(),
         signatories: s

@@ -2,7 +2,7 @@
 //! `Update{Organization}` and a deletion as a `Delete{actor}` to every
 //! follower, each in the transaction that makes the change.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ServiceError, ServiceResult, Services, named};
 use crate::{
@@ -14,8 +14,9 @@ use crate::{
     vocabulary::{Activity, activities},
 };
 
-/// A new organisation, as the editor describes it.
-#[derive(Deserialize)]
+/// A new organisation, as the editor describes it (the admin API reads
+/// it; the CLI builds it from flags or an organisations file).
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewProfile {
     pub handle: String,
@@ -37,22 +38,42 @@ pub struct NewProfile {
 
 /// Changes to a profile: every field optional; `null` clears the optional
 /// ones.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileChanges {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub handle: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
-    #[serde(default, deserialize_with = "super::nullable")]
+    #[serde(
+        default,
+        deserialize_with = "super::nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub website: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<ProfileField>>,
-    #[serde(default, deserialize_with = "super::nullable")]
+    #[serde(
+        default,
+        deserialize_with = "super::nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub avatar_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "super::nullable")]
+    #[serde(
+        default,
+        deserialize_with = "super::nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub header_url: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub manually_approves_followers: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub discoverable: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub indexable: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub approve_replies: Option<bool>,
 }
 

@@ -125,6 +125,9 @@ pub struct ActivityToSend {
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct DeliveryCounts {
     pub queued: i64,
+    /// Of `queued`, those whose earlier attempts failed and that wait for
+    /// their next one: every other delivery has had its first try.
+    pub retrying: i64,
     pub sending: i64,
     pub delivered: i64,
     pub failed: i64,
@@ -255,12 +258,15 @@ impl Store {
                 if let Some(transition) = &transition {
                     let changed = match transition {
                         Transition::Publish { statement_id, at } => sqlx::query(sqlx::AssertSqlSafe(format!(
-                            "UPDATE statements SET state = 'published', published_at = $2, updated_at = $2 \
+                            "UPDATE statements SET state = 'published', published_at = $2, updated_at = $3 \
                              WHERE id = $1 AND {}",
                             Change::Publish.guard()
                         )))
                         .bind(statement_id)
                         .bind(at)
+                        // Not `at`: an import is published at its original
+                        // date, but it changes the site now (feeds' Last-Modified).
+                        .bind(now)
                         .execute(&mut *tx)
                         .await?
                         .rows_affected(),
@@ -822,22 +828,28 @@ impl Store {
 
     /// Counts per state, over everything or one statement's activities.
     pub async fn delivery_counts(&self, statement_id: Option<i64>) -> StoreResult<DeliveryCounts> {
-        let rows: Vec<(String, i64)> = on_pool!(self, |pool| {
+        let rows: Vec<(String, i64, i64)> = on_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT d.state, COUNT(*) FROM deliveries d \
-                 JOIN outbound_activities a ON a.id = d.activity_id \
-                 WHERE $1 IS NULL OR a.statement_id = $1 GROUP BY d.state",
+                "SELECT d.state, CAST(CASE WHEN d.attempts > 0 THEN 1 ELSE 0 END AS BIGINT), COUNT(*) \
+                 FROM deliveries d JOIN outbound_activities a ON a.id = d.activity_id \
+                 WHERE $1 IS NULL OR a.statement_id = $1 \
+                 GROUP BY d.state, CAST(CASE WHEN d.attempts > 0 THEN 1 ELSE 0 END AS BIGINT)",
             )
             .bind(statement_id)
             .fetch_all(pool)
             .await
         })?;
         let mut counts = DeliveryCounts::default();
-        for (state, n) in rows {
+        for (state, retried, n) in rows {
             match state.as_str() {
-                "queued" => counts.queued = n,
-                "sending" => counts.sending = n,
-                "delivered" => counts.delivered = n,
+                "queued" => {
+                    counts.queued += n;
+                    if retried == 1 {
+                        counts.retrying += n;
+                    }
+                }
+                "sending" => counts.sending += n,
+                "delivered" => counts.delivered += n,
                 _ => counts.failed += n,
             }
         }
