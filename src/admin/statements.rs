@@ -2,6 +2,8 @@
 //! statements; add signatories; follow their deliveries; pin them. Each
 //! handler calls one function of `services::statements`.
 
+use std::collections::BTreeMap;
+
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +15,7 @@ use crate::{
     error::{ApiJson, ApiPath, ApiQuery, AppError},
     services::statements::{self, Changes, Draft, Listing},
     state::AppState,
-    statements::Statement,
+    statements::{Statement, TranslationText},
     store::from_ms,
 };
 
@@ -38,6 +40,8 @@ pub struct StatementView {
     original_date: Option<String>,
     disclaimer: Option<String>,
     quote_policy: &'static str,
+    /// The statement in other languages, by language tag.
+    translations: BTreeMap<String, TranslationText>,
     status: &'static str,
     publish_at: Option<String>,
     published_at: Option<String>,
@@ -74,6 +78,11 @@ pub(super) fn view(state: &AppState, s: Statement) -> StatementView {
         original_date: s.original_date,
         disclaimer: s.disclaimer,
         quote_policy: s.quote_policy.as_str(),
+        translations: s
+            .translations
+            .iter()
+            .map(|t| (t.language.clone(), t.text()))
+            .collect(),
         status: s.state.as_str(),
         publish_at: date(s.publish_at),
         published_at: date(s.published_at),

@@ -146,6 +146,9 @@ impl StatementFile {
             fields.entry(clearable).or_insert(Value::Null);
         }
         fields.entry("tags").or_insert(Value::Array(Vec::new()));
+        fields
+            .entry("translations")
+            .or_insert(Value::Object(Map::new()));
         fields.insert("body".into(), Value::String(self.body.clone()));
         self.typed(fields)
     }
@@ -188,7 +191,7 @@ impl StatementFile {
                 _ => path,
             };
             let hint = if inner.starts_with("unknown field") {
-                " (fields: title, signatories, language, original_date, tags, format, summary, content_warning, disclaimer, quote_policy, publish_at)"
+                " (fields: title, signatories, language, original_date, tags, format, summary, content_warning, disclaimer, quote_policy, publish_at, translations)"
             } else {
                 ""
             };

@@ -7,7 +7,7 @@
 //! activities, so a statement is never published twice (two processes
 //! racing on a scheduled one) nor marked published without them.
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -18,7 +18,8 @@ use crate::{
     delivery::Outgoing,
     organisations::{Invalid, Organisation},
     statements::{
-        Change, Content, MAX_SIGNATORIES, State, Statement, ValidContent, parse_publish_at,
+        Change, Content, MAX_SIGNATORIES, State, Statement, TranslationText, ValidContent,
+        parse_publish_at,
     },
     store::{NewStatement, StatementFilter, StoreError, StoreResult, Transition},
     vocabulary::{Activity, statement},
@@ -48,6 +49,9 @@ pub struct Draft {
     pub publish: bool,
     /// RFC 3339.
     pub publish_at: Option<String>,
+    /// The statement in other languages, by language tag (not its own).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub translations: BTreeMap<String, TranslationText>,
 }
 
 /// How a draft reaches the fediverse when it is published.
@@ -124,6 +128,10 @@ pub struct Changes {
         skip_serializing_if = "Option::is_none"
     )]
     pub publish_at: Option<Option<String>>,
+    /// Every translation the statement is to have (`{}`: none); absent
+    /// leaves them as they are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub translations: Option<BTreeMap<String, TranslationText>>,
 }
 
 /// Which statements a listing shows.
@@ -248,6 +256,7 @@ pub async fn preview(services: &Services, draft: &Draft) -> ServiceResult<Previe
         original_date: content.original_date,
         disclaimer: content.disclaimer,
         quote_policy: content.quote_policy,
+        translations: content.translations,
         state: State::Draft,
         publish_at: None,
         published_at: Some(now),
@@ -277,6 +286,7 @@ impl Draft {
             original_date: self.original_date.clone(),
             disclaimer: self.disclaimer.clone(),
             quote_policy: self.quote_policy.clone(),
+            translations: self.translations.clone(),
         }
     }
 }
@@ -511,6 +521,13 @@ pub async fn update(
                 .quote_policy
                 .unwrap_or(current.quote_policy.as_str().to_string()),
         ),
+        translations: changes.translations.unwrap_or_else(|| {
+            current
+                .translations
+                .iter()
+                .map(|t| (t.language.clone(), t.text()))
+                .collect()
+        }),
     }
     .validate()?;
     let publish_at = match &changes.publish_at {

@@ -274,7 +274,7 @@ impl Store {
                             let mut changed = sqlx::query(sqlx::AssertSqlSafe(format!(
                                 "UPDATE statements SET title = $3, body = $4, summary = $5, content_warning = $6, \
                                  language = $7, tags = $8, format = $9, original_date = $10, disclaimer = $11, \
-                                 quote_policy = $13, body_html = $14, page_html = $15, updated_at = $12, edited_at = CASE WHEN state = 'published' THEN $12 ELSE edited_at END \
+                                 quote_policy = $13, body_html = $14, page_html = $15, translations = $16, updated_at = $12, edited_at = CASE WHEN state = 'published' THEN $12 ELSE edited_at END \
                                  WHERE id = $1 AND state = $2 AND {}",
                                 Change::Edit.guard()
                             )))
@@ -293,6 +293,7 @@ impl Store {
                             .bind(c.quote_policy.as_str())
                             .bind(&c.rendered.federated)
                             .bind(&c.rendered.page)
+                            .bind(super::statements::translations_json(&c.translations))
                             .execute(&mut *tx)
                             .await?
                             .rows_affected();
