@@ -67,6 +67,19 @@ pub struct Config {
     /// secure mode). WebFinger, NodeInfo, host-meta and the instance actor
     /// stay open.
     pub authorized_fetch: bool,
+    /// Uploaded images (statements' attachments, avatars, headers) are
+    /// kept here, by content hash, unless `media_s3_bucket` is set.
+    pub media_dir: String,
+    /// The largest image file an upload may be.
+    pub max_media_bytes: usize,
+    /// An S3-compatible bucket for media instead of `media_dir` (when
+    /// several web processes run on several machines). Credentials and
+    /// region come from the usual `AWS_*` environment variables.
+    pub media_s3_bucket: Option<String>,
+    /// The S3 endpoint, for stores other than AWS (MinIO, Garage, R2…).
+    pub media_s3_endpoint: Option<String>,
+    /// How long an upload that no statement or profile uses is kept.
+    pub media_unused_hours: u64,
 }
 
 impl Default for Config {
@@ -87,6 +100,11 @@ impl Default for Config {
             approve_replies: false,
             public_follower_lists: false,
             max_admin_body_bytes: 256 * 1024,
+            media_dir: "data/media".into(),
+            max_media_bytes: 16 * 1024 * 1024,
+            media_s3_bucket: None,
+            media_s3_endpoint: None,
+            media_unused_hours: 24,
             max_inbox_body_bytes: 1024 * 1024,
             log: "info".into(),
             metrics_listen: None,

@@ -102,6 +102,7 @@ impl From<ServiceError> for AppError {
             ServiceError::Conflict(why) => AppError::Conflict(why),
             ServiceError::Unauthorized(why) => AppError::Unauthorized(why),
             ServiceError::Limited(why, after) => AppError::TooManyRequests(why, after),
+            ServiceError::Unsupported(why) => AppError::UnsupportedMediaType(why),
             ServiceError::Store(err) => err.into(),
             ServiceError::Internal(err) => AppError::Internal(err),
         }

@@ -16,6 +16,7 @@ pub mod html;
 pub mod instance;
 pub mod keys;
 pub mod limits;
+pub mod media;
 pub mod ops;
 pub mod organisations;
 pub mod secrets;

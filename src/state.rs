@@ -68,6 +68,8 @@ impl AppState {
             documents: documents.clone(),
             disclaimer: config.disclaimer.clone(),
             approve_replies: config.approve_replies,
+            files: crate::media::Files::from_config(&config)?,
+            media_unused_hours: config.media_unused_hours,
         };
         Ok(AppState(Arc::new(StateInner {
             config,

@@ -99,6 +99,11 @@ impl Urls {
         self.join(&format!("/statements/{public_id}"))
     }
 
+    /// An uploaded image's file (or thumbnail), by its stored name.
+    pub fn media(&self, file: &str) -> Url {
+        self.join(&format!("/media/{file}"))
+    }
+
     /// The web page of a statement's translation into `language`.
     pub fn statement_in(&self, public_id: &str, language: &str) -> Url {
         self.join(&format!("/statements/{public_id}/{language}"))

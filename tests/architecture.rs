@@ -18,6 +18,7 @@ const LEAVES: &[&str] = &[
     "html",
     "keys",
     "limits",
+    "media",
     "organisations",
     "secrets",
     "statements",

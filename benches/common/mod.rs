@@ -124,6 +124,10 @@ pub fn start_process(
     cmd.arg(command)
         .env("BROADSIDE_CONFIG", "/nonexistent.toml")
         .env("BROADSIDE_DATABASE_URL", db_url)
+        .env(
+            "BROADSIDE_MEDIA_DIR",
+            std::env::temp_dir().join(format!("broadside-bench-media-{port}")),
+        )
         .env("BROADSIDE_LISTEN", format!("127.0.0.1:{port}"))
         .env(
             "BROADSIDE_BASE_URL",

@@ -8,6 +8,7 @@ mod deliveries;
 mod domain_blocks;
 mod followers;
 mod imports;
+pub mod media;
 
 pub use imports::ImportQuery;
 mod organisations;
@@ -21,7 +22,9 @@ use axum::{
 
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
+/// The admin API. `max_media_bytes` bounds an upload's body (the rest keep
+/// the admin body limit the caller sets).
+pub fn routes(max_media_bytes: usize) -> Router<AppState> {
     Router::new()
         .route(
             "/organisations",
@@ -73,6 +76,16 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/statements/{id}/deliveries", get(statements::deliveries))
         .route("/imports/{key}", put(imports::import))
+        .route(
+            "/media",
+            post(media::upload).layer(axum::extract::DefaultBodyLimit::max(
+                max_media_bytes + 64 * 1024,
+            )),
+        )
+        .route(
+            "/media/{id}",
+            get(media::show).patch(media::update).delete(media::delete),
+        )
         .route("/statements/{id}/reactions", get(reactions::reactions))
         .route("/replies", get(reactions::replies))
         .route("/replies/{id}", delete(reactions::delete_reply))

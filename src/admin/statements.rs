@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     auth::Admin,
     deliveries::{DeliveryQuery, DeliveryReport, report},
+    media::MediaView,
 };
 use crate::{
     error::{ApiJson, ApiPath, ApiQuery, AppError},
@@ -42,6 +43,8 @@ pub struct StatementView {
     quote_policy: &'static str,
     /// The statement in other languages, by language tag.
     translations: BTreeMap<String, TranslationText>,
+    /// Its images, in order.
+    media: Vec<MediaView>,
     status: &'static str,
     publish_at: Option<String>,
     published_at: Option<String>,
@@ -78,6 +81,11 @@ pub(super) fn view(state: &AppState, s: Statement) -> StatementView {
         original_date: s.original_date,
         disclaimer: s.disclaimer,
         quote_policy: s.quote_policy.as_str(),
+        media: s
+            .media
+            .iter()
+            .map(|m| MediaView::of_attachment(state, m))
+            .collect(),
         translations: s
             .translations
             .iter()
@@ -147,13 +155,22 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /api/v1/statements/{id}/publish`
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PublishQuery {
+    /// Publish even though an image has no alt text.
+    #[serde(default)]
+    allow_missing_alt: bool,
+}
+
+/// `POST /api/v1/statements/{id}/publish?allow_missing_alt=`
 pub async fn publish_now(
     State(state): State<AppState>,
     _admin: Admin,
     ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<PublishQuery>,
 ) -> Result<Json<StatementView>, AppError> {
-    let statement = statements::publish_now(&state.services, &id).await?;
+    let statement = statements::publish_now(&state.services, &id, query.allow_missing_alt).await?;
     Ok(Json(view(&state, statement)))
 }
 

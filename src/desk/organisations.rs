@@ -248,6 +248,9 @@ pub async fn update(
         discoverable: None,
         indexable: None,
         approve_replies: Some(fields.approve_replies),
+        // Uploads go through the API (or the URL of one it served).
+        avatar_media: None,
+        header_media: None,
     };
     match service::update(&state.services, &handle, changes).await {
         Ok(_) => done(&format!("/admin/organisations/{handle}")),

@@ -250,6 +250,8 @@ impl Fields {
             publish_at: self.publish_at(),
             // The desk has no translation fields yet: the API and the CLI do.
             translations: Default::default(),
+            media: Vec::new(),
+            allow_missing_alt: false,
         }
     }
 
@@ -268,6 +270,8 @@ impl Fields {
             publish_at: None,
             // Left as they are: the form does not show them.
             translations: None,
+            media: None,
+            allow_missing_alt: false,
         }
     }
 }
@@ -527,7 +531,7 @@ pub async fn publish(
     form: DeskForm,
 ) -> DeskResult {
     editor.check(&form)?;
-    service::publish_now(&state.services, &id).await?;
+    service::publish_now(&state.services, &id, false).await?;
     done(&format!("/admin/statements/{id}/deliveries"))
 }
 

@@ -18,6 +18,7 @@
 pub mod domain_blocks;
 pub mod editors;
 pub mod follows;
+pub mod media;
 pub mod moderation;
 pub mod organisations;
 pub mod reactions;
@@ -43,6 +44,10 @@ pub struct Services {
     pub disclaimer: String,
     /// Replies skip the moderation queue everywhere.
     pub approve_replies: bool,
+    /// Where uploaded images are kept.
+    pub files: crate::media::Files,
+    /// How long an upload nothing uses is kept.
+    pub media_unused_hours: u64,
 }
 
 /// Why a service refused or failed. Refusals change nothing.
@@ -60,6 +65,9 @@ pub enum ServiceError {
     /// Wrong credentials.
     #[error("{0}")]
     Unauthorized(String),
+    /// Not a kind of file we take (an upload that is not an image).
+    #[error("{0}")]
+    Unsupported(String),
     /// Too many attempts: try again after the duration.
     #[error("{0}")]
     Limited(String, std::time::Duration),

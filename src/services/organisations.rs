@@ -75,6 +75,13 @@ pub struct ProfileChanges {
     pub indexable: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approve_replies: Option<bool>,
+    /// An upload (`POST /api/v1/media`) to be the avatar, served by us, in
+    /// place of `avatar_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avatar_media: Option<String>,
+    /// An upload to be the header image, in place of `header_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_media: Option<String>,
 }
 
 /// The live organisation `handle`, or `NotFound` naming it.
@@ -133,12 +140,55 @@ pub async fn update(
     input: ProfileChanges,
 ) -> ServiceResult<Organisation> {
     let org = find(services, handle).await?;
-    if input.handle.is_some_and(|h| h != org.handle) {
+    if input.handle.as_ref().is_some_and(|h| *h != org.handle) {
         return Err(Invalid::new(
             "handle",
             "cannot be changed: it is part of the organisation's fediverse address",
         )
         .into());
+    }
+    if input.avatar_media.is_some() && input.avatar_url.is_some() {
+        return Err(
+            Invalid::new("avatar_media", "give avatar_media or avatar_url, not both").into(),
+        );
+    }
+    if input.header_media.is_some() && input.header_url.is_some() {
+        return Err(
+            Invalid::new("header_media", "give header_media or header_url, not both").into(),
+        );
+    }
+    let mut input = input;
+    input.handle = None;
+    for (role, upload) in [
+        ("avatar", input.avatar_media.take()),
+        ("header", input.header_media.take()),
+    ] {
+        let Some(upload) = upload else { continue };
+        let field = format!("{role}_media");
+        let found = match services.store.media(&upload).await {
+            Ok(found) => found,
+            Err(StoreError::NotFound) => {
+                return Err(Invalid::new(field, format!("no upload {upload}")).into());
+            }
+            Err(err) => return Err(err.into()),
+        };
+        match services
+            .store
+            .set_profile_media(org.id, role, &upload)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
+                return Err(Invalid::new(field, format!("{upload} is used elsewhere")).into());
+            }
+            Err(err) => return Err(err.into()),
+        }
+        let url = Some(Some(services.urls.media(&found.file).to_string()));
+        if role == "avatar" {
+            input.avatar_url = url;
+        } else {
+            input.header_url = url;
+        }
     }
     let profile = Profile {
         name: input.name.unwrap_or(org.name.clone()),

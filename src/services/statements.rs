@@ -12,7 +12,7 @@ use std::{collections::BTreeMap, time::Duration};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::{ServiceError, ServiceResult, Services, named, nullable, organisations};
+use super::{ServiceError, ServiceResult, Services, media, named, nullable, organisations};
 use crate::{
     clock::{from_ms, now_ms},
     delivery::Outgoing,
@@ -52,6 +52,12 @@ pub struct Draft {
     /// The statement in other languages, by language tag (not its own).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub translations: BTreeMap<String, TranslationText>,
+    /// Uploaded images (`POST /api/v1/media`), at most four, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<String>,
+    /// Publish even though an image has no alt text.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_missing_alt: bool,
 }
 
 /// How a draft reaches the fediverse when it is published.
@@ -132,6 +138,13 @@ pub struct Changes {
     /// leaves them as they are.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub translations: Option<BTreeMap<String, TranslationText>>,
+    /// Every image the statement is to carry (`[]`: none); absent leaves
+    /// them as they are. Giving them again picks up edited alt text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<Vec<String>>,
+    /// Keep (or publish) images without alt text.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_missing_alt: bool,
 }
 
 /// Which statements a listing shows.
@@ -239,7 +252,8 @@ pub struct Preview {
 }
 
 pub async fn preview(services: &Services, draft: &Draft) -> ServiceResult<Preview> {
-    let content = draft.content().validate()?;
+    let mut content = draft.content().validate()?;
+    content.media = media::attachments(services, &draft.media, None).await?;
     let signed = signatories(services, &draft.signatories).await?;
     let now = now_ms();
     let statement = Statement {
@@ -257,6 +271,7 @@ pub async fn preview(services: &Services, draft: &Draft) -> ServiceResult<Previe
         disclaimer: content.disclaimer,
         quote_policy: content.quote_policy,
         translations: content.translations,
+        media: content.media,
         state: State::Draft,
         publish_at: None,
         published_at: Some(now),
@@ -294,7 +309,7 @@ impl Draft {
 /// Writes a new statement: a draft, scheduled with `publish_at`, or
 /// published at once with `publish`.
 pub async fn create(services: &Services, draft: Draft) -> ServiceResult<Statement> {
-    let content = draft.content().validate()?;
+    let mut content = draft.content().validate()?;
     let signatory_ids = signatory_ids(services, &draft.signatories).await?;
     let publish_at = draft
         .publish_at
@@ -305,6 +320,10 @@ pub async fn create(services: &Services, draft: Draft) -> ServiceResult<Statemen
         return Err(
             Invalid::new("publish_at", "give either publish or publish_at, not both").into(),
         );
+    }
+    content.media = media::attachments(services, &draft.media, None).await?;
+    if draft.publish || publish_at.is_some() {
+        media::check_alt(&content.media, draft.allow_missing_alt)?;
     }
     let created = services
         .store
@@ -369,9 +388,11 @@ pub async fn import(
         )
         .into());
     }
-    let content = draft.content().validate()?;
+    let mut content = draft.content().validate()?;
     let at = original_instant(content.original_date.as_deref())?;
     let signatory_ids = signatory_ids(services, &draft.signatories).await?;
+    content.media = media::attachments(services, &draft.media, None).await?;
+    media::check_alt(&content.media, draft.allow_missing_alt)?;
     if let Some(existing) = services.store.statement_by_import_key(key).await? {
         return Ok(Imported::Unchanged(existing));
     }
@@ -530,6 +551,11 @@ pub async fn update(
         }),
     }
     .validate()?;
+    let mut content = content;
+    content.media = match &changes.media {
+        Some(ids) => media::attachments(services, ids, Some(current.id)).await?,
+        None => current.media.clone(),
+    };
     let publish_at = match &changes.publish_at {
         Some(Some(at)) => Some(Some(parse_publish_at(at)?)),
         Some(None) => Some(None),
@@ -538,6 +564,13 @@ pub async fn update(
     if publish_at.is_some() && current.state == State::Published {
         return Err(Invalid::new("publish_at", "the statement is already published").into());
     }
+    let goes_out = match publish_at {
+        Some(at) => at.is_some(),
+        None => current.state != State::Draft,
+    };
+    if goes_out && (changes.media.is_some() || publish_at.is_some()) {
+        media::check_alt(&content.media, changes.allow_missing_alt)?;
+    }
     if !edit(services, &current, content, publish_at).await? {
         return Err(ServiceError::Conflict(CHANGED_MEANWHILE.into()));
     }
@@ -545,8 +578,15 @@ pub async fn update(
 }
 
 /// Publishes a draft or scheduled statement now.
-pub async fn publish_now(services: &Services, public_id: &str) -> ServiceResult<Statement> {
+pub async fn publish_now(
+    services: &Services,
+    public_id: &str,
+    allow_missing_alt: bool,
+) -> ServiceResult<Statement> {
     let statement = find(services, public_id).await?;
+    if statement.state != State::Published {
+        media::check_alt(&statement.media, allow_missing_alt)?;
+    }
     if statement.state == State::Published
         || !publish(services, &statement, now_ms(), Audience::Followers).await?
     {
@@ -797,11 +837,19 @@ async fn delete(services: &Services, statement: &Statement) -> StoreResult<bool>
 
 /// How often the scheduler looks for statements whose time has come.
 const SCHEDULER_INTERVAL: Duration = Duration::from_secs(1);
+/// The media sweep runs every this many scheduler turns (5 s).
+const MEDIA_SWEEP_EVERY: u64 = 5;
 
 /// Publishes scheduled statements when their time comes, also those that
 /// fell due while no process was running. Safe to run in every process.
+/// Also sweeps media nothing needs any more, every `MEDIA_SWEEP_EVERY` turns.
 pub async fn run_scheduler(services: Services, mut shutdown: watch::Receiver<bool>) {
+    let mut turn: u64 = 0;
     loop {
+        if turn.is_multiple_of(MEDIA_SWEEP_EVERY) {
+            media::sweep(&services).await;
+        }
+        turn += 1;
         match services.store.due_statements(now_ms()).await {
             Ok(due) => {
                 for public_id in due {

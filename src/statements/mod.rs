@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     html,
+    media::Attachment,
     organisations::{Invalid, Organisation, check_len},
 };
 
@@ -33,6 +34,8 @@ pub struct Statement {
     pub quote_policy: QuotePolicy,
     /// The statement in other languages than its own, by language tag.
     pub translations: Vec<Translation>,
+    /// Its images, in order.
+    pub media: Vec<Attachment>,
     pub state: State,
     pub publish_at: Option<i64>,
     pub published_at: Option<i64>,
@@ -59,6 +62,7 @@ impl Statement {
             disclaimer: c.disclaimer,
             quote_policy: c.quote_policy,
             translations: c.translations,
+            media: c.media,
             ..self.clone()
         }
     }
@@ -333,6 +337,9 @@ pub struct ValidContent {
     pub disclaimer: Option<String>,
     pub quote_policy: QuotePolicy,
     pub translations: Vec<Translation>,
+    /// The images, as `services::statements` resolved them (validation
+    /// leaves this empty: uploads are looked up in the store).
+    pub media: Vec<Attachment>,
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -413,6 +420,7 @@ impl Content {
         };
         let translations = validate_translations(self.translations, language.as_deref())?;
         Ok(ValidContent {
+            media: Vec::new(),
             translations,
             quote_policy,
             title,

@@ -274,7 +274,7 @@ impl Store {
                             let mut changed = sqlx::query(sqlx::AssertSqlSafe(format!(
                                 "UPDATE statements SET title = $3, body = $4, summary = $5, content_warning = $6, \
                                  language = $7, tags = $8, format = $9, original_date = $10, disclaimer = $11, \
-                                 quote_policy = $13, body_html = $14, page_html = $15, translations = $16, updated_at = $12, edited_at = CASE WHEN state = 'published' THEN $12 ELSE edited_at END \
+                                 quote_policy = $13, body_html = $14, page_html = $15, translations = $16, media = $17, updated_at = $12, edited_at = CASE WHEN state = 'published' THEN $12 ELSE edited_at END \
                                  WHERE id = $1 AND state = $2 AND {}",
                                 Change::Edit.guard()
                             )))
@@ -294,11 +294,13 @@ impl Store {
                             .bind(&c.rendered.federated)
                             .bind(&c.rendered.page)
                             .bind(super::statements::translations_json(&c.translations))
+                            .bind(super::statements::media_json(&c.media))
                             .execute(&mut *tx)
                             .await?
                             .rows_affected();
                             if changed == 1 {
                                 super::statements::write_tags!(tx, *statement_id, &c.tags).await?;
+                                super::media::attach_media!(tx, *statement_id, &super::statements::media_ids(&c.media)).await?;
                             }
                             if let (1, Some(publish_at)) = (changed, publish_at) {
                                 changed = sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -13,6 +13,7 @@
 pub(crate) mod deliveries;
 mod editors;
 mod followers;
+pub(crate) mod media;
 mod organisations;
 mod reactions;
 mod remote_actors;
@@ -32,6 +33,7 @@ pub(crate) use deliveries::INSERT_CHUNK;
 pub use deliveries::*;
 pub use editors::*;
 pub use followers::*;
+pub use media::NewMedia;
 pub use organisations::*;
 pub use reactions::*;
 pub use remote_actors::*;
@@ -57,6 +59,9 @@ impl From<sqlx::Error> for StoreError {
         match &err {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            sqlx::Error::Protocol(why) if why.starts_with(media::HELD_ELSEWHERE) => {
+                StoreError::Conflict
+            }
             _ => StoreError::Database(err),
         }
     }

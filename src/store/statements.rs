@@ -1,6 +1,7 @@
 //! Statements, their signatories in order, and pinned statements.
 
 use super::{Store, StoreError, StoreResult, now_ms, on_pool};
+use crate::media::Attachment;
 use crate::statements::{
     Change, Format, QuotePolicy, Rendered, State, Statement, Translation, ValidContent,
 };
@@ -22,6 +23,7 @@ struct StatementRow {
     disclaimer: Option<String>,
     quote_policy: String,
     translations: String,
+    media: String,
     state: String,
     publish_at: Option<i64>,
     published_at: Option<i64>,
@@ -33,7 +35,7 @@ struct StatementRow {
 macro_rules! statement_columns {
     () => {
         "id, public_id, title, body, body_html, page_html, summary, content_warning, language, tags, format, \
-         original_date, disclaimer, quote_policy, translations, state, publish_at, published_at, edited_at, created_at, updated_at"
+         original_date, disclaimer, quote_policy, translations, media, state, publish_at, published_at, edited_at, created_at, updated_at"
     };
 }
 
@@ -65,6 +67,14 @@ pub(super) fn tags_json(tags: &[String]) -> String {
 
 pub(super) fn translations_json(translations: &[Translation]) -> String {
     serde_json::to_string(translations).expect("translations serialise")
+}
+
+pub(super) fn media_json(media: &[Attachment]) -> String {
+    serde_json::to_string(media).expect("attachments serialise")
+}
+
+pub(super) fn media_ids(media: &[Attachment]) -> Vec<String> {
+    media.iter().map(|m| m.id.clone()).collect()
 }
 
 /// The key a tag is matched by: `Solidarity` and `solidarity` are one tag.
@@ -124,6 +134,7 @@ impl StatementRow {
             tags: serde_json::from_str(&row.tags).map_err(|_| corrupt("tags"))?,
             translations: serde_json::from_str(&row.translations)
                 .map_err(|_| corrupt("translations"))?,
+            media: serde_json::from_str(&row.media).map_err(|_| corrupt("media"))?,
             format: Format::parse(&row.format).ok_or_else(|| corrupt("format"))?,
             state: State::parse(&row.state).ok_or_else(|| corrupt("state"))?,
             quote_policy: QuotePolicy::parse(&row.quote_policy)
@@ -158,8 +169,8 @@ impl Store {
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO statements (public_id, title, body, summary, content_warning, language, tags, \
                      format, original_date, disclaimer, state, publish_at, created_at, updated_at, quote_policy, \
-                     body_html, page_html, import_key, translations) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16, $17, $18) RETURNING id",
+                     body_html, page_html, import_key, translations, media) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16, $17, $18, $19) RETURNING id",
                 )
                 .bind(new.public_id)
                 .bind(&c.title)
@@ -179,8 +190,10 @@ impl Store {
                 .bind(&c.rendered.page)
                 .bind(new.import_key)
                 .bind(translations_json(&c.translations))
+                .bind(media_json(&c.media))
                 .fetch_one(&mut *tx)
                 .await?;
+                super::media::attach_media!(tx, id, &media_ids(&c.media)).await?;
                 write_tags!(tx, id, &c.tags).await?;
                 for (position, organisation_id) in new.signatory_ids.iter().enumerate() {
                     sqlx::query(

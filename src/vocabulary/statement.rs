@@ -35,7 +35,9 @@ pub fn context() -> Value {
             "QuoteRequest": "https://w3id.org/fep/044f#QuoteRequest",
             "interactingObject": { "@id": "gts:interactingObject", "@type": "@id" },
             "interactionTarget": { "@id": "gts:interactionTarget", "@type": "@id" },
-            "preview": { "@id": "https://w3id.org/fep/b2b8/preview", "@type": "@id" }
+            "preview": { "@id": "https://w3id.org/fep/b2b8/preview", "@type": "@id" },
+            "blurhash": "toot:blurhash",
+            "focalPoint": { "@container": "@list", "@id": "toot:focalPoint" }
         }
     ])
 }
@@ -175,6 +177,32 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
             );
         }
         object["contentMap"] = Value::Object(content_map);
+    }
+    if !statement.media.is_empty() {
+        // As Mastodon reads them (docs/interop.md §4): `url` a string,
+        // `name` the alt text.
+        let attachments: Vec<Value> = statement
+            .media
+            .iter()
+            .map(|m| {
+                let mut image = json!({
+                    "type": "Image",
+                    "mediaType": m.mime_type,
+                    "url": urls.media(&m.file),
+                    "width": m.width,
+                    "height": m.height,
+                    "blurhash": m.blurhash,
+                });
+                if let Some(alt) = &m.description {
+                    image["name"] = json!(alt);
+                }
+                if let Some((x, y)) = m.focus {
+                    image["focalPoint"] = json!([x, y]);
+                }
+                image
+            })
+            .collect();
+        object["attachment"] = Value::Array(attachments);
     }
     if let Some(edited) = statement.edited_at {
         // Milliseconds: Mastodon applies an edit only if `updated` is later

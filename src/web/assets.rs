@@ -74,3 +74,40 @@ pub async fn asset(Path(name): Path<String>) -> Result<Response, AppError> {
     );
     Ok(response)
 }
+
+/// `GET /media/{name}`: an uploaded image, as we re-encoded it. Names are
+/// content hashes, so a file never changes: cached for a year. Served with
+/// a sandboxing CSP, so that even a file that were somehow not an image
+/// could run nothing.
+pub async fn media(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    use crate::media::files;
+    if !files::is_valid_name(&name) {
+        return Err(AppError::not_found(format!("no file {name}")));
+    }
+    let Some(bytes) = state.services.files.get(&name).await? else {
+        return Err(AppError::not_found(format!("no file {name}")));
+    };
+    let mut response =
+        ([(header::CONTENT_TYPE, files::content_type(&name))], bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    Ok(response)
+}

@@ -58,6 +58,7 @@ pub fn routes() -> Router<AppState> {
         .route("/tags/{tag}", get(tag))
         .route("/tags/{tag}/feed.atom", get(feeds::tag))
         .route("/assets/{name}", get(assets::asset))
+        .route("/media/{name}", get(assets::media))
         .layer(axum::middleware::from_fn(compress_if_asked))
 }
 

@@ -141,6 +141,8 @@ pub struct StatementPage {
     /// Every language the statement reads in (none when it has no
     /// translations), the statement's own first.
     pub languages: Vec<LanguageLink>,
+    /// Its images, with their alt text.
+    pub images: Vec<ImageView>,
     pub language: Option<String>,
     pub summary: Option<String>,
     pub content_warning: Option<String>,
@@ -155,6 +157,32 @@ pub struct StatementPage {
     pub description: String,
     pub image: Option<String>,
     pub creator: String,
+}
+
+/// An image of a statement as the page shows it: the thumbnail, linking
+/// to the full image.
+#[derive(Serialize)]
+pub struct ImageView {
+    pub url: String,
+    pub thumbnail_url: String,
+    /// Empty when the editor published it without alt text.
+    pub alt: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl ImageView {
+    fn of(a: &crate::media::Attachment, urls: &Urls) -> ImageView {
+        let side = crate::media::process::THUMBNAIL_SIDE;
+        let scale = (f64::from(side) / f64::from(a.width.max(a.height).max(1))).min(1.0);
+        ImageView {
+            url: urls.media(&a.file).to_string(),
+            thumbnail_url: urls.media(&a.thumbnail).to_string(),
+            alt: a.description.clone().unwrap_or_default(),
+            width: ((f64::from(a.width) * scale).round() as u32).max(1),
+            height: ((f64::from(a.height) * scale).round() as u32).max(1),
+        }
+    }
 }
 
 /// One language a statement can be read in, for the switcher and the
@@ -229,6 +257,11 @@ impl StatementPage {
             url: urls.statement(&statement.public_id).to_string(),
             page_url: urls.statement(&statement.public_id).to_string(),
             languages: Vec::new(),
+            images: statement
+                .media
+                .iter()
+                .map(|m| ImageView::of(m, urls))
+                .collect(),
             language: statement.language.clone(),
             summary: statement.summary.clone().filter(|s| !s.trim().is_empty()),
             content_warning: statement

@@ -33,6 +33,8 @@ pub struct TestDb {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
     pg: Option<(String, String)>,
+    /// Where servers on this database keep uploaded images.
+    media: tempfile::TempDir,
 }
 
 impl TestDb {
@@ -46,6 +48,7 @@ impl TestDb {
                     url,
                     _dir: Some(dir),
                     pg: None,
+                    media: tempfile::tempdir().expect("temp dir"),
                 })
             }
             Backend::Postgres => {
@@ -69,6 +72,7 @@ impl TestDb {
                     url: url.to_string(),
                     _dir: None,
                     pg: Some((admin_url, name)),
+                    media: tempfile::tempdir().expect("temp dir"),
                 })
             }
         }
@@ -76,12 +80,18 @@ impl TestDb {
 }
 
 impl TestDb {
+    /// The folder of uploaded images of servers on this database.
+    pub fn media_dir(&self) -> &std::path::Path {
+        self.media.path()
+    }
+
     /// An existing SQLite file (a restored backup), left in place after.
     pub fn sqlite_at(path: &std::path::Path) -> TestDb {
         TestDb {
             url: format!("sqlite://{}", path.display()),
             _dir: None,
             pg: None,
+            media: tempfile::tempdir().expect("temp dir"),
         }
     }
 }
@@ -129,6 +139,7 @@ pub fn test_config(db: &TestDb, addr: SocketAddr) -> Config {
         base_url: Url::parse(&format!("http://{addr}")).unwrap(),
         listen: addr,
         database_url: db.url.clone(),
+        media_dir: db.media_dir().display().to_string(),
         allow_private_addresses: true,
         ..Config::default()
     }

@@ -59,6 +59,7 @@ impl Process {
         cmd.arg(command)
             .env("BROADSIDE_CONFIG", "/nonexistent.toml")
             .env("BROADSIDE_DATABASE_URL", database_url)
+            .env("BROADSIDE_MEDIA_DIR", log.with_extension("media"))
             .env("BROADSIDE_LISTEN", format!("127.0.0.1:{port}"))
             .env("BROADSIDE_BASE_URL", base_url)
             .env("BROADSIDE_ALLOW_PRIVATE_ADDRESSES", "true")
