@@ -28,21 +28,34 @@ use crate::{
 /// `publish_at`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct Draft {
+    /// The headline (at most 300 characters).
     pub title: String,
+    /// The text, in Markdown (at most 100,000 characters).
     pub body: String,
     /// Handles, the lead first.
     pub signatories: Vec<String>,
+    /// A language tag such as `en` or `pt-BR`.
     pub language: Option<String>,
+    /// A short text shown before the body (at most 2,000 characters).
     pub summary: Option<String>,
+    /// Shown in front of the text by fediverse clients, which hide the
+    /// text behind it (at most 2,000 characters).
     pub content_warning: Option<String>,
+    /// Hashtags, without `#` (at most 20).
     #[serde(default)]
     pub tags: Vec<String>,
+    /// `note` (the default) or `article`.
     pub format: Option<String>,
+    /// When the statement was first made, if earlier: a date such as
+    /// `2022-01-13` or an RFC 3339 time.
     pub original_date: Option<String>,
+    /// Printed under the statement; the instance's disclaimer if absent.
     pub disclaimer: Option<String>,
     /// Who may quote it: anyone (the default), followers or nobody.
     pub quote_policy: Option<String>,
+    /// Publish at once.
     #[serde(default)]
     pub publish: bool,
     /// RFC 3339.
@@ -53,37 +66,59 @@ pub struct Draft {
 /// optional ones.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct Changes {
+    /// The new headline; absent or `null` keeps it.
     pub title: Option<String>,
+    /// The new Markdown text; absent or `null` keeps it.
     pub body: Option<String>,
+    /// A language tag; absent keeps it, `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub language: Option<Option<String>>,
+    /// Absent keeps it, `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub summary: Option<Option<String>>,
+    /// Absent keeps it, `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub content_warning: Option<Option<String>>,
+    /// Replaces every tag; absent or `null` keeps them.
     pub tags: Option<Vec<String>>,
+    /// `note` or `article`; cannot change once published.
     pub format: Option<String>,
+    /// Absent keeps it, `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub original_date: Option<Option<String>>,
+    /// Absent keeps it, `null` clears it (the instance's applies).
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub disclaimer: Option<Option<String>>,
+    /// anyone, followers or nobody; absent or `null` keeps it.
     pub quote_policy: Option<String>,
     /// Drafts and scheduled statements only; `null` makes it a draft again.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub publish_at: Option<Option<String>>,
 }
 
 /// Which statements a listing shows.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Listing {
     /// A signatory's handle.
     pub organisation: Option<String>,
     /// draft, scheduled, published or deleted.
     pub status: Option<String>,
+    /// How many, 1 to 200.
     #[serde(default = "super::default_limit")]
+    #[param(default = super::default_limit)]
     pub limit: i64,
+    /// How many to skip.
     #[serde(default)]
     pub offset: i64,
 }
