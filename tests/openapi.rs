@@ -504,7 +504,10 @@ both_backends!(
         .iter()
         .map(|name| format!("#/components/schemas/{name}"))
         .collect();
-        assert_eq!(bodies, expected, "every body type was tried");
+        assert!(
+            bodies.is_superset(&expected),
+            "every body type was tried: {bodies:?}"
+        );
     }
 );
 

@@ -118,7 +118,7 @@ pub(super) fn complete(document: &mut OpenApi) {
                 .into_iter()
                 .find(|scope| scope.allows(&method, below))
                 .unwrap_or(Scope::Admin);
-            operation.security = Some(vec![SecurityRequirement::new(BEARER, [scope_name(least)])]);
+            operation.security = Some(vec![SecurityRequirement::new(BEARER, [least.name()])]);
             let responses = &mut operation.responses.responses;
             responses.entry("401".into()).or_insert_with(|| {
                 error("No `Authorization: Bearer` token, or one that is unknown or expired.")
@@ -127,7 +127,7 @@ pub(super) fn complete(document: &mut OpenApi) {
                 responses.entry("403".into()).or_insert_with(|| {
                     error(&format!(
                         "The token's scope does not allow this: it needs `{}`.",
-                        scope_name(least)
+                        least.name()
                     ))
                 });
             }
@@ -135,14 +135,6 @@ pub(super) fn complete(document: &mut OpenApi) {
                 .entry("500".into())
                 .or_insert_with(|| error("Something failed on our side (logged, not shown)."));
         }
-    }
-}
-
-fn scope_name(scope: Scope) -> &'static str {
-    match scope {
-        Scope::Read => "read",
-        Scope::Editor => "editor",
-        Scope::Admin => "admin",
     }
 }
 
@@ -208,7 +200,7 @@ pub(super) enum QueryRejected {
     Invalid(ErrorBody),
 }
 
-/// `GET /api/v1/openapi.json`
+/// The OpenAPI document
 ///
 /// This document: OpenAPI 3.1, every operation of the API with its
 /// parameters, request body and responses. Needs no token.
@@ -226,7 +218,7 @@ pub async fn document(State(state): State<AppState>) -> Json<OpenApi> {
     Json(served(&state.config.base_url))
 }
 
-/// `GET /api/v1/docs`
+/// The API reference
 ///
 /// The same document as one HTML page for people: every operation by tag,
 /// its parameters, body fields and responses, and every schema. Needs no
