@@ -9,7 +9,7 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("broadside: {err:#}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(broadside::cli::exit_code(&err))
         }
     }
 }

@@ -99,6 +99,11 @@ impl Urls {
         self.join(&format!("/statements/{public_id}"))
     }
 
+    /// The web page of a statement's translation into `language`.
+    pub fn statement_in(&self, public_id: &str, language: &str) -> Url {
+        self.join(&format!("/statements/{public_id}/{language}"))
+    }
+
     /// The public id of a statement URL of ours (its ActivityPub id).
     pub fn statement_id_of(&self, url: &Url) -> Option<String> {
         if !self.is_local(url) || url.query().is_some() || url.fragment().is_some() {

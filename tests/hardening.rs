@@ -403,6 +403,7 @@ both_backends!(
         // New actors: each costs a fetch, and the server may make us fetch ten
         // (a burst of ten seconds at one a second), not more.
         let mut statuses = Vec::new();
+        let started = std::time::Instant::now();
         for i in 0..14 {
             let name = format!("new{i}");
             let follow = peer.follow(&name, &org);
@@ -424,9 +425,16 @@ both_backends!(
             .iter()
             .filter(|s| **s == StatusCode::ACCEPTED)
             .count();
-        assert_eq!(accepted, 10, "{statuses:?}");
-        assert_eq!(counts(&server, "cras").await, (10, 0));
-        assert_eq!(peer.fetches().len(), 10, "no fetch beyond the limit");
+        // The burst, plus one per whole second the requests took (a loaded
+        // machine is slower than the bucket refills).
+        let refilled = started.elapsed().as_secs() as usize;
+        assert!(
+            (10..=10 + refilled).contains(&accepted),
+            "{statuses:?} in {:?}",
+            started.elapsed()
+        );
+        assert_eq!(counts(&server, "cras").await, (accepted as i64, 0));
+        assert_eq!(peer.fetches().len(), accepted, "no fetch beyond the limit");
         // Known actors cost no fetch, but the server's own rate still holds:
         // 20 requests a burst at 2 a second.
         let follow = peer.follow("new0", &org);

@@ -38,6 +38,7 @@ async fn draft(store: &Store, signer: &Organisation) -> broadside::statements::S
             content: &content,
             state: State::Draft,
             publish_at: None,
+            import_key: None,
             signatory_ids: &[signer.id],
         })
         .await

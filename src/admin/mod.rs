@@ -13,7 +13,10 @@ pub mod auth;
 mod deliveries;
 mod domain_blocks;
 mod followers;
+mod imports;
 pub mod openapi;
+
+pub use imports::ImportQuery;
 mod organisations;
 mod reactions;
 mod statements;
@@ -55,6 +58,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(statements::publish_now))
         .routes(routes!(statements::add_signatory))
         .routes(routes!(statements::deliveries))
+        .routes(routes!(imports::import))
         .routes(routes!(reactions::reactions))
         .routes(routes!(reactions::replies))
         .routes(routes!(reactions::delete_reply))

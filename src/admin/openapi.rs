@@ -59,6 +59,7 @@ pub const BEARER: &str = "bearer";
         (name = "organisations", description = "The organisations that sign statements: each a fediverse account."),
         (name = "followers", description = "Who follows an organisation, and follow requests awaiting an editor."),
         (name = "statements", description = "Joint statements, from draft to deletion, their signatories and pins."),
+        (name = "imports", description = "Statements brought in from an archive, published at their original date and sent to nobody."),
         (name = "deliveries", description = "How the delivery of activities to other servers is going."),
         (name = "moderation", description = "Reactions to statements, replies awaiting moderation, quotes, reports and remote blocks."),
         (name = "domain-blocks", description = "Servers we refuse to federate with (admin tokens only)."),

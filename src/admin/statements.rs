@@ -2,6 +2,8 @@
 //! statements; add signatories; follow their deliveries; pin them. Each
 //! handler calls one function of `services::statements`.
 
+use std::collections::BTreeMap;
+
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +16,7 @@ use crate::{
     error::{ApiJson, ApiPath, ApiQuery, AppError, ErrorBody},
     services::statements::{self, Changes, Draft, Listing},
     state::AppState,
-    statements::Statement,
+    statements::{Statement, TranslationText},
     store::from_ms,
 };
 
@@ -49,6 +51,8 @@ pub struct StatementView {
     /// anyone, followers or nobody.
     #[schema(value_type = String)]
     quote_policy: &'static str,
+    /// The statement in other languages, by language tag.
+    translations: BTreeMap<String, TranslationText>,
     /// draft, scheduled, published or deleted.
     #[schema(value_type = String)]
     status: &'static str,
@@ -70,7 +74,7 @@ fn date(ms: Option<i64>) -> Option<String> {
     ms.map(|ms| from_ms(ms).to_rfc3339())
 }
 
-fn view(state: &AppState, s: Statement) -> StatementView {
+pub(super) fn view(state: &AppState, s: Statement) -> StatementView {
     StatementView {
         url: state.urls.statement(&s.public_id).to_string(),
         signatories: s
@@ -93,6 +97,11 @@ fn view(state: &AppState, s: Statement) -> StatementView {
         original_date: s.original_date,
         disclaimer: s.disclaimer,
         quote_policy: s.quote_policy.as_str(),
+        translations: s
+            .translations
+            .iter()
+            .map(|t| (t.language.clone(), t.text()))
+            .collect(),
         status: s.state.as_str(),
         publish_at: date(s.publish_at),
         published_at: date(s.published_at),

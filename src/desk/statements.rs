@@ -248,6 +248,8 @@ impl Fields {
             quote_policy: Self::optional(&self.quote_policy),
             publish,
             publish_at: self.publish_at(),
+            // The desk has no translation fields yet: the API and the CLI do.
+            translations: Default::default(),
         }
     }
 
@@ -264,6 +266,8 @@ impl Fields {
             disclaimer: Some(Self::optional(&self.disclaimer)),
             quote_policy: Self::optional(&self.quote_policy),
             publish_at: None,
+            // Left as they are: the form does not show them.
+            translations: None,
         }
     }
 }

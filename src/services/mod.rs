@@ -92,7 +92,7 @@ pub(crate) fn named<T>(
 }
 
 /// Limit and offset of a listing, as every listing checks them.
-#[derive(Clone, Copy, Debug, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -2,7 +2,7 @@
 //! `Update{Organization}` and a deletion as a `Delete{actor}` to every
 //! follower, each in the transaction that makes the change.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ServiceError, ServiceResult, Services, named};
 use crate::{
@@ -14,8 +14,9 @@ use crate::{
     vocabulary::{Activity, activities},
 };
 
-/// A new organisation, as the editor describes it.
-#[derive(Deserialize)]
+/// A new organisation, as the editor describes it (the admin API reads
+/// it; the CLI builds it from flags or an organisations file).
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[derive(utoipa::ToSchema)]
 pub struct NewProfile {
@@ -50,37 +51,57 @@ pub struct NewProfile {
 
 /// Changes to a profile: every field optional; `null` clears the optional
 /// ones.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 #[derive(utoipa::ToSchema)]
 pub struct ProfileChanges {
     /// Only the current handle is accepted: a handle cannot change.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub handle: Option<String>,
     /// Absent or `null` keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Absent or `null` keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
     /// Absent keeps it, `null` clears it.
-    #[serde(default, deserialize_with = "super::nullable")]
+    #[serde(
+        default,
+        deserialize_with = "super::nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub website: Option<Option<String>>,
     /// Replaces every field; absent or `null` keeps them.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<ProfileField>>,
     /// Absent keeps it, `null` clears it.
-    #[serde(default, deserialize_with = "super::nullable")]
+    #[serde(
+        default,
+        deserialize_with = "super::nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub avatar_url: Option<Option<String>>,
     /// Absent keeps it, `null` clears it.
-    #[serde(default, deserialize_with = "super::nullable")]
+    #[serde(
+        default,
+        deserialize_with = "super::nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub header_url: Option<Option<String>>,
     /// Absent or `null` keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub manually_approves_followers: Option<bool>,
     /// Absent or `null` keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub discoverable: Option<bool>,
     /// Absent or `null` keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub indexable: Option<bool>,
     /// Absent or `null` keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub approve_replies: Option<bool>,
 }
 

@@ -7,9 +7,9 @@
 //! activities, so a statement is never published twice (two processes
 //! racing on a scheduled one) nor marked published without them.
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::{ServiceError, ServiceResult, Services, named, nullable, organisations};
@@ -18,15 +18,17 @@ use crate::{
     delivery::Outgoing,
     organisations::{Invalid, Organisation},
     statements::{
-        Change, Content, MAX_SIGNATORIES, State, Statement, ValidContent, parse_publish_at,
+        Change, Content, MAX_SIGNATORIES, State, Statement, TranslationText, ValidContent,
+        parse_publish_at,
     },
     store::{NewStatement, StatementFilter, StoreError, StoreResult, Transition},
     vocabulary::{Activity, statement},
 };
 
 /// A new statement, as the editor writes it. A draft unless `publish` or
-/// `publish_at`.
-#[derive(Deserialize)]
+/// `publish_at`. The admin API reads it, and the CLI builds it from a
+/// statement file's front matter and body and sends it.
+#[derive(Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 #[derive(utoipa::ToSchema)]
 pub struct Draft {
@@ -60,59 +62,119 @@ pub struct Draft {
     pub publish: bool,
     /// RFC 3339.
     pub publish_at: Option<String>,
+    /// The statement in other languages, by language tag (not its own).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub translations: BTreeMap<String, TranslationText>,
+}
+
+/// How a draft reaches the fediverse when it is published.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    /// Every follower of each signatory gets it.
+    Followers,
+    /// Nobody is sent anything: an archived statement, published at its
+    /// original date, is only read where it is (pages, feeds, outboxes).
+    Nobody,
+}
+
+/// What importing an archived statement did (or, in a dry run, would do).
+pub enum Imported {
+    /// Stored and published at its original date, sent to nobody.
+    Created(Statement),
+    /// A statement with this key exists already (perhaps deleted since):
+    /// nothing changed.
+    Unchanged(Statement),
+    /// Dry run: valid, and would be created.
+    WouldCreate,
 }
 
 /// Changes to a statement: every field optional; `null` clears the
-/// optional ones.
-#[derive(Deserialize, Default)]
+/// optional ones. Absent fields are not serialised, so what the CLI sends
+/// means what the API reads.
+#[derive(Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 #[derive(utoipa::ToSchema)]
 pub struct Changes {
     /// The new headline; absent or `null` keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// The new Markdown text; absent or `null` keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     /// A language tag; absent keeps it, `null` clears it.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub language: Option<Option<String>>,
     /// Absent keeps it, `null` clears it.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub summary: Option<Option<String>>,
     /// Absent keeps it, `null` clears it.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub content_warning: Option<Option<String>>,
     /// Replaces every tag; absent or `null` keeps them.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     /// `note` or `article`; cannot change once published.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
     /// Absent keeps it, `null` clears it.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub original_date: Option<Option<String>>,
     /// Absent keeps it, `null` clears it (the instance's applies).
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub disclaimer: Option<Option<String>>,
     /// anyone, followers or nobody; absent or `null` keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub quote_policy: Option<String>,
     /// Drafts and scheduled statements only; `null` makes it a draft again.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub publish_at: Option<Option<String>>,
+    /// Every translation the statement is to have (`{}`: none); absent
+    /// leaves them as they are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub translations: Option<BTreeMap<String, TranslationText>>,
 }
 
 /// Which statements a listing shows.
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Listing {
     /// A signatory's handle.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub organisation: Option<String>,
     /// draft, scheduled, published or deleted.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// How many, 1 to 200.
     #[serde(default = "super::default_limit")]
@@ -194,6 +256,14 @@ async fn signatories(services: &Services, handles: &[String]) -> ServiceResult<V
     Ok(found)
 }
 
+async fn signatory_ids(services: &Services, handles: &[String]) -> ServiceResult<Vec<i64>> {
+    Ok(signatories(services, handles)
+        .await?
+        .iter()
+        .map(|org| org.id)
+        .collect())
+}
+
 /// What followers will see of a draft, stored nowhere: the HTML the server
 /// federates (Mastodon's subset, built by `vocabulary::statement`), and the
 /// content warning their client shows in front of it.
@@ -204,19 +274,7 @@ pub struct Preview {
 }
 
 pub async fn preview(services: &Services, draft: &Draft) -> ServiceResult<Preview> {
-    let content = Content {
-        title: draft.title.clone(),
-        body: draft.body.clone(),
-        summary: draft.summary.clone(),
-        content_warning: draft.content_warning.clone(),
-        language: draft.language.clone(),
-        tags: draft.tags.clone(),
-        format: draft.format.clone(),
-        original_date: draft.original_date.clone(),
-        disclaimer: draft.disclaimer.clone(),
-        quote_policy: draft.quote_policy.clone(),
-    }
-    .validate()?;
+    let content = draft.content().validate()?;
     let signed = signatories(services, &draft.signatories).await?;
     let now = now_ms();
     let statement = Statement {
@@ -233,6 +291,7 @@ pub async fn preview(services: &Services, draft: &Draft) -> ServiceResult<Previe
         original_date: content.original_date,
         disclaimer: content.disclaimer,
         quote_policy: content.quote_policy,
+        translations: content.translations,
         state: State::Draft,
         publish_at: None,
         published_at: Some(now),
@@ -248,27 +307,30 @@ pub async fn preview(services: &Services, draft: &Draft) -> ServiceResult<Previe
     })
 }
 
+impl Draft {
+    /// The statement's content, to validate.
+    fn content(&self) -> Content {
+        Content {
+            title: self.title.clone(),
+            body: self.body.clone(),
+            summary: self.summary.clone(),
+            content_warning: self.content_warning.clone(),
+            language: self.language.clone(),
+            tags: self.tags.clone(),
+            format: self.format.clone(),
+            original_date: self.original_date.clone(),
+            disclaimer: self.disclaimer.clone(),
+            quote_policy: self.quote_policy.clone(),
+            translations: self.translations.clone(),
+        }
+    }
+}
+
 /// Writes a new statement: a draft, scheduled with `publish_at`, or
 /// published at once with `publish`.
 pub async fn create(services: &Services, draft: Draft) -> ServiceResult<Statement> {
-    let content = Content {
-        title: draft.title,
-        body: draft.body,
-        summary: draft.summary,
-        content_warning: draft.content_warning,
-        language: draft.language,
-        tags: draft.tags,
-        format: draft.format,
-        original_date: draft.original_date,
-        disclaimer: draft.disclaimer,
-        quote_policy: draft.quote_policy,
-    }
-    .validate()?;
-    let signatory_ids: Vec<i64> = signatories(services, &draft.signatories)
-        .await?
-        .iter()
-        .map(|org| org.id)
-        .collect();
+    let content = draft.content().validate()?;
+    let signatory_ids = signatory_ids(services, &draft.signatories).await?;
     let publish_at = draft
         .publish_at
         .as_deref()
@@ -279,11 +341,10 @@ pub async fn create(services: &Services, draft: Draft) -> ServiceResult<Statemen
             Invalid::new("publish_at", "give either publish or publish_at, not both").into(),
         );
     }
-    let public_id = uuid::Uuid::now_v7().to_string();
     let created = services
         .store
         .create_statement(NewStatement {
-            public_id: &public_id,
+            public_id: &uuid::Uuid::now_v7().to_string(),
             content: &content,
             state: if publish_at.is_some() {
                 State::Scheduled
@@ -292,18 +353,134 @@ pub async fn create(services: &Services, draft: Draft) -> ServiceResult<Statemen
             },
             publish_at,
             signatory_ids: &signatory_ids,
+            import_key: None,
         })
         .await?;
-    tracing::info!(statement = %public_id, "statement created");
+    tracing::info!(statement = %created.public_id, "statement created");
     if !draft.publish {
         return Ok(created);
     }
-    // The draft and its publication are two transactions (the activities
-    // need the stored statement); a failed publication takes the draft back,
-    // so the refused request leaves nothing behind.
-    if let Err(err) = publish(services, &created).await {
+    publish_new(services, created, now_ms(), Audience::Followers).await
+}
+
+/// The longest archive key: a file name's stem.
+pub const MAX_IMPORT_KEY_LEN: usize = 100;
+
+/// Brings in a statement from an archive under `key` (stable across runs,
+/// e.g. its file's name): published at its `original_date`, so it shows on
+/// the site, in feeds and in its signatories' outboxes where its date puts
+/// it, but sent to nobody — an old post misses home feeds anyway
+/// (INTEROP §4), and a thousand of them would be a thousand notifications.
+/// Importing a key again changes nothing. With `dry_run`, everything is
+/// checked and nothing stored.
+pub async fn import(
+    services: &Services,
+    key: &str,
+    draft: Draft,
+    dry_run: bool,
+) -> ServiceResult<Imported> {
+    let key_is_valid = !key.is_empty()
+        && key.len() <= MAX_IMPORT_KEY_LEN
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !key.starts_with('.');
+    if !key_is_valid {
+        return Err(Invalid::new(
+            "key",
+            format!("must be 1 to {MAX_IMPORT_KEY_LEN} letters, digits, '-', '_' or '.', not starting with '.'"),
+        )
+        .into());
+    }
+    if draft.publish || draft.publish_at.is_some() {
+        let field = if draft.publish {
+            "publish"
+        } else {
+            "publish_at"
+        };
+        return Err(Invalid::new(
+            field,
+            "an imported statement is published at its original_date; leave this out",
+        )
+        .into());
+    }
+    let content = draft.content().validate()?;
+    let at = original_instant(content.original_date.as_deref())?;
+    let signatory_ids = signatory_ids(services, &draft.signatories).await?;
+    if let Some(existing) = services.store.statement_by_import_key(key).await? {
+        return Ok(Imported::Unchanged(existing));
+    }
+    if dry_run {
+        return Ok(Imported::WouldCreate);
+    }
+    let created = services
+        .store
+        .create_statement(NewStatement {
+            public_id: &uuid::Uuid::now_v7().to_string(),
+            content: &content,
+            state: State::Draft,
+            publish_at: None,
+            signatory_ids: &signatory_ids,
+            import_key: Some(key),
+        })
+        .await;
+    let created = match created {
+        Ok(created) => created,
+        // Another import of the same key got there first.
+        Err(StoreError::Conflict) => match services.store.statement_by_import_key(key).await? {
+            Some(existing) => return Ok(Imported::Unchanged(existing)),
+            None => return Err(ServiceError::Conflict(CHANGED_MEANWHILE.into())),
+        },
+        Err(err) => return Err(err.into()),
+    };
+    let published = publish_new(services, created, at, Audience::Nobody).await?;
+    tracing::info!(statement = %published.public_id, key, "statement imported");
+    Ok(Imported::Created(published))
+}
+
+/// When an imported statement was published: its `original_date` (a date
+/// is taken at midnight UTC), which must be given and past.
+fn original_instant(original_date: Option<&str>) -> ServiceResult<i64> {
+    let Some(date) = original_date else {
+        return Err(Invalid::new(
+            "original_date",
+            "an imported statement needs the date it was first published",
+        )
+        .into());
+    };
+    let at = match chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d") {
+        Ok(day) => day
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc()
+            .timestamp_millis(),
+        Err(_) => chrono::DateTime::parse_from_rfc3339(date)
+            .map_err(|_| Invalid::new("original_date", "must be a date such as 2022-01-13"))?
+            .timestamp_millis(),
+    };
+    if at > now_ms() {
+        return Err(Invalid::new(
+            "original_date",
+            "is in the future: schedule it with publish_at instead",
+        )
+        .into());
+    }
+    Ok(at)
+}
+
+/// Publishes a statement created a moment ago. The draft and its
+/// publication are two transactions (the activities need the stored
+/// statement); a failed publication takes the draft back, so the refused
+/// request leaves nothing behind.
+async fn publish_new(
+    services: &Services,
+    created: Statement,
+    at: i64,
+    audience: Audience,
+) -> ServiceResult<Statement> {
+    if let Err(err) = publish(services, &created, at, audience).await {
         if let Err(discard) = services.store.discard_statement(created.id).await {
-            tracing::error!(statement = %public_id, error = %discard, "could not take back a draft whose publication failed");
+            tracing::error!(statement = %created.public_id, error = %discard, "could not take back a draft whose publication failed");
         }
         return Err(err.into());
     }
@@ -379,6 +556,13 @@ pub async fn update(
                 .quote_policy
                 .unwrap_or(current.quote_policy.as_str().to_string()),
         ),
+        translations: changes.translations.unwrap_or_else(|| {
+            current
+                .translations
+                .iter()
+                .map(|t| (t.language.clone(), t.text()))
+                .collect()
+        }),
     }
     .validate()?;
     let publish_at = match &changes.publish_at {
@@ -398,7 +582,9 @@ pub async fn update(
 /// Publishes a draft or scheduled statement now.
 pub async fn publish_now(services: &Services, public_id: &str) -> ServiceResult<Statement> {
     let statement = find(services, public_id).await?;
-    if statement.state == State::Published || !publish(services, &statement).await? {
+    if statement.state == State::Published
+        || !publish(services, &statement, now_ms(), Audience::Followers).await?
+    {
         return Err(ServiceError::Conflict(
             "the statement is already published".into(),
         ));
@@ -518,14 +704,28 @@ fn outgoing(statement: &Statement, signer: &Organisation, activity: Activity) ->
     }
 }
 
-/// Publishes a draft or scheduled statement now. `false` if it was not in
-/// a publishable state (already published by someone else, or deleted).
-async fn publish(services: &Services, statement: &Statement) -> StoreResult<bool> {
-    let at = now_ms();
+/// Publishes a draft or scheduled statement at `at` (now, or an imported
+/// statement's original date) to `audience`. `false` if it was not in a
+/// publishable state (already published by someone else, or deleted).
+async fn publish(
+    services: &Services,
+    statement: &Statement,
+    at: i64,
+    audience: Audience,
+) -> StoreResult<bool> {
     let mut published = statement.clone();
     published.published_at = Some(at);
     published.state = State::Published;
     let disclaimer = &services.disclaimer;
+    let inboxes = |signer: &Organisation| {
+        let signer = signer.id;
+        async move {
+            match audience {
+                Audience::Followers => services.store.follower_inboxes(&[signer]).await,
+                Audience::Nobody => Ok(Vec::new()),
+            }
+        }
+    };
     let lead = published.lead();
     let mut activities = vec![(
         outgoing(
@@ -533,7 +733,7 @@ async fn publish(services: &Services, statement: &Statement) -> StoreResult<bool
             lead,
             statement::create(&published, &services.urls, disclaimer),
         ),
-        services.store.follower_inboxes(&[lead.id]).await?,
+        inboxes(lead).await?,
     )];
     for signer in published.co_signers() {
         activities.push((
@@ -542,7 +742,7 @@ async fn publish(services: &Services, statement: &Statement) -> StoreResult<bool
                 signer,
                 statement::announce(&published, signer, &services.urls, from_ms(at)),
             ),
-            services.store.follower_inboxes(&[signer.id]).await?,
+            inboxes(signer).await?,
         ));
     }
     let (done, queued) = services
@@ -641,7 +841,9 @@ pub async fn run_scheduler(services: Services, mut shutdown: watch::Receiver<boo
             Ok(due) => {
                 for public_id in due {
                     let result = match services.store.statement(&public_id).await {
-                        Ok(statement) => publish(&services, &statement).await,
+                        Ok(statement) => {
+                            publish(&services, &statement, now_ms(), Audience::Followers).await
+                        }
                         Err(err) => Err(err),
                     };
                     if let Err(err) = result {

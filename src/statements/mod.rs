@@ -2,7 +2,7 @@
 //! states it goes through (`Change`). The Note or Article followers read is
 //! built in `vocabulary::statement`; publishing is `services::statements`.
 
-use std::sync::LazyLock;
+use std::{collections::BTreeMap, sync::LazyLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use regex::Regex;
@@ -31,6 +31,8 @@ pub struct Statement {
     pub original_date: Option<String>,
     pub disclaimer: Option<String>,
     pub quote_policy: QuotePolicy,
+    /// The statement in other languages than its own, by language tag.
+    pub translations: Vec<Translation>,
     pub state: State,
     pub publish_at: Option<i64>,
     pub published_at: Option<i64>,
@@ -56,8 +58,31 @@ impl Statement {
             original_date: c.original_date,
             disclaimer: c.disclaimer,
             quote_policy: c.quote_policy,
+            translations: c.translations,
             ..self.clone()
         }
+    }
+
+    /// This statement as its translation into `translation.language` reads:
+    /// that title, summary and text, in that language; everything else
+    /// (signatories, dates, tags, disclaimer) as it is.
+    pub fn in_language(&self, translation: &Translation) -> Statement {
+        Statement {
+            title: translation.title.clone(),
+            body: translation.body.clone(),
+            rendered: translation.rendered.clone(),
+            summary: translation.summary.clone(),
+            language: Some(translation.language.clone()),
+            translations: Vec::new(),
+            ..self.clone()
+        }
+    }
+
+    /// The translation into `language` (compared as BCP 47 does, ignoring case).
+    pub fn translation(&self, language: &str) -> Option<&Translation> {
+        self.translations
+            .iter()
+            .find(|t| t.language.eq_ignore_ascii_case(language))
     }
 
     pub fn lead(&self) -> &Organisation {
@@ -219,6 +244,46 @@ static TAG_RULE: LazyLock<Regex> =
 static LANGUAGE_RULE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$").expect("static regex"));
 
+/// The most translations one statement may carry.
+pub const MAX_TRANSLATIONS: usize = 20;
+
+/// A translation as the editor gives it, under its language tag in
+/// `translations`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
+pub struct TranslationText {
+    /// The headline in that language.
+    pub title: String,
+    /// Markdown.
+    pub body: String,
+    /// The summary in that language.
+    pub summary: Option<String>,
+}
+
+/// A statement's text in another language than its own, validated and
+/// rendered (stored as JSON with the statement).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Translation {
+    /// A BCP 47 tag, as the editor wrote it.
+    pub language: String,
+    pub title: String,
+    pub body: String,
+    pub summary: Option<String>,
+    pub rendered: Rendered,
+}
+
+impl Translation {
+    /// The translation as the editor gave it.
+    pub fn text(&self) -> TranslationText {
+        TranslationText {
+            title: self.title.clone(),
+            body: self.body.clone(),
+            summary: self.summary.clone(),
+        }
+    }
+}
+
 /// The editable text of a statement, validated.
 #[derive(Clone, Debug, Default)]
 pub struct Content {
@@ -233,11 +298,13 @@ pub struct Content {
     pub disclaimer: Option<String>,
     /// anyone (the default), followers or nobody.
     pub quote_policy: Option<String>,
+    /// The same statement in other languages, by language tag.
+    pub translations: BTreeMap<String, TranslationText>,
 }
 
 /// A statement's body as HTML, rendered when the body is written (never
 /// per view: rendering is the costly part of a page, docs in `html`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rendered {
     /// In Mastodon's subset: the federated `content`.
     pub federated: String,
@@ -268,6 +335,7 @@ pub struct ValidContent {
     pub original_date: Option<String>,
     pub disclaimer: Option<String>,
     pub quote_policy: QuotePolicy,
+    pub translations: Vec<Translation>,
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -346,7 +414,9 @@ impl Content {
                 Invalid::new("quote_policy", "must be anyone, followers or nobody")
             })?,
         };
+        let translations = validate_translations(self.translations, language.as_deref())?;
         Ok(ValidContent {
+            translations,
             quote_policy,
             title,
             rendered: Rendered::of(&self.body),
@@ -360,6 +430,74 @@ impl Content {
             disclaimer,
         })
     }
+}
+
+/// Each translation checked like the statement's own text, under its own
+/// field (`translations.ru.title`): a language tag that is not the
+/// statement's own language, once each.
+fn validate_translations(
+    given: BTreeMap<String, TranslationText>,
+    own: Option<&str>,
+) -> Result<Vec<Translation>, Invalid> {
+    if given.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(own) = own else {
+        return Err(Invalid::new(
+            "language",
+            "a statement with translations needs its own language",
+        ));
+    };
+    if given.len() > MAX_TRANSLATIONS {
+        return Err(Invalid::new(
+            "translations",
+            format!("at most {MAX_TRANSLATIONS}"),
+        ));
+    }
+    let mut translations: Vec<Translation> = Vec::with_capacity(given.len());
+    for (tag, text) in given {
+        let field = |part: &str| format!("translations.{tag}{part}");
+        let language = tag.trim().to_string();
+        if !LANGUAGE_RULE.is_match(&language) {
+            return Err(Invalid::new(
+                field(""),
+                "must be a language tag such as ru or pt-BR",
+            ));
+        }
+        if language.eq_ignore_ascii_case(own) {
+            return Err(Invalid::new(
+                field(""),
+                format!("{own} is the statement's own language"),
+            ));
+        }
+        if translations
+            .iter()
+            .any(|t| t.language.eq_ignore_ascii_case(&language))
+        {
+            return Err(Invalid::new(field(""), "given twice"));
+        }
+        let title = text.title.trim().to_string();
+        if title.is_empty() {
+            return Err(Invalid::new(field(".title"), "must not be empty"));
+        }
+        check_len(&field(".title"), &title, MAX_TITLE_LEN)?;
+        if text.body.trim().is_empty() {
+            return Err(Invalid::new(field(".body"), "must not be empty"));
+        }
+        check_len(&field(".body"), &text.body, MAX_BODY_LEN)?;
+        let summary = non_empty(text.summary);
+        if let Some(summary) = &summary {
+            check_len(&field(".summary"), summary, MAX_SUMMARY_LEN)?;
+        }
+        translations.push(Translation {
+            language,
+            title,
+            rendered: Rendered::of(&text.body),
+            body: text.body,
+            summary,
+        });
+    }
+    Ok(translations)
 }
 
 /// Parses `publish_at` (RFC 3339) into milliseconds.

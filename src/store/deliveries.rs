@@ -126,6 +126,9 @@ pub struct ActivityToSend {
 #[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
 pub struct DeliveryCounts {
     pub queued: i64,
+    /// Of `queued`, those whose earlier attempts failed and that wait for
+    /// their next one: every other delivery has had its first try.
+    pub retrying: i64,
     pub sending: i64,
     pub delivered: i64,
     pub failed: i64,
@@ -261,12 +264,15 @@ impl Store {
                 if let Some(transition) = &transition {
                     let changed = match transition {
                         Transition::Publish { statement_id, at } => sqlx::query(sqlx::AssertSqlSafe(format!(
-                            "UPDATE statements SET state = 'published', published_at = $2, updated_at = $2 \
+                            "UPDATE statements SET state = 'published', published_at = $2, updated_at = $3 \
                              WHERE id = $1 AND {}",
                             Change::Publish.guard()
                         )))
                         .bind(statement_id)
                         .bind(at)
+                        // Not `at`: an import is published at its original
+                        // date, but it changes the site now (feeds' Last-Modified).
+                        .bind(now)
                         .execute(&mut *tx)
                         .await?
                         .rows_affected(),
@@ -274,7 +280,7 @@ impl Store {
                             let mut changed = sqlx::query(sqlx::AssertSqlSafe(format!(
                                 "UPDATE statements SET title = $3, body = $4, summary = $5, content_warning = $6, \
                                  language = $7, tags = $8, format = $9, original_date = $10, disclaimer = $11, \
-                                 quote_policy = $13, body_html = $14, page_html = $15, updated_at = $12, edited_at = CASE WHEN state = 'published' THEN $12 ELSE edited_at END \
+                                 quote_policy = $13, body_html = $14, page_html = $15, translations = $16, updated_at = $12, edited_at = CASE WHEN state = 'published' THEN $12 ELSE edited_at END \
                                  WHERE id = $1 AND state = $2 AND {}",
                                 Change::Edit.guard()
                             )))
@@ -293,6 +299,7 @@ impl Store {
                             .bind(c.quote_policy.as_str())
                             .bind(&c.rendered.federated)
                             .bind(&c.rendered.page)
+                            .bind(super::statements::translations_json(&c.translations))
                             .execute(&mut *tx)
                             .await?
                             .rows_affected();
@@ -828,22 +835,28 @@ impl Store {
 
     /// Counts per state, over everything or one statement's activities.
     pub async fn delivery_counts(&self, statement_id: Option<i64>) -> StoreResult<DeliveryCounts> {
-        let rows: Vec<(String, i64)> = on_pool!(self, |pool| {
+        let rows: Vec<(String, i64, i64)> = on_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT d.state, COUNT(*) FROM deliveries d \
-                 JOIN outbound_activities a ON a.id = d.activity_id \
-                 WHERE $1 IS NULL OR a.statement_id = $1 GROUP BY d.state",
+                "SELECT d.state, CAST(CASE WHEN d.attempts > 0 THEN 1 ELSE 0 END AS BIGINT), COUNT(*) \
+                 FROM deliveries d JOIN outbound_activities a ON a.id = d.activity_id \
+                 WHERE $1 IS NULL OR a.statement_id = $1 \
+                 GROUP BY d.state, CAST(CASE WHEN d.attempts > 0 THEN 1 ELSE 0 END AS BIGINT)",
             )
             .bind(statement_id)
             .fetch_all(pool)
             .await
         })?;
         let mut counts = DeliveryCounts::default();
-        for (state, n) in rows {
+        for (state, retried, n) in rows {
             match state.as_str() {
-                "queued" => counts.queued = n,
-                "sending" => counts.sending = n,
-                "delivered" => counts.delivered = n,
+                "queued" => {
+                    counts.queued += n;
+                    if retried == 1 {
+                        counts.retrying += n;
+                    }
+                }
+                "sending" => counts.sending += n,
+                "delivered" => counts.delivered += n,
                 _ => counts.failed += n,
             }
         }

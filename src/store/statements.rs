@@ -1,7 +1,9 @@
 //! Statements, their signatories in order, and pinned statements.
 
 use super::{Store, StoreError, StoreResult, now_ms, on_pool};
-use crate::statements::{Change, Format, QuotePolicy, Rendered, State, Statement, ValidContent};
+use crate::statements::{
+    Change, Format, QuotePolicy, Rendered, State, Statement, Translation, ValidContent,
+};
 
 #[derive(sqlx::FromRow)]
 struct StatementRow {
@@ -19,6 +21,7 @@ struct StatementRow {
     original_date: Option<String>,
     disclaimer: Option<String>,
     quote_policy: String,
+    translations: String,
     state: String,
     publish_at: Option<i64>,
     published_at: Option<i64>,
@@ -30,7 +33,7 @@ struct StatementRow {
 macro_rules! statement_columns {
     () => {
         "id, public_id, title, body, body_html, page_html, summary, content_warning, language, tags, format, \
-         original_date, disclaimer, quote_policy, state, publish_at, published_at, edited_at, created_at, updated_at"
+         original_date, disclaimer, quote_policy, translations, state, publish_at, published_at, edited_at, created_at, updated_at"
     };
 }
 
@@ -42,6 +45,8 @@ pub struct NewStatement<'a> {
     pub state: State,
     pub publish_at: Option<i64>,
     pub signatory_ids: &'a [i64],
+    /// The archive key of an imported statement (unique), else `None`.
+    pub import_key: Option<&'a str>,
 }
 
 /// Filters for listing statements.
@@ -56,6 +61,10 @@ pub struct StatementFilter {
 
 pub(super) fn tags_json(tags: &[String]) -> String {
     serde_json::to_string(tags).expect("tags serialise")
+}
+
+pub(super) fn translations_json(translations: &[Translation]) -> String {
+    serde_json::to_string(translations).expect("translations serialise")
 }
 
 /// The key a tag is matched by: `Solidarity` and `solidarity` are one tag.
@@ -113,6 +122,8 @@ impl StatementRow {
         Ok(Statement {
             rendered,
             tags: serde_json::from_str(&row.tags).map_err(|_| corrupt("tags"))?,
+            translations: serde_json::from_str(&row.translations)
+                .map_err(|_| corrupt("translations"))?,
             format: Format::parse(&row.format).ok_or_else(|| corrupt("format"))?,
             state: State::parse(&row.state).ok_or_else(|| corrupt("state"))?,
             quote_policy: QuotePolicy::parse(&row.quote_policy)
@@ -147,8 +158,8 @@ impl Store {
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO statements (public_id, title, body, summary, content_warning, language, tags, \
                      format, original_date, disclaimer, state, publish_at, created_at, updated_at, quote_policy, \
-                     body_html, page_html) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16) RETURNING id",
+                     body_html, page_html, import_key, translations) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16, $17, $18) RETURNING id",
                 )
                 .bind(new.public_id)
                 .bind(&c.title)
@@ -166,6 +177,8 @@ impl Store {
                 .bind(c.quote_policy.as_str())
                 .bind(&c.rendered.federated)
                 .bind(&c.rendered.page)
+                .bind(new.import_key)
+                .bind(translations_json(&c.translations))
                 .fetch_one(&mut *tx)
                 .await?;
                 write_tags!(tx, id, &c.tags).await?;
@@ -218,6 +231,24 @@ impl Store {
         self.hydrate(row).await
     }
 
+    /// The statement imported under `key`, in any state, if there is one.
+    pub async fn statement_by_import_key(&self, key: &str) -> StoreResult<Option<Statement>> {
+        let row: Option<StatementRow> = on_pool!(self, |pool| {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                statement_columns!(),
+                " FROM statements WHERE import_key = $1"
+            ))
+            .bind(key)
+            .fetch_optional(pool)
+            .await
+        })?;
+        match row {
+            Some(row) => Ok(Some(self.hydrate(row).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// Statements, newest first, filtered by signatory, state and tag.
     pub async fn statements(&self, filter: &StatementFilter) -> StoreResult<Vec<Statement>> {
         let tag = filter.tag.as_deref().map(tag_key);
@@ -268,7 +299,7 @@ impl Store {
     pub async fn discard_statement(&self, id: i64) -> StoreResult<bool> {
         let rows = on_pool!(self, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE statements SET state = 'deleted', deleted_at = $2, updated_at = $2 \
+                "UPDATE statements SET state = 'deleted', deleted_at = $2, updated_at = $2, import_key = NULL \
                  WHERE id = $1 AND {}",
                 Change::Discard.guard()
             )))

@@ -158,8 +158,23 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
         "likes": urls.statement_collection(&statement.public_id, "likes"),
         "shares": urls.statement_collection(&statement.public_id, "shares"),
     });
+    // Every language: the statement's own first (it is also `content`),
+    // then each translation, rendered the same way (docs/interop.md §4).
+    let translated: Vec<Statement> = statement
+        .translations
+        .iter()
+        .map(|t| statement.in_language(t))
+        .collect();
     if let Some(language) = &statement.language {
-        object["contentMap"] = json!({ language: content });
+        let mut content_map = serde_json::Map::new();
+        content_map.insert(language.clone(), json!(content));
+        for version in &translated {
+            content_map.insert(
+                version.language.clone().unwrap_or_default(),
+                json!(content_html(version, urls, default_disclaimer)),
+            );
+        }
+        object["contentMap"] = Value::Object(content_map);
     }
     if let Some(edited) = statement.edited_at {
         // Milliseconds: Mastodon applies an edit only if `updated` is later
@@ -175,13 +190,34 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
         }
         Format::Article => {
             object["name"] = json!(statement.title);
-            let summary = statement
-                .summary
-                .as_deref()
-                .map(escape)
-                .map(|s| format!("<p>{s}</p>"));
+            let summary_html = |s: &Statement| {
+                s.summary
+                    .as_deref()
+                    .map(escape)
+                    .map(|s| format!("<p>{s}</p>"))
+            };
+            let summary = summary_html(statement);
             if let Some(summary) = &summary {
                 object["summary"] = json!(summary);
+            }
+            if let Some(language) = &statement.language {
+                let mut names = serde_json::Map::new();
+                let mut summaries = serde_json::Map::new();
+                names.insert(language.clone(), json!(statement.title));
+                if let Some(summary) = &summary {
+                    summaries.insert(language.clone(), json!(summary));
+                }
+                for version in &translated {
+                    let language = version.language.clone().unwrap_or_default();
+                    names.insert(language.clone(), json!(version.title));
+                    if let Some(summary) = summary_html(version) {
+                        summaries.insert(language, json!(summary));
+                    }
+                }
+                object["nameMap"] = Value::Object(names);
+                if !summaries.is_empty() {
+                    object["summaryMap"] = Value::Object(summaries);
+                }
             }
             object["preview"] = json!({
                 "type": "Note",

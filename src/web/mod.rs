@@ -54,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/organisations/{handle}/remote-follow", get(remote_follow))
         .route("/statements/{id}", get(statement))
+        .route("/statements/{id}/{language}", get(statement_translation))
         .route("/tags/{tag}", get(tag))
         .route("/tags/{tag}/feed.atom", get(feeds::tag))
         .route("/assets/{name}", get(assets::asset))
@@ -358,7 +359,7 @@ async fn statement(
     }
     let page = async {
         let statement = found?;
-        let body = statement_page(&state, &statement).await?;
+        let body = statement_page(&state, &statement, None).await?;
         Ok::<_, PageError>(Rendered::html(body).respond(&headers))
     };
     page.await.into_response()
@@ -381,7 +382,50 @@ struct ReplyView {
 /// How many approved replies a statement page shows.
 const REPLIES_SHOWN: i64 = 100;
 
-async fn statement_page(state: &AppState, statement: &Statement) -> Result<String, AppError> {
+/// `/statements/{id}/{language}`: the page of a statement's translation.
+/// Its ActivityPub object is the statement's own URL (with every language
+/// in `contentMap`), so this one answers only browsers.
+async fn statement_translation(
+    State(state): State<AppState>,
+    ApiPath((id, language)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let found = match find_published(&state.services, &id).await {
+        Ok(Some(statement)) => Ok(statement),
+        Ok(None) => Err(AppError::not_found(format!("no statement {id}"))),
+        Err(err) => Err(AppError::from(err)),
+    };
+    let found = found.and_then(|statement| match statement.translation(&language) {
+        Some(_) => Ok(statement),
+        None => Err(AppError::not_found(format!(
+            "statement {id} has no translation into {language}"
+        ))),
+    });
+    if wants_activity_json(&headers) {
+        return match found {
+            Ok(statement) => AppError::not_found(format!(
+                "a translation's page; the statement is {}",
+                state.urls.statement(&statement.public_id)
+            ))
+            .into_response(),
+            Err(err) => err.into_response(),
+        };
+    }
+    let page = async {
+        let statement = found?;
+        let body = statement_page(&state, &statement, Some(&language)).await?;
+        Ok::<_, PageError>(Rendered::html(body).respond(&headers))
+    };
+    page.await.into_response()
+}
+
+/// The page of `statement`, in its own language or in the translation
+/// into `language`.
+async fn statement_page(
+    state: &AppState,
+    statement: &Statement,
+    language: Option<&str>,
+) -> Result<String, AppError> {
     let counts = state.store.reaction_counts(statement.id).await?;
     let replies: Vec<ReplyView> = state
         .store
@@ -413,7 +457,16 @@ async fn statement_page(state: &AppState, statement: &Statement) -> Result<Strin
             }
         })
         .collect();
-    let page = StatementPage::of(statement, &state.urls, &state.config.disclaimer);
+    let languages = views::LanguageLink::all(statement, &state.urls, language);
+    let translated = language
+        .and_then(|language| statement.translation(language))
+        .map(|translation| statement.in_language(translation));
+    let shown = translated.as_ref().unwrap_or(statement);
+    let mut page = StatementPage::of(shown, &state.urls, &state.config.disclaimer);
+    if let Some(current) = languages.iter().find(|l| l.current) {
+        page.page_url = current.url.clone();
+    }
+    page.languages = languages;
     let json_ld = views::json_ld(&page, &state.config.instance_name);
     render(
         state,

@@ -134,7 +134,13 @@ fn description_text(statement: &Statement) -> String {
 #[derive(Serialize)]
 pub struct StatementPage {
     pub title: String,
+    /// The ActivityPub id, which is also the page in the statement's own language.
     pub url: String,
+    /// This page's own URL: `url`, or the translation's.
+    pub page_url: String,
+    /// Every language the statement reads in (none when it has no
+    /// translations), the statement's own first.
+    pub languages: Vec<LanguageLink>,
     pub language: Option<String>,
     pub summary: Option<String>,
     pub content_warning: Option<String>,
@@ -151,6 +157,64 @@ pub struct StatementPage {
     pub creator: String,
 }
 
+/// One language a statement can be read in, for the switcher and the
+/// `hreflang` alternates.
+#[derive(Serialize)]
+pub struct LanguageLink {
+    pub tag: String,
+    /// The language's own name for itself (`Русский`), else its tag.
+    pub name: String,
+    pub url: String,
+    pub current: bool,
+}
+
+impl LanguageLink {
+    /// The links of every language `statement` reads in, with `current`
+    /// (a translation's tag, or `None` for its own language) marked.
+    pub fn all(statement: &Statement, urls: &Urls, current: Option<&str>) -> Vec<LanguageLink> {
+        let (Some(own), false) = (&statement.language, statement.translations.is_empty()) else {
+            return Vec::new();
+        };
+        let mut links = vec![LanguageLink {
+            name: language_name(own),
+            tag: own.clone(),
+            url: urls.statement(&statement.public_id).to_string(),
+            current: current.is_none(),
+        }];
+        links.extend(statement.translations.iter().map(|t| {
+            LanguageLink {
+                name: language_name(&t.language),
+                tag: t.language.clone(),
+                url: urls
+                    .statement_in(&statement.public_id, &t.language)
+                    .to_string(),
+                current: current.is_some_and(|c| c.eq_ignore_ascii_case(&t.language)),
+            }
+        }));
+        links
+    }
+}
+
+/// A language's name in that language, from its tag's primary subtag.
+pub fn language_name(tag: &str) -> String {
+    let primary = tag.split('-').next().unwrap_or(tag).to_ascii_lowercase();
+    let language = match primary.len() {
+        2 => isolang::Language::from_639_1(&primary),
+        3 => isolang::Language::from_639_3(&primary),
+        _ => None,
+    };
+    match language.and_then(|l| l.to_autonym()) {
+        Some(name) => {
+            let mut chars = name.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect(),
+                None => tag.to_string(),
+            }
+        }
+        None => tag.to_string(),
+    }
+}
+
 #[derive(Serialize)]
 pub struct TagView {
     pub name: String,
@@ -163,6 +227,8 @@ impl StatementPage {
         StatementPage {
             title: statement.title.clone(),
             url: urls.statement(&statement.public_id).to_string(),
+            page_url: urls.statement(&statement.public_id).to_string(),
+            languages: Vec::new(),
             language: statement.language.clone(),
             summary: statement.summary.clone().filter(|s| !s.trim().is_empty()),
             content_warning: statement

@@ -1,5 +1,19 @@
-//! The `broadside` command line: `serve`, `deliver`, `migrate`, `backup`,
-//! `health`, `token` and `user`.
+//! The `broadside` command line.
+//!
+//! Two kinds of command live here. Those that run or administer this
+//! machine's server (`serve`, `deliver`, `migrate`, `backup`, `health`,
+//! `token`, `user`) open the database named by the configuration. Those
+//! that publish (`statement`, `org`, `followers`, `deliveries`, `import`,
+//! `login`) talk to a running server over its admin API (`remote`), so they
+//! work from a laptop against a remote instance just as well.
+//!
+//! Exit codes: 0 done; 1 refused input (a file, a flag, or the server
+//! refusing what was sent); 2 the server could not be reached, refused the
+//! token, or failed.
+
+mod client;
+mod files;
+mod remote;
 
 use std::path::PathBuf;
 
@@ -28,8 +42,26 @@ pub struct Cli {
         global = true
     )]
     pub config: PathBuf,
+    #[command(flatten)]
+    pub remote: Remote,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Where the publishing commands send their requests.
+#[derive(clap::Args, Clone, Default)]
+pub struct Remote {
+    /// The Broadside server, e.g. https://statements.example.org (default:
+    /// the one `broadside login` saved, else http://127.0.0.1:8080).
+    #[arg(long, env = "BROADSIDE_SERVER", global = true)]
+    pub server: Option<String>,
+    /// An admin API token (`broadside token create`), else the one
+    /// `broadside login` saved.
+    #[arg(long, env = "BROADSIDE_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+    /// Print the API's JSON instead of tables, for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 #[derive(Subcommand)]
@@ -55,6 +87,129 @@ pub enum Command {
     /// Manage the editor's desk accounts (/admin): names and passwords.
     #[command(subcommand)]
     User(UserCommand),
+    /// Check a server and token and keep them for the next commands (in
+    /// the user's configuration directory, readable only by them). The
+    /// token is asked for (or read from stdin) unless --token gives it.
+    Login,
+    /// Write, publish and follow statements: Markdown files with YAML
+    /// front matter (title, signatories, language, original_date, tags,
+    /// format, summary, content_warning, disclaimer, quote_policy,
+    /// publish_at).
+    #[command(subcommand)]
+    Statement(StatementCommand),
+    /// The signatory organisations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// An organisation's followers (or, with --requests, those waiting for
+    /// approval).
+    Followers {
+        handle: String,
+        #[arg(long)]
+        requests: bool,
+        #[arg(long, default_value_t = 40)]
+        limit: i64,
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+    },
+    /// A statement's deliveries: how many are queued, delivered, failed.
+    Deliveries {
+        id: String,
+        /// Follow them until each has had its first attempt.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Bring in a folder of statement files (*.md) as statements published
+    /// at their original_date, shown on the site and in outboxes but sent
+    /// to nobody. Each file's name is its key: importing again changes
+    /// nothing.
+    Import {
+        dir: PathBuf,
+        /// Check every file with the server and say what would happen;
+        /// store nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand, Clone)]
+pub enum StatementCommand {
+    /// Publish a statement file now (or schedule it, if it says
+    /// publish_at), then show its deliveries until each follower server
+    /// has had it.
+    Publish {
+        file: PathBuf,
+        /// Return once it is published, without following deliveries.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Store a statement file without publishing it now (scheduled if it
+    /// says publish_at).
+    Draft { file: PathBuf },
+    /// Statements, newest first.
+    List {
+        /// Signed by this organisation (handle).
+        #[arg(long = "org")]
+        organisation: Option<String>,
+        /// draft, scheduled, published or deleted.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 40)]
+        limit: i64,
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+    },
+    /// One statement.
+    Show { id: String },
+    /// Make a statement what FILE says (an Update goes to everyone who has
+    /// it); signatories the file adds at the end sign it.
+    Edit {
+        id: String,
+        file: PathBuf,
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Delete a statement (followers who had it are sent a Delete).
+    Delete { id: String },
+    /// Add an organisation as a signatory (it Announces the statement).
+    Sign { id: String, handle: String },
+}
+
+#[derive(Subcommand, Clone)]
+pub enum OrgCommand {
+    /// Create an organisation (HANDLE --name …), or every organisation of
+    /// a TOML file of `[[organisation]]` tables (--file), leaving those
+    /// that exist as they are.
+    Create {
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        handle: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        summary: Option<String>,
+        #[arg(long)]
+        website: Option<String>,
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Organisations with their follower counts.
+    List,
+    /// One organisation.
+    Show { handle: String },
+    /// Change an organisation's profile (followers get an Update).
+    Update {
+        handle: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        summary: Option<String>,
+        /// An empty value removes it.
+        #[arg(long)]
+        website: Option<String>,
+        #[arg(long)]
+        manually_approves_followers: Option<bool>,
+    },
+    /// Delete an organisation (followers are sent a Delete).
+    Delete { handle: String },
 }
 
 #[derive(Subcommand)]
@@ -92,6 +247,9 @@ pub enum TokenCommand {
 pub const BOOTSTRAP_TOKEN_NAME: &str = "bootstrap";
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(outcome) = run_remote(&cli).await {
+        return outcome.map_err(anyhow::Error::from);
+    }
     let config = Config::load(&cli.config)?;
     let _log = crate::ops::logging::init(&config.log);
     match cli.command {
@@ -155,8 +313,63 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             user_command(&state, command).await?;
             store.close().await;
         }
+        Command::Login
+        | Command::Statement(_)
+        | Command::Org(_)
+        | Command::Followers { .. }
+        | Command::Deliveries { .. }
+        | Command::Import { .. } => unreachable!("run_remote handles the API commands"),
     }
     Ok(())
+}
+
+pub use client::Failure;
+
+/// The exit code for an error `run` returned: the API commands say theirs
+/// (1 refused, 2 unreachable or unauthorized); anything else is 1.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    err.downcast_ref::<Failure>()
+        .map(Failure::exit_code)
+        .unwrap_or(1)
+}
+
+/// The commands that talk to a server over the admin API; `None` for the
+/// others. They need no configuration file, database or log of ours.
+async fn run_remote(cli: &Cli) -> Option<Result<(), Failure>> {
+    let out = remote::Output {
+        json: cli.remote.json,
+    };
+    let remote = &cli.remote;
+    let client = || client::Client::new(remote.server.as_deref(), remote.token.as_deref());
+    Some(match &cli.command {
+        Command::Login => remote::login(remote).await,
+        Command::Statement(command) => match client() {
+            Ok(c) => remote::statement(&c, out, command.clone()).await,
+            Err(err) => Err(err),
+        },
+        Command::Org(command) => match client() {
+            Ok(c) => remote::organisation(&c, out, command.clone()).await,
+            Err(err) => Err(err),
+        },
+        Command::Followers {
+            handle,
+            requests,
+            limit,
+            offset,
+        } => match client() {
+            Ok(c) => remote::followers(&c, out, handle, *requests, *limit, *offset).await,
+            Err(err) => Err(err),
+        },
+        Command::Deliveries { id, watch } => match client() {
+            Ok(c) => remote::deliveries(&c, out, id, *watch).await,
+            Err(err) => Err(err),
+        },
+        Command::Import { dir, dry_run } => match client() {
+            Ok(c) => remote::import(&c, out, dir, *dry_run).await,
+            Err(err) => Err(err),
+        },
+        _ => return None,
+    })
 }
 
 async fn migrated_store(config: &Config) -> anyhow::Result<Store> {
