@@ -108,11 +108,8 @@ pub async fn router(state: AppState) -> anyhow::Result<Router> {
         .merge(web::routes())
         .merge(desk::routes(&state))
         .merge(federation::routes(&state.config))
-        .nest(
-            "/api/v1",
-            admin::routes(state.config.max_media_bytes)
-                .layer(DefaultBodyLimit::max(state.config.max_admin_body_bytes)),
-        );
+        // Already below /api/v1 (`admin::BASE`), where its document says.
+        .merge(admin::routes().layer(DefaultBodyLimit::max(state.config.max_admin_body_bytes)));
     if state.config.authorized_fetch {
         routes = routes.route_layer(middleware::from_fn(federation::authorized_fetch::gate));
     }

@@ -2,7 +2,8 @@
 //!
 //! Every handler returns `Result<_, AppError>`. A response is always JSON
 //! `{"error": "…"}` (plus `"field"` for validation errors) with the matching
-//! status; 5xx details are logged here and never shown to the client.
+//! status — an [`ErrorBody`], which is also its schema in the OpenAPI
+//! document; 5xx details are logged here and never shown to the client.
 
 use axum::{
     Json,
@@ -14,8 +15,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{organisations::Invalid, services::ServiceError, store::StoreError};
 
@@ -44,6 +44,21 @@ pub enum AppError {
     Invalid { field: String, message: String },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+}
+
+/// The body of every error the API answers, whatever the status.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"error": "title: must not be empty", "field": "title"}))]
+pub struct ErrorBody {
+    /// What went wrong, in words for people. For a validation error it
+    /// starts with the field's name.
+    pub error: String,
+    /// Only on validation errors (422): the request field, query parameter
+    /// or body path the error is about, such as `title`, `limit` or
+    /// `fields[0].value`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub field: Option<String>,
 }
 
 impl AppError {
@@ -128,15 +143,24 @@ impl IntoResponse for AppError {
         let body = match &self {
             AppError::Internal(err) => {
                 tracing::error!(error = format!("{err:#}"), "request failed");
-                json!({ "error": "internal error" })
+                ErrorBody {
+                    error: "internal error".into(),
+                    field: None,
+                }
             }
             AppError::Invalid { field, message } => {
                 tracing::info!(%status, field, message, "request refused");
-                json!({ "error": format!("{field}: {message}"), "field": field })
+                ErrorBody {
+                    error: format!("{field}: {message}"),
+                    field: Some(field.clone()),
+                }
             }
             other => {
                 tracing::info!(%status, error = %other, "request refused");
-                json!({ "error": other.to_string() })
+                ErrorBody {
+                    error: other.to_string(),
+                    field: None,
+                }
             }
         };
         let mut response = (status, Json(body)).into_response();
@@ -250,14 +274,22 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
 }
 
 /// The field a serde error is about: the backquoted name in "unknown field
-/// `x`" or "missing field `x`", else the path before the first colon.
+/// `x`" or "missing field `x`", else the path before the first colon. The
+/// path of an unknown field ends with the field (`a.x: unknown field
+/// `x``), that of a missing one names its parent (`a: missing field `x``).
 fn field_of(detail: &str) -> String {
     for marker in ["unknown field `", "missing field `"] {
         if let Some(rest) = detail.split_once(marker).map(|(_, r)| r)
             && let Some((name, _)) = rest.split_once('`')
         {
             let path = detail.split_once(": ").map(|(p, _)| p).unwrap_or("");
-            return if path.is_empty()
+            let own_path = path == name
+                || path
+                    .strip_suffix(name)
+                    .is_some_and(|parent| parent.ends_with('.'));
+            return if own_path && !path.contains(' ') {
+                path.to_string()
+            } else if path.is_empty()
                 || path == "."
                 || !detail.starts_with(path)
                 || path.contains(' ')
@@ -289,6 +321,15 @@ mod tests {
         assert_eq!(
             field_of("fields[0]: missing field `value` at line 1 column 40"),
             "fields[0].value"
+        );
+        // serde_path_to_error puts an unknown field in its path.
+        assert_eq!(
+            field_of("colour: unknown field `colour`, expected `a` at line 1 column 9"),
+            "colour"
+        );
+        assert_eq!(
+            field_of("fields[0].colour: unknown field `colour`, expected `name` or `value`"),
+            "fields[0].colour"
         );
         assert_eq!(
             field_of("handle: invalid type: integer `3`, expected a string at line 1 column 12"),

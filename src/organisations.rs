@@ -58,10 +58,12 @@ impl Organisation {
 }
 
 /// A name/value pair on the profile (`PropertyValue` in ActivityPub).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileField {
+    /// At most 255 characters.
     pub name: String,
+    /// At most 2,047 characters.
     pub value: String,
 }
 

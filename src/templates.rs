@@ -70,6 +70,8 @@ impl Templates {
                 "desk/moderation.html",
                 include_str!("desk/templates/moderation.html"),
             ),
+            // The API reference (admin/openapi.rs).
+            ("admin/docs.html", include_str!("admin/templates/docs.html")),
         ] {
             env.add_template(name, source)?;
         }
@@ -91,7 +93,7 @@ mod tests {
     #[test]
     fn every_template_file_is_registered() {
         let templates = Templates::new().expect("templates compile");
-        for dir in ["web", "desk"] {
+        for dir in ["web", "desk", "admin"] {
             let path = format!("{}/src/{dir}/templates", env!("CARGO_MANIFEST_DIR"));
             for entry in std::fs::read_dir(path).unwrap() {
                 let file = entry.unwrap().file_name().into_string().unwrap();

@@ -219,3 +219,67 @@ fn the_parser_reads_grouped_and_nested_paths() {
     let text = "use crate::{\n    state::AppState,\n    store::{A, B},\n    keys,\n};\nlet x = crate::urls::Urls::new();";
     assert_eq!(crate_paths(text), vec!["state", "store", "keys", "urls"]);
 }
+
+/// The admin API's router and its OpenAPI document come from one list
+/// (`admin::api`, `routes!` of `#[utoipa::path]` handlers), so a route
+/// cannot exist without its operation. This checks that nothing in
+/// `src/admin` adds a route any other way, and that nothing outside it
+/// routes a path below `/api`. (tests/openapi.rs checks the converse:
+/// every operation of the document is answered by its handler.)
+#[test]
+fn admin_routes_are_registered_only_with_their_operations() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut offenders = Vec::new();
+    let mut stack = vec![src.clone()];
+    let mut registrations = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let admin = path.starts_with(src.join("admin"));
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let line = line.trim_start();
+                if line.starts_with("//") {
+                    continue;
+                }
+                // utoipa_axum's router adds operations with its routes.
+                let line = line.replace("OpenApiRouter", "");
+                let words: &[&str] = if admin {
+                    &[
+                        ".route(",
+                        ".route_service(",
+                        ".nest_service(",
+                        ".merge(",
+                        "routing::",
+                        "Router::new(",
+                        "MethodRouter",
+                    ]
+                } else {
+                    &[
+                        "route(\"/api",
+                        "nest(\"/api",
+                        "route_service(\"/api",
+                        "nest_service(\"/api",
+                    ]
+                };
+                for word in words {
+                    if line.contains(word) {
+                        offenders.push(format!("{}:{}: {word}", path.display(), n + 1));
+                    }
+                }
+                if admin {
+                    registrations += line.matches("routes!(").count();
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:#?}");
+    assert!(registrations > 20, "the API is registered with routes!");
+}

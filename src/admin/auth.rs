@@ -42,6 +42,14 @@ pub enum Scope {
 impl Scope {
     pub const NAMES: &[&str] = &["read", "editor", "admin"];
 
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Editor => "editor",
+            Scope::Admin => "admin",
+        }
+    }
+
     pub fn parse(name: &str) -> Option<Scope> {
         match name {
             "read" => Some(Scope::Read),
@@ -114,5 +122,8 @@ mod tests {
         assert!(!Scope::Editor.allows(&delete, "/domain-blocks/x.example"));
         assert!(Scope::Admin.allows(&delete, "/domain-blocks/x.example"));
         assert_eq!(Scope::parse("owner"), None);
+        for name in Scope::NAMES {
+            assert_eq!(Scope::parse(name).unwrap().name(), *name);
+        }
     }
 }

@@ -3,18 +3,24 @@
 use axum::{Json, extract::State};
 use serde::{Deserialize, Serialize};
 
-use super::auth::Admin;
+use super::{auth::Admin, openapi::QueryRejected};
 use crate::{
     error::{ApiQuery, AppError},
     state::AppState,
     store::{DELIVERY_STATES, DeliveryCounts, DeliveryInfo, FailingHost},
 };
 
-#[derive(Deserialize)]
+/// Which deliveries to list.
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
+    /// queued, sending, delivered or failed: lists the latest deliveries
+    /// in that state.
     state: Option<String>,
+    /// How many to list, 1 to 500.
     #[serde(default = "default_limit")]
+    #[param(default = default_limit)]
     limit: i64,
 }
 
@@ -22,11 +28,15 @@ fn default_limit() -> i64 {
     50
 }
 
-#[derive(Serialize)]
+/// How the delivery of activities is going.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DeliveryReport {
     pub counts: DeliveryCounts,
+    /// Servers whose deliveries fail (at most 50).
     pub failing_hosts: Vec<FailingHost>,
+    /// Only with `?state=`: the latest deliveries in that state.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub deliveries: Option<Vec<DeliveryInfo>>,
 }
 
@@ -64,7 +74,21 @@ pub async fn report(
     })
 }
 
-/// `GET /api/v1/deliveries?state=…`
+/// Report on deliveries
+///
+/// Counts per state, the failing servers with their last error, and with
+/// `?state=…` the latest deliveries in that state.
+#[utoipa::path(
+    get,
+    path = "/deliveries",
+    tag = "deliveries",
+    operation_id = "list_deliveries",
+    params(DeliveryQuery),
+    responses(
+        (status = 200, description = "The report.", body = DeliveryReport),
+        QueryRejected,
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,

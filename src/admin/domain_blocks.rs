@@ -3,24 +3,42 @@
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
 
-use super::auth::Admin;
+use super::{auth::Admin, openapi::BodyRejected};
 use crate::{
-    error::{ApiJson, ApiPath, AppError},
+    error::{ApiJson, ApiPath, AppError, ErrorBody},
     services::domain_blocks,
     state::AppState,
     store::DomainBlock,
 };
 
-#[derive(Deserialize)]
+/// A server to block.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewBlock {
+    /// A host name as people type it (any case, a trailing dot, an IDN);
+    /// the block covers its subdomains too.
     domain: String,
+    /// Why, for the other admins.
     #[serde(default)]
     reason: String,
 }
 
-/// `POST /api/v1/domain-blocks {domain, reason?}` → 201. Followers from the
-/// domain and its subdomains are removed and deliveries to them dropped.
+/// Block a server
+///
+/// Followers from the domain and its subdomains are removed and deliveries
+/// to them dropped; nothing is sent to or accepted from them any more.
+/// Blocking a blocked domain again replaces its reason.
+#[utoipa::path(
+    post,
+    path = "/domain-blocks",
+    tag = "domain-blocks",
+    operation_id = "create_domain_block",
+    request_body = NewBlock,
+    responses(
+        (status = 201, description = "The block.", body = DomainBlock),
+        BodyRejected,
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     _admin: Admin,
@@ -30,7 +48,16 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(block)))
 }
 
-/// `GET /api/v1/domain-blocks`
+/// List domain blocks
+#[utoipa::path(
+    get,
+    path = "/domain-blocks",
+    tag = "domain-blocks",
+    operation_id = "list_domain_blocks",
+    responses(
+        (status = 200, description = "Every block.", body = Vec<DomainBlock>),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
@@ -38,7 +65,19 @@ pub async fn list(
     Ok(Json(domain_blocks::list(&state.services).await?))
 }
 
-/// `DELETE /api/v1/domain-blocks/{domain}`
+/// Lift a domain block
+#[utoipa::path(
+    delete,
+    path = "/domain-blocks/{domain}",
+    tag = "domain-blocks",
+    operation_id = "delete_domain_block",
+    params(("domain" = String, Path, description = "The blocked domain.")),
+    responses(
+        (status = 204, description = "Lifted."),
+        (status = 404, description = "The domain is not blocked.", body = ErrorBody),
+        (status = 422, description = "Not a host name.", body = ErrorBody),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     _admin: Admin,

@@ -5,16 +5,18 @@
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Serialize;
 
-use super::auth::Admin;
+use super::{auth::Admin, openapi::QueryRejected};
 use crate::{
-    error::{ApiPath, ApiQuery, AppError},
+    error::{ApiPath, ApiQuery, AppError, ErrorBody},
     services::{Paging, follows},
     state::AppState,
     store::{ACCEPTED, Follower, PENDING},
 };
 
-#[derive(Serialize)]
+/// A page of follows.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct FollowerPage {
+    /// How many there are in all.
     total: i64,
     limit: i64,
     offset: i64,
@@ -36,7 +38,21 @@ async fn page(
     }))
 }
 
-/// `GET …/followers?limit=&offset=`: accepted followers with their servers.
+/// List followers
+///
+/// Accepted followers with their servers, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/organisations/{handle}/followers",
+    tag = "followers",
+    operation_id = "list_followers",
+    params(("handle" = String, Path, description = "The organisation's handle."), Paging),
+    responses(
+        (status = 200, description = "A page of followers.", body = FollowerPage),
+        (status = 404, description = "No such organisation.", body = ErrorBody),
+        QueryRejected,
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
@@ -46,7 +62,22 @@ pub async fn list(
     page(&state, &handle, ACCEPTED, paging).await
 }
 
-/// `GET …/follow-requests`
+/// List follow requests
+///
+/// Follows awaiting an editor's approval (organisations that approve
+/// followers manually).
+#[utoipa::path(
+    get,
+    path = "/organisations/{handle}/follow-requests",
+    tag = "followers",
+    operation_id = "list_follow_requests",
+    params(("handle" = String, Path, description = "The organisation's handle."), Paging),
+    responses(
+        (status = 200, description = "A page of pending follows.", body = FollowerPage),
+        (status = 404, description = "No such organisation.", body = ErrorBody),
+        QueryRejected,
+    ),
+)]
 pub async fn requests(
     State(state): State<AppState>,
     _admin: Admin,
@@ -56,7 +87,23 @@ pub async fn requests(
     page(&state, &handle, PENDING, paging).await
 }
 
-/// `POST …/follow-requests/{id}/accept`
+/// Accept a follow request
+///
+/// The follower's server gets an Accept.
+#[utoipa::path(
+    post,
+    path = "/organisations/{handle}/follow-requests/{id}/accept",
+    tag = "followers",
+    operation_id = "accept_follow_request",
+    params(
+        ("handle" = String, Path, description = "The organisation's handle."),
+        ("id" = i64, Path, description = "The follow request's id."),
+    ),
+    responses(
+        (status = 200, description = "The follow, now accepted.", body = Follower),
+        (status = 404, description = "No such organisation or pending request.", body = ErrorBody),
+    ),
+)]
 pub async fn accept(
     State(state): State<AppState>,
     _admin: Admin,
@@ -65,7 +112,23 @@ pub async fn accept(
     Ok(Json(follows::approve(&state.services, &handle, id).await?))
 }
 
-/// `POST …/follow-requests/{id}/reject`
+/// Reject a follow request
+///
+/// The follower's server gets a Reject.
+#[utoipa::path(
+    post,
+    path = "/organisations/{handle}/follow-requests/{id}/reject",
+    tag = "followers",
+    operation_id = "reject_follow_request",
+    params(
+        ("handle" = String, Path, description = "The organisation's handle."),
+        ("id" = i64, Path, description = "The follow request's id."),
+    ),
+    responses(
+        (status = 200, description = "The follow as it was before it was rejected.", body = Follower),
+        (status = 404, description = "No such organisation or pending request.", body = ErrorBody),
+    ),
+)]
 pub async fn reject(
     State(state): State<AppState>,
     _admin: Admin,
@@ -74,7 +137,24 @@ pub async fn reject(
     Ok(Json(follows::reject(&state.services, &handle, id).await?))
 }
 
-/// `DELETE …/followers/{id}`
+/// Remove a follower
+///
+/// The follower's server gets an Undo of our Accept, so it stops
+/// showing the follow.
+#[utoipa::path(
+    delete,
+    path = "/organisations/{handle}/followers/{id}",
+    tag = "followers",
+    operation_id = "remove_follower",
+    params(
+        ("handle" = String, Path, description = "The organisation's handle."),
+        ("id" = i64, Path, description = "The follow's id."),
+    ),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 404, description = "No such organisation or follower.", body = ErrorBody),
+    ),
+)]
 pub async fn remove(
     State(state): State<AppState>,
     _admin: Admin,

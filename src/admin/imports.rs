@@ -7,16 +7,18 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     auth::Admin,
+    openapi::BodyRejected,
     statements::{StatementView, view},
 };
 use crate::{
-    error::{ApiJson, ApiPath, ApiQuery, AppError},
+    error::{ApiJson, ApiPath, ApiQuery, AppError, ErrorBody},
     services::statements::{self, Draft, Imported},
     state::AppState,
 };
 
-#[derive(Deserialize, Serialize, Default)]
+#[derive(Deserialize, Serialize, Default, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// Check everything, store nothing.
     #[serde(default)]
@@ -25,15 +27,38 @@ pub struct ImportQuery {
 
 /// What an import did: `created`, `unchanged` (the key was imported
 /// before; nothing changed) or, in a dry run, `would_create`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ImportOutcome {
+    /// created, unchanged or would_create.
+    #[schema(value_type = String)]
     outcome: &'static str,
+    /// The statement, unless in a dry run.
     statement: Option<StatementView>,
 }
 
-/// `PUT /api/v1/imports/{key}?dry_run=` with a statement: 201 when it is
-/// created (published at its `original_date`, delivered to nobody), 200
-/// when the key exists already or in a dry run.
+/// Import an archived statement
+///
+/// The statement is published at its `original_date` and delivered to
+/// nobody (it shows on the site, in feeds and outboxes). 201 when it is
+/// created; 200 when the key was imported before (nothing changes) or in a
+/// dry run. `publish` and `publish_at` are refused.
+#[utoipa::path(
+    put,
+    path = "/imports/{key}",
+    tag = "imports",
+    operation_id = "import_statement",
+    params(
+        ("key" = String, Path, description = "Stays the same across runs (`broadside import` uses the file's name): letters, digits, `-`, `_` or `.`, not starting with `.`."),
+        ImportQuery,
+    ),
+    request_body = Draft,
+    responses(
+        (status = 201, description = "Created.", body = ImportOutcome),
+        (status = 200, description = "Imported before (`unchanged`), or a dry run (`would_create`).", body = ImportOutcome),
+        (status = 409, description = "Another import of the key changed it meanwhile; try again.", body = ErrorBody),
+        BodyRejected,
+    ),
+)]
 pub async fn import(
     State(state): State<AppState>,
     _admin: Admin,

@@ -10,29 +10,49 @@ use axum::{
 };
 use serde::Serialize;
 
-use super::auth::Admin;
+use super::{auth::Admin, openapi::BodyRejected};
 use crate::{
-    error::{ApiJson, ApiPath, AppError},
+    error::{ApiJson, ApiPath, AppError, ErrorBody},
     media::{Attachment, Media},
     services::media::{self, MediaChanges, UploadText},
     state::AppState,
 };
 
 /// An upload as the API shows it (the shape Mastodon's API gives media).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MediaView {
+    /// What a statement's `media` and a profile's `avatar_media` name.
     id: String,
+    /// Always `image`.
     #[serde(rename = "type")]
+    #[schema(value_type = String)]
     kind: &'static str,
+    /// The image as we re-encoded it.
     url: String,
+    /// A thumbnail, at most 640 pixels on its longest side.
     preview_url: String,
+    /// `image/jpeg` or `image/png`.
     mime_type: String,
     width: u32,
     height: u32,
     blurhash: String,
+    /// Alt text.
     description: Option<String>,
     /// `[x, y]`, each from -1 to 1.
     focus: Option<[f64; 2]>,
+}
+
+/// An upload's form (`multipart/form-data`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// A JPEG, PNG, WebP or GIF image, at most `max_media_bytes`.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// Alt text, at most 1,500 characters.
+    description: Option<String>,
+    /// The focal point, `"x,y"` with each from -1 to 1.
+    focus: Option<String>,
 }
 
 impl MediaView {
@@ -56,9 +76,26 @@ impl MediaView {
     }
 }
 
-/// `POST /api/v1/media` (multipart: `file`, `description`, `focus`) → 201.
-/// 415 for a file that is not a JPEG, PNG, WebP or GIF image, 413 over
-/// `max_media_bytes`, 422 for a broken or oversized image or bad fields.
+/// Upload an image
+///
+/// The file is sniffed (its declared type is not trusted), decoded,
+/// scaled to at most 3840×2160, re-encoded without metadata (EXIF, GPS)
+/// and kept with a thumbnail and a blurhash. Attach it to a statement
+/// (`media`) or make it an organisation's `avatar_media`/`header_media`.
+#[utoipa::path(
+    post,
+    path = "/media",
+    tag = "media",
+    operation_id = "upload_media",
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "The stored image.", body = MediaView),
+        (status = 400, description = "Not a multipart form.", body = ErrorBody),
+        (status = 413, description = "The file is over `max_media_bytes`.", body = ErrorBody),
+        (status = 415, description = "Not a JPEG, PNG, WebP or GIF image (SVG, HTML…).", body = ErrorBody),
+        (status = 422, description = "A broken image, one of more than 50 megapixels, an unknown field, or bad alt text or focus.", body = ErrorBody),
+    ),
+)]
 pub async fn upload(
     State(state): State<AppState>,
     _admin: Admin,
@@ -69,18 +106,17 @@ pub async fn upload(
     while let Some(field) = form.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_string();
         match name.as_str() {
-            "file" => {
-                let bytes = field.bytes().await.map_err(multipart_error)?;
-                if bytes.len() > state.config.max_media_bytes {
-                    return Err(AppError::PayloadTooLarge(format!(
-                        "file: at most {} bytes",
-                        state.config.max_media_bytes
-                    )));
+            "file" => file = Some(read(field, state.config.max_media_bytes, "file").await?),
+            "description" | "focus" => {
+                let bytes = read(field, MAX_TEXT_FIELD_BYTES, &name).await?;
+                let value = String::from_utf8(bytes)
+                    .map_err(|_| AppError::invalid(name.as_str(), "must be UTF-8 text"))?;
+                if name == "description" {
+                    text.description = Some(value);
+                } else {
+                    text.focus = Some(value);
                 }
-                file = Some(bytes.to_vec());
             }
-            "description" => text.description = Some(field.text().await.map_err(multipart_error)?),
-            "focus" => text.focus = Some(field.text().await.map_err(multipart_error)?),
             other => {
                 return Err(AppError::invalid(
                     other,
@@ -94,6 +130,29 @@ pub async fn upload(
     Ok((StatusCode::CREATED, Json(MediaView::of(&state, &stored))))
 }
 
+/// The most a text field of the form may hold (alt text is 1,500
+/// characters of up to 4 bytes).
+const MAX_TEXT_FIELD_BYTES: usize = 8 * 1024;
+
+/// A field's bytes, refused with 413 as soon as they pass `limit`: the
+/// route has no body limit of its own, so this is the bound.
+async fn read(
+    mut field: axum::extract::multipart::Field<'_>,
+    limit: usize,
+    name: &str,
+) -> Result<Vec<u8>, AppError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(AppError::PayloadTooLarge(format!(
+                "{name}: at most {limit} bytes"
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
 fn multipart_error(err: axum::extract::multipart::MultipartError) -> AppError {
     match err.status() {
         StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(err.body_text()),
@@ -101,7 +160,18 @@ fn multipart_error(err: axum::extract::multipart::MultipartError) -> AppError {
     }
 }
 
-/// `GET /api/v1/media/{id}`
+/// One upload
+#[utoipa::path(
+    get,
+    path = "/media/{id}",
+    tag = "media",
+    operation_id = "show_media",
+    params(("id" = String, Path, description = "The upload's id.")),
+    responses(
+        (status = 200, description = "The upload.", body = MediaView),
+        (status = 404, description = "No such upload.", body = ErrorBody),
+    ),
+)]
 pub async fn show(
     State(state): State<AppState>,
     _admin: Admin,
@@ -111,7 +181,23 @@ pub async fn show(
     Ok(Json(MediaView::of(&state, &found)))
 }
 
-/// `PATCH /api/v1/media/{id} {description, focus}`
+/// Change an upload's alt text or focal point
+///
+/// A statement carries a copy of its images' alt text: give its `media`
+/// again in an edit for followers to see the new one.
+#[utoipa::path(
+    patch,
+    path = "/media/{id}",
+    tag = "media",
+    operation_id = "update_media",
+    params(("id" = String, Path, description = "The upload's id.")),
+    request_body = MediaChanges,
+    responses(
+        (status = 200, description = "The changed upload.", body = MediaView),
+        (status = 404, description = "No such upload.", body = ErrorBody),
+        BodyRejected,
+    ),
+)]
 pub async fn update(
     State(state): State<AppState>,
     _admin: Admin,
@@ -122,8 +208,22 @@ pub async fn update(
     Ok(Json(MediaView::of(&state, &updated)))
 }
 
-/// `DELETE /api/v1/media/{id}` → 204: an upload nothing uses, with its
-/// files; 409 while a statement or profile uses it.
+/// Delete an unused upload
+///
+/// Its files go with it. Uploads nothing uses are also removed after
+/// `media_unused_hours`, and a deleted statement's once its Delete is out.
+#[utoipa::path(
+    delete,
+    path = "/media/{id}",
+    tag = "media",
+    operation_id = "delete_media",
+    params(("id" = String, Path, description = "The upload's id.")),
+    responses(
+        (status = 204, description = "Deleted, with its files."),
+        (status = 404, description = "No such upload.", body = ErrorBody),
+        (status = 409, description = "A statement or a profile uses it.", body = ErrorBody),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     _admin: Admin,

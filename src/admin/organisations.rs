@@ -4,8 +4,9 @@
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde::Serialize;
 
-use super::auth::Admin;
+use super::{auth::Admin, openapi::BodyRejected};
 use crate::{
+    error::ErrorBody,
     error::{ApiJson, ApiPath, AppError},
     organisations::{Organisation, ProfileField},
     services::organisations::{self, NewProfile, ProfileChanges},
@@ -15,25 +16,37 @@ use crate::{
 };
 
 /// An organisation as the admin API shows it. Never includes a private key.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct OrganisationView {
     handle: String,
+    /// The display name.
     name: String,
+    /// The biography, plain text.
     summary: String,
     website: Option<String>,
     fields: Vec<ProfileField>,
     avatar_url: Option<String>,
     header_url: Option<String>,
+    /// Follows wait for an editor's approval.
     manually_approves_followers: bool,
+    /// Listed in directories.
     discoverable: bool,
+    /// Its statements may be indexed by search.
     indexable: bool,
+    /// Replies to its statements skip the moderation queue.
     approve_replies: bool,
+    /// Its ActivityPub id, also its profile page.
     actor_url: String,
+    /// Its fediverse address, `@handle@host`.
     acct: String,
     followers_count: i64,
+    /// Follows awaiting approval.
     follow_requests_count: i64,
+    /// Activities in its outbox.
     statuses_count: i64,
+    /// RFC 3339.
     created_at: String,
+    /// RFC 3339.
     updated_at: String,
 }
 
@@ -66,7 +79,22 @@ async fn view(state: &AppState, org: Organisation) -> Result<OrganisationView, A
     })
 }
 
-/// `POST /api/v1/organisations` → 201 with the stored organisation.
+/// Create an organisation
+///
+/// A new fediverse account with a fresh key pair; it can sign statements
+/// at once.
+#[utoipa::path(
+    post,
+    path = "/organisations",
+    tag = "organisations",
+    operation_id = "create_organisation",
+    request_body = NewProfile,
+    responses(
+        (status = 201, description = "The stored organisation.", body = OrganisationView),
+        (status = 409, description = "The handle is taken (handles of deleted organisations are never reused).", body = ErrorBody),
+        BodyRejected,
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     _admin: Admin,
@@ -76,7 +104,18 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view(&state, created).await?)))
 }
 
-/// `GET /api/v1/organisations`
+/// List organisations
+///
+/// Every live organisation, with its counts.
+#[utoipa::path(
+    get,
+    path = "/organisations",
+    tag = "organisations",
+    operation_id = "list_organisations",
+    responses(
+        (status = 200, description = "Every organisation.", body = Vec<OrganisationView>),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
@@ -88,7 +127,18 @@ pub async fn list(
     Ok(Json(views))
 }
 
-/// `GET /api/v1/organisations/{handle}`
+/// Show an organisation
+#[utoipa::path(
+    get,
+    path = "/organisations/{handle}",
+    tag = "organisations",
+    operation_id = "show_organisation",
+    params(("handle" = String, Path, description = "The organisation's handle.")),
+    responses(
+        (status = 200, description = "The organisation.", body = OrganisationView),
+        (status = 404, description = "No such organisation.", body = ErrorBody),
+    ),
+)]
 pub async fn show(
     State(state): State<AppState>,
     _admin: Admin,
@@ -98,7 +148,23 @@ pub async fn show(
     Ok(Json(view(&state, org).await?))
 }
 
-/// `PATCH /api/v1/organisations/{handle}`: changes the given fields only.
+/// Edit an organisation
+///
+/// Changes the given fields only; followers' servers get the new profile
+/// (an Update) at once.
+#[utoipa::path(
+    patch,
+    path = "/organisations/{handle}",
+    tag = "organisations",
+    operation_id = "update_organisation",
+    params(("handle" = String, Path, description = "The organisation's handle.")),
+    request_body = ProfileChanges,
+    responses(
+        (status = 200, description = "The organisation as changed.", body = OrganisationView),
+        (status = 404, description = "No such organisation.", body = ErrorBody),
+        BodyRejected,
+    ),
+)]
 pub async fn update(
     State(state): State<AppState>,
     _admin: Admin,
@@ -109,7 +175,21 @@ pub async fn update(
     Ok(Json(view(&state, updated).await?))
 }
 
-/// `DELETE /api/v1/organisations/{handle}` → 204. The handle stays taken.
+/// Delete an organisation
+///
+/// Followers' servers get a Delete of the account. The handle stays taken
+/// for good.
+#[utoipa::path(
+    delete,
+    path = "/organisations/{handle}",
+    tag = "organisations",
+    operation_id = "delete_organisation",
+    params(("handle" = String, Path, description = "The organisation's handle.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such organisation.", body = ErrorBody),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     _admin: Admin,

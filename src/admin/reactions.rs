@@ -5,9 +5,9 @@
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Serialize;
 
-use super::auth::Admin;
+use super::{auth::Admin, openapi::QueryRejected};
 use crate::{
-    error::{ApiPath, ApiQuery, AppError},
+    error::{ApiPath, ApiQuery, AppError, ErrorBody},
     services::{
         Paging,
         moderation::{self, QuoteListing, Reactions, ReplyListing, ReportListing},
@@ -16,7 +16,22 @@ use crate::{
     store::{Quote, RemoteBlock, Reply, Report},
 };
 
-/// `GET /statements/{id}/reactions?limit=&offset=`
+/// Show a statement's reactions
+///
+/// Counts, and a page each of its boosts, likes and quotes. Deleted
+/// statements too.
+#[utoipa::path(
+    get,
+    path = "/statements/{id}/reactions",
+    tag = "moderation",
+    operation_id = "statement_reactions",
+    params(("id" = String, Path, description = "The statement's id."), Paging),
+    responses(
+        (status = 200, description = "The reactions.", body = Reactions),
+        (status = 404, description = "No such statement.", body = ErrorBody),
+        QueryRejected,
+    ),
+)]
 pub async fn reactions(
     State(state): State<AppState>,
     _admin: Admin,
@@ -28,7 +43,21 @@ pub async fn reactions(
     ))
 }
 
-/// `GET /replies?status=&statement=&limit=&offset=`
+/// List replies
+///
+/// Replies to our statements, by moderation state and statement.
+#[utoipa::path(
+    get,
+    path = "/replies",
+    tag = "moderation",
+    operation_id = "list_replies",
+    params(ReplyListing),
+    responses(
+        (status = 200, description = "A page of replies.", body = Vec<Reply>),
+        (status = 404, description = "No such statement.", body = ErrorBody),
+        QueryRejected,
+    ),
+)]
 pub async fn replies(
     State(state): State<AppState>,
     _admin: Admin,
@@ -37,7 +66,20 @@ pub async fn replies(
     Ok(Json(moderation::replies(&state.services, listing).await?))
 }
 
-/// `POST /replies/{id}/approve`
+/// Approve a reply
+///
+/// Shown under the statement and listed in its `replies` collection.
+#[utoipa::path(
+    post,
+    path = "/replies/{id}/approve",
+    tag = "moderation",
+    operation_id = "approve_reply",
+    params(("id" = i64, Path, description = "The reply's id.")),
+    responses(
+        (status = 200, description = "The reply, approved.", body = Reply),
+        (status = 404, description = "No such reply.", body = ErrorBody),
+    ),
+)]
 pub async fn approve_reply(
     State(state): State<AppState>,
     _admin: Admin,
@@ -48,7 +90,18 @@ pub async fn approve_reply(
     ))
 }
 
-/// `POST /replies/{id}/hide`
+/// Hide a reply
+#[utoipa::path(
+    post,
+    path = "/replies/{id}/hide",
+    tag = "moderation",
+    operation_id = "hide_reply",
+    params(("id" = i64, Path, description = "The reply's id.")),
+    responses(
+        (status = 200, description = "The reply, hidden.", body = Reply),
+        (status = 404, description = "No such reply.", body = ErrorBody),
+    ),
+)]
 pub async fn hide_reply(
     State(state): State<AppState>,
     _admin: Admin,
@@ -59,7 +112,20 @@ pub async fn hide_reply(
     ))
 }
 
-/// `DELETE /replies/{id}`
+/// Delete a reply
+///
+/// Forgets it here; the author's server keeps it.
+#[utoipa::path(
+    delete,
+    path = "/replies/{id}",
+    tag = "moderation",
+    operation_id = "delete_reply",
+    params(("id" = i64, Path, description = "The reply's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such reply.", body = ErrorBody),
+    ),
+)]
 pub async fn delete_reply(
     State(state): State<AppState>,
     _admin: Admin,
@@ -69,7 +135,21 @@ pub async fn delete_reply(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /quotes?statement=&limit=&offset=`
+/// List quotes
+///
+/// Remote posts quoting our statements.
+#[utoipa::path(
+    get,
+    path = "/quotes",
+    tag = "moderation",
+    operation_id = "list_quotes",
+    params(QuoteListing),
+    responses(
+        (status = 200, description = "A page of quotes.", body = Vec<Quote>),
+        (status = 404, description = "No such statement.", body = ErrorBody),
+        QueryRejected,
+    ),
+)]
 pub async fn quotes(
     State(state): State<AppState>,
     _admin: Admin,
@@ -78,7 +158,22 @@ pub async fn quotes(
     Ok(Json(moderation::quotes(&state.services, listing).await?))
 }
 
-/// `POST /quotes/{id}/revoke`
+/// Revoke a quote
+///
+/// Its authorisation answers 410 from now on, and the quoting server gets
+/// a Delete of it.
+#[utoipa::path(
+    post,
+    path = "/quotes/{id}/revoke",
+    tag = "moderation",
+    operation_id = "revoke_quote",
+    params(("id" = String, Path, description = "The quote's `public_id`.")),
+    responses(
+        (status = 200, description = "The quote, revoked.", body = Quote),
+        (status = 404, description = "No such quote.", body = ErrorBody),
+        (status = 409, description = "The quote is revoked already.", body = ErrorBody),
+    ),
+)]
 pub async fn revoke_quote(
     State(state): State<AppState>,
     _admin: Admin,
@@ -88,7 +183,7 @@ pub async fn revoke_quote(
 }
 
 /// A report as the editor reads it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ReportView {
     #[serde(flatten)]
     report: Report,
@@ -96,7 +191,21 @@ pub struct ReportView {
     statements: Vec<String>,
 }
 
-/// `GET /reports?status=open|resolved`
+/// List reports
+///
+/// Reports (Flags) from other servers about our organisations and
+/// statements.
+#[utoipa::path(
+    get,
+    path = "/reports",
+    tag = "moderation",
+    operation_id = "list_reports",
+    params(ReportListing),
+    responses(
+        (status = 200, description = "A page of reports.", body = Vec<ReportView>),
+        QueryRejected,
+    ),
+)]
 pub async fn reports(
     State(state): State<AppState>,
     _admin: Admin,
@@ -114,7 +223,18 @@ pub async fn reports(
     ))
 }
 
-/// `POST /reports/{id}/resolve`
+/// Resolve a report
+#[utoipa::path(
+    post,
+    path = "/reports/{id}/resolve",
+    tag = "moderation",
+    operation_id = "resolve_report",
+    params(("id" = i64, Path, description = "The report's id.")),
+    responses(
+        (status = 204, description = "Resolved."),
+        (status = 404, description = "No such open report.", body = ErrorBody),
+    ),
+)]
 pub async fn resolve_report(
     State(state): State<AppState>,
     _admin: Admin,
@@ -124,7 +244,20 @@ pub async fn resolve_report(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /blocks`: remote actors that block our organisations.
+/// List remote blocks
+///
+/// Remote actors that block our organisations.
+#[utoipa::path(
+    get,
+    path = "/blocks",
+    tag = "moderation",
+    operation_id = "list_remote_blocks",
+    params(Paging),
+    responses(
+        (status = 200, description = "A page of blocks.", body = Vec<RemoteBlock>),
+        QueryRejected,
+    ),
+)]
 pub async fn blocks(
     State(state): State<AppState>,
     _admin: Admin,

@@ -11,46 +11,65 @@ use super::{
     auth::Admin,
     deliveries::{DeliveryQuery, DeliveryReport, report},
     media::MediaView,
+    openapi::{BodyRejected, QueryRejected},
 };
 use crate::{
-    error::{ApiJson, ApiPath, ApiQuery, AppError},
+    error::{ApiJson, ApiPath, ApiQuery, AppError, ErrorBody},
     services::statements::{self, Changes, Draft, Listing},
     state::AppState,
     statements::{Statement, TranslationText},
     store::from_ms,
 };
 
-#[derive(Serialize)]
+/// An organisation that signed a statement.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SignatoryView {
     handle: String,
     name: String,
+    /// Its ActivityPub id.
     actor_url: String,
 }
 
-#[derive(Serialize)]
+/// A statement as the admin API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct StatementView {
+    /// The id in its URL and in the API's paths.
     id: String,
+    /// Its page, also its ActivityPub id.
     url: String,
     title: String,
+    /// Markdown, as written.
     body: String,
     summary: Option<String>,
     content_warning: Option<String>,
     language: Option<String>,
     tags: Vec<String>,
+    /// note or article.
+    #[schema(value_type = String)]
     format: &'static str,
     original_date: Option<String>,
     disclaimer: Option<String>,
+    /// anyone, followers or nobody.
+    #[schema(value_type = String)]
     quote_policy: &'static str,
     /// The statement in other languages, by language tag.
     translations: BTreeMap<String, TranslationText>,
     /// Its images, in order.
     media: Vec<MediaView>,
+    /// draft, scheduled, published or deleted.
+    #[schema(value_type = String)]
     status: &'static str,
+    /// RFC 3339, while scheduled.
     publish_at: Option<String>,
+    /// RFC 3339.
     published_at: Option<String>,
+    /// RFC 3339, the last edit after publication.
     edited_at: Option<String>,
+    /// The lead first.
     signatories: Vec<SignatoryView>,
+    /// RFC 3339.
     created_at: String,
+    /// RFC 3339.
     updated_at: String,
 }
 
@@ -100,7 +119,22 @@ pub(super) fn view(state: &AppState, s: Statement) -> StatementView {
     }
 }
 
-/// `POST /api/v1/statements` → 201. A draft unless `publish` or `publish_at`.
+/// Write a statement
+///
+/// A draft, unless `publish` (published at once: the lead's followers get
+/// a Create, each co-signer's followers an Announce) or `publish_at`
+/// (scheduled).
+#[utoipa::path(
+    post,
+    path = "/statements",
+    tag = "statements",
+    operation_id = "create_statement",
+    request_body = Draft,
+    responses(
+        (status = 201, description = "The stored statement.", body = StatementView),
+        BodyRejected,
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     _admin: Admin,
@@ -110,7 +144,21 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view(&state, statement))))
 }
 
-/// `GET /api/v1/statements?organisation=&status=&limit=&offset=`
+/// List statements
+///
+/// By signatory and state, newest first.
+#[utoipa::path(
+    get,
+    path = "/statements",
+    tag = "statements",
+    operation_id = "list_statements",
+    params(Listing),
+    responses(
+        (status = 200, description = "A page of statements.", body = Vec<StatementView>),
+        (status = 404, description = "No such organisation.", body = ErrorBody),
+        QueryRejected,
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
@@ -120,7 +168,18 @@ pub async fn list(
     Ok(Json(found.into_iter().map(|s| view(&state, s)).collect()))
 }
 
-/// `GET /api/v1/statements/{id}`
+/// Show a statement
+#[utoipa::path(
+    get,
+    path = "/statements/{id}",
+    tag = "statements",
+    operation_id = "show_statement",
+    params(("id" = String, Path, description = "The statement's id.")),
+    responses(
+        (status = 200, description = "The statement.", body = StatementView),
+        (status = 404, description = "No such statement, or it is deleted.", body = ErrorBody),
+    ),
+)]
 pub async fn show(
     State(state): State<AppState>,
     _admin: Admin,
@@ -132,8 +191,24 @@ pub async fn show(
     )))
 }
 
-/// `PATCH /api/v1/statements/{id}`: a published statement's edit goes out
-/// as an Update.
+/// Edit a statement
+///
+/// Changes the given fields only; a published statement's edit goes out
+/// as an Update to everyone who has it.
+#[utoipa::path(
+    patch,
+    path = "/statements/{id}",
+    tag = "statements",
+    operation_id = "update_statement",
+    params(("id" = String, Path, description = "The statement's id.")),
+    request_body = Changes,
+    responses(
+        (status = 200, description = "The statement as changed.", body = StatementView),
+        (status = 404, description = "No such statement, or it is deleted.", body = ErrorBody),
+        (status = 409, description = "The statement changed meanwhile; try again.", body = ErrorBody),
+        BodyRejected,
+    ),
+)]
 pub async fn update(
     State(state): State<AppState>,
     _admin: Admin,
@@ -144,8 +219,23 @@ pub async fn update(
     Ok(Json(view(&state, statement)))
 }
 
-/// `DELETE /api/v1/statements/{id}` → 204; a published statement is
-/// withdrawn with a Delete, and its URL answers 404 from then on.
+/// Delete a statement
+///
+/// A published statement is withdrawn with a Delete to everyone who has
+/// it, and its URL answers 404 from then on; one that never went out is
+/// discarded.
+#[utoipa::path(
+    delete,
+    path = "/statements/{id}",
+    tag = "statements",
+    operation_id = "delete_statement",
+    params(("id" = String, Path, description = "The statement's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such statement, or it is deleted.", body = ErrorBody),
+        (status = 409, description = "The statement changed meanwhile; try again.", body = ErrorBody),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     _admin: Admin,
@@ -155,15 +245,32 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PublishQuery {
     /// Publish even though an image has no alt text.
     #[serde(default)]
     allow_missing_alt: bool,
 }
 
-/// `POST /api/v1/statements/{id}/publish?allow_missing_alt=`
+/// Publish a statement now
+///
+/// A draft or scheduled statement goes out at once.
+#[utoipa::path(
+    post,
+    path = "/statements/{id}/publish",
+    tag = "statements",
+    operation_id = "publish_statement",
+    params(("id" = String, Path, description = "The statement's id."), PublishQuery),
+    responses(
+        (status = 200, description = "The published statement.", body = StatementView),
+        (status = 404, description = "No such statement, or it is deleted.", body = ErrorBody),
+        (status = 409, description = "The statement is already published.", body = ErrorBody),
+        (status = 422, description = "An image has no alt text (and allow_missing_alt was not given).", body = ErrorBody),
+        QueryRejected,
+    ),
+)]
 pub async fn publish_now(
     State(state): State<AppState>,
     _admin: Admin,
@@ -174,14 +281,32 @@ pub async fn publish_now(
     Ok(Json(view(&state, statement)))
 }
 
-#[derive(Deserialize)]
+/// A signatory to add.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddSignatory {
+    /// The organisation's handle.
     handle: String,
 }
 
-/// `POST /api/v1/statements/{id}/signatories {handle}`: on a published
-/// statement the new signatory Announces it and the statement gets an Update.
+/// Add a signatory
+///
+/// At the end of the list. On a published statement the new signatory
+/// Announces it and everyone who has it gets an Update.
+#[utoipa::path(
+    post,
+    path = "/statements/{id}/signatories",
+    tag = "statements",
+    operation_id = "add_signatory",
+    params(("id" = String, Path, description = "The statement's id.")),
+    request_body = AddSignatory,
+    responses(
+        (status = 200, description = "The statement with its new signatory.", body = StatementView),
+        (status = 404, description = "No such statement, or it is deleted.", body = ErrorBody),
+        (status = 409, description = "The statement changed meanwhile; try again.", body = ErrorBody),
+        BodyRejected,
+    ),
+)]
 pub async fn add_signatory(
     State(state): State<AppState>,
     _admin: Admin,
@@ -192,7 +317,23 @@ pub async fn add_signatory(
     Ok(Json(view(&state, statement)))
 }
 
-/// `GET /api/v1/statements/{id}/deliveries?state=…`
+/// Report on a statement's deliveries
+///
+/// Counts per state for this statement's activities, the failing servers,
+/// and with `?state=…` its latest deliveries in that state. Deleted
+/// statements too.
+#[utoipa::path(
+    get,
+    path = "/statements/{id}/deliveries",
+    tag = "deliveries",
+    operation_id = "list_statement_deliveries",
+    params(("id" = String, Path, description = "The statement's id."), DeliveryQuery),
+    responses(
+        (status = 200, description = "The report.", body = DeliveryReport),
+        (status = 404, description = "No such statement.", body = ErrorBody),
+        QueryRejected,
+    ),
+)]
 pub async fn deliveries(
     State(state): State<AppState>,
     _admin: Admin,
@@ -203,14 +344,31 @@ pub async fn deliveries(
     Ok(Json(report(&state, Some(statement.id), query).await?))
 }
 
-#[derive(Deserialize)]
+/// A statement to pin.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pin {
+    /// The statement's id.
     statement: String,
 }
 
-/// `POST /api/v1/organisations/{handle}/featured {statement}`: pins a
-/// published statement the organisation signed.
+/// Pin a statement
+///
+/// To the organisation's profile (`featured`): a published statement of
+/// which it is the lead signatory.
+#[utoipa::path(
+    post,
+    path = "/organisations/{handle}/featured",
+    tag = "statements",
+    operation_id = "pin_statement",
+    params(("handle" = String, Path, description = "The organisation's handle.")),
+    request_body = Pin,
+    responses(
+        (status = 204, description = "Pinned."),
+        (status = 404, description = "No such organisation.", body = ErrorBody),
+        BodyRejected,
+    ),
+)]
 pub async fn pin(
     State(state): State<AppState>,
     _admin: Admin,
@@ -221,7 +379,21 @@ pub async fn pin(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `DELETE /api/v1/organisations/{handle}/featured/{statement}`
+/// Unpin a statement
+#[utoipa::path(
+    delete,
+    path = "/organisations/{handle}/featured/{statement}",
+    tag = "statements",
+    operation_id = "unpin_statement",
+    params(
+        ("handle" = String, Path, description = "The organisation's handle."),
+        ("statement" = String, Path, description = "The statement's id."),
+    ),
+    responses(
+        (status = 204, description = "Unpinned."),
+        (status = 404, description = "No such organisation or statement, or it is not pinned.", body = ErrorBody),
+    ),
+)]
 pub async fn unpin(
     State(state): State<AppState>,
     _admin: Admin,

@@ -22,15 +22,20 @@ pub struct UploadText {
 }
 
 /// Changes to an upload: `null` clears.
-#[derive(Deserialize, Serialize, Default)]
+#[derive(Deserialize, Serialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MediaChanges {
+    /// Alt text, at most 1,500 characters; absent keeps it, `null` clears it.
+    #[schema(value_type = Option<String>)]
     #[serde(
         default,
         deserialize_with = "nullable",
         skip_serializing_if = "Option::is_none"
     )]
     pub description: Option<Option<String>>,
+    /// The focal point, `"x,y"` with each from -1 to 1; absent keeps it,
+    /// `null` clears it.
+    #[schema(value_type = Option<String>)]
     #[serde(
         default,
         deserialize_with = "nullable",

@@ -102,9 +102,14 @@ pub(crate) fn named<T>(
 /// Limit and offset of a listing, as every listing checks them.
 #[derive(Clone, Copy, Debug, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Paging {
+    /// How many, 1 to 200.
     #[serde(default = "default_limit")]
+    #[param(default = default_limit)]
     pub limit: i64,
+    /// How many to skip.
     #[serde(default)]
     pub offset: i64,
 }

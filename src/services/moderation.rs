@@ -14,11 +14,14 @@ use crate::{
 };
 
 /// Counts and the people behind them, for one statement.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Reactions {
     pub counts: ReactionCounts,
+    /// A page of the boosts, newest first.
     pub boosts: Vec<ReactionRow>,
+    /// A page of the likes, newest first.
     pub likes: Vec<ReactionRow>,
+    /// A page of the quotes, newest first.
     pub quotes: Vec<Quote>,
 }
 
@@ -48,13 +51,18 @@ pub async fn reactions(
 /// Which replies to list.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReplyListing {
     /// pending, approved or hidden.
     pub status: Option<String>,
     /// A statement's id.
     pub statement: Option<String>,
+    /// How many, 1 to 200.
     #[serde(default = "super::default_limit")]
+    #[param(default = super::default_limit)]
     pub limit: i64,
+    /// How many to skip.
     #[serde(default)]
     pub offset: i64,
 }
@@ -112,10 +120,16 @@ pub async fn delete_reply(services: &Services, id: i64) -> ServiceResult<()> {
 /// Which quotes to list.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct QuoteListing {
+    /// A statement's id.
     pub statement: Option<String>,
+    /// How many, 1 to 200.
     #[serde(default = "super::default_limit")]
+    #[param(default = super::default_limit)]
     pub limit: i64,
+    /// How many to skip.
     #[serde(default)]
     pub offset: i64,
 }
@@ -186,11 +200,16 @@ pub async fn revoke_quote(services: &Services, public_id: &str) -> ServiceResult
 /// Which reports to list.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReportListing {
     /// open or resolved.
     pub status: Option<String>,
+    /// How many, 1 to 200.
     #[serde(default = "super::default_limit")]
+    #[param(default = super::default_limit)]
     pub limit: i64,
+    /// How many to skip.
     #[serde(default)]
     pub offset: i64,
 }

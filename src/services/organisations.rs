@@ -18,18 +18,31 @@ use crate::{
 /// it; the CLI builds it from flags or an organisations file).
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct NewProfile {
+    /// The name in its fediverse address `@handle@host`: lower-case
+    /// letters, digits, `_`, and `.` or `-` between them, at most 30
+    /// characters. It can never change.
     pub handle: String,
+    /// The display name (at most 100 characters).
     pub name: String,
+    /// The biography, plain text (at most 5,000 characters).
     pub summary: String,
+    /// An https URL.
     pub website: Option<String>,
+    /// Name/value pairs shown on the profile (at most 8).
     #[serde(default)]
     pub fields: Vec<ProfileField>,
+    /// An https URL of the avatar image.
     pub avatar_url: Option<String>,
+    /// An https URL of the header image.
     pub header_url: Option<String>,
+    /// Follows wait for an editor's approval.
     #[serde(default)]
     pub manually_approves_followers: bool,
+    /// Listed in directories (default true).
     pub discoverable: Option<bool>,
+    /// Its statements may be indexed by search (default true).
     pub indexable: Option<bool>,
     /// Replies to its statements skip the moderation queue.
     #[serde(default)]
@@ -40,39 +53,54 @@ pub struct NewProfile {
 /// ones.
 #[derive(Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct ProfileChanges {
+    /// Only the current handle is accepted: a handle cannot change.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub handle: Option<String>,
+    /// Absent or `null` keeps it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Absent or `null` keeps it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    /// Absent keeps it, `null` clears it.
     #[serde(
         default,
         deserialize_with = "super::nullable",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = Option<String>)]
     pub website: Option<Option<String>>,
+    /// Replaces every field; absent or `null` keeps them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<ProfileField>>,
+    /// Absent keeps it, `null` clears it.
     #[serde(
         default,
         deserialize_with = "super::nullable",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = Option<String>)]
     pub avatar_url: Option<Option<String>>,
+    /// Absent keeps it, `null` clears it.
     #[serde(
         default,
         deserialize_with = "super::nullable",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = Option<String>)]
     pub header_url: Option<Option<String>>,
+    /// Absent or `null` keeps it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manually_approves_followers: Option<bool>,
+    /// Absent or `null` keeps it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub discoverable: Option<bool>,
+    /// Absent or `null` keeps it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub indexable: Option<bool>,
+    /// Absent or `null` keeps it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approve_replies: Option<bool>,
     /// An upload (`POST /api/v1/media`) to be the avatar, served by us, in

@@ -30,21 +30,34 @@ use crate::{
 /// statement file's front matter and body and sends it.
 #[derive(Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct Draft {
+    /// The headline (at most 300 characters).
     pub title: String,
+    /// The text, in Markdown (at most 100,000 characters).
     pub body: String,
     /// Handles, the lead first.
     pub signatories: Vec<String>,
+    /// A language tag such as `en` or `pt-BR`.
     pub language: Option<String>,
+    /// A short text shown before the body (at most 2,000 characters).
     pub summary: Option<String>,
+    /// Shown in front of the text by fediverse clients, which hide the
+    /// text behind it (at most 2,000 characters).
     pub content_warning: Option<String>,
+    /// Hashtags, without `#` (at most 20).
     #[serde(default)]
     pub tags: Vec<String>,
+    /// `note` (the default) or `article`.
     pub format: Option<String>,
+    /// When the statement was first made, if earlier: a date such as
+    /// `2022-01-13` or an RFC 3339 time.
     pub original_date: Option<String>,
+    /// Printed under the statement; the instance's disclaimer if absent.
     pub disclaimer: Option<String>,
     /// Who may quote it: anyone (the default), followers or nobody.
     pub quote_policy: Option<String>,
+    /// Publish at once.
     #[serde(default)]
     pub publish: bool,
     /// RFC 3339.
@@ -86,45 +99,61 @@ pub enum Imported {
 /// means what the API reads.
 #[derive(Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct Changes {
+    /// The new headline; absent or `null` keeps it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// The new Markdown text; absent or `null` keeps it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// A language tag; absent keeps it, `null` clears it.
     #[serde(
         default,
         deserialize_with = "nullable",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = Option<String>)]
     pub language: Option<Option<String>>,
+    /// Absent keeps it, `null` clears it.
     #[serde(
         default,
         deserialize_with = "nullable",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = Option<String>)]
     pub summary: Option<Option<String>>,
+    /// Absent keeps it, `null` clears it.
     #[serde(
         default,
         deserialize_with = "nullable",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = Option<String>)]
     pub content_warning: Option<Option<String>>,
+    /// Replaces every tag; absent or `null` keeps them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
+    /// `note` or `article`; cannot change once published.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    /// Absent keeps it, `null` clears it.
     #[serde(
         default,
         deserialize_with = "nullable",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = Option<String>)]
     pub original_date: Option<Option<String>>,
+    /// Absent keeps it, `null` clears it (the instance's applies).
     #[serde(
         default,
         deserialize_with = "nullable",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = Option<String>)]
     pub disclaimer: Option<Option<String>>,
+    /// anyone, followers or nobody; absent or `null` keeps it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quote_policy: Option<String>,
     /// Drafts and scheduled statements only; `null` makes it a draft again.
@@ -133,6 +162,7 @@ pub struct Changes {
         deserialize_with = "nullable",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = Option<String>)]
     pub publish_at: Option<Option<String>>,
     /// Every translation the statement is to have (`{}`: none); absent
     /// leaves them as they are.
@@ -150,6 +180,8 @@ pub struct Changes {
 /// Which statements a listing shows.
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Listing {
     /// A signatory's handle.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -157,8 +189,11 @@ pub struct Listing {
     /// draft, scheduled, published or deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// How many, 1 to 200.
     #[serde(default = "super::default_limit")]
+    #[param(default = super::default_limit)]
     pub limit: i64,
+    /// How many to skip.
     #[serde(default)]
     pub offset: i64,
 }

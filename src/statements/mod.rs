@@ -255,10 +255,13 @@ pub const MAX_TRANSLATIONS: usize = 20;
 /// `translations`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct TranslationText {
+    /// The headline in that language.
     pub title: String,
     /// Markdown.
     pub body: String,
+    /// The summary in that language.
     pub summary: Option<String>,
 }
 

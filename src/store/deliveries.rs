@@ -122,7 +122,8 @@ pub struct ActivityToSend {
     pub body: String,
 }
 
-#[derive(Debug, Default, Clone, Serialize)]
+/// How many deliveries are in each state.
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
 pub struct DeliveryCounts {
     pub queued: i64,
     /// Of `queued`, those whose earlier attempts failed and that wait for
@@ -133,11 +134,16 @@ pub struct DeliveryCounts {
     pub failed: i64,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+/// A server our deliveries fail to reach.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
 pub struct FailingHost {
+    /// host[:port]
     pub host: String,
+    /// On how many distinct days deliveries failed without a success in
+    /// between (7 make it unavailable).
     pub failure_days: i32,
     pub last_error: Option<String>,
+    /// Milliseconds since the epoch; while set, nothing is sent to it.
     pub unavailable_since: Option<i64>,
 }
 
@@ -1011,17 +1017,25 @@ fn published_by(kinds: &[&str], first: usize) -> String {
 /// host unavailable (Mastodon's `DeliveryFailureTracker`).
 pub const UNAVAILABLE_AFTER_DAYS: i32 = 7;
 
-#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+/// One activity's delivery to one inbox.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
 pub struct DeliveryInfo {
     pub id: i64,
+    /// The activity's id (a URL).
     pub activity: String,
+    /// The activity's type: Create, Announce, Update, Delete, Accept, …
     pub kind: String,
     pub inbox: String,
+    /// host[:port] of the inbox.
     pub host: String,
+    /// queued, sending, delivered or failed.
     pub state: String,
     pub attempts: i32,
+    /// When it is (or was) due, in milliseconds since the epoch.
     pub run_at: i64,
+    /// The HTTP status of the last attempt.
     pub last_status: Option<i32>,
     pub last_error: Option<String>,
+    /// Milliseconds since the epoch.
     pub finished_at: Option<i64>,
 }

@@ -5,22 +5,29 @@ use super::{Store, StoreResult, now_ms, on_pool};
 
 /// A follow with the follower's addresses, as the admin API and the
 /// collections show it.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct Follower {
+    /// The follow's id, for accepting, rejecting or removing it.
     pub id: i64,
     #[serde(skip)]
     pub organisation_id: i64,
     #[serde(skip)]
     pub actor_id: i64,
+    /// The follower's actor id (a URL).
     pub actor: String,
+    /// The follower's server, host[:port].
     pub domain: String,
     pub inbox: String,
     pub shared_inbox: Option<String>,
     pub preferred_username: Option<String>,
     pub name: Option<String>,
+    /// The id of the Follow activity.
     pub follow_activity_id: String,
+    /// pending or accepted.
     pub state: String,
+    /// Milliseconds since the epoch.
     pub created_at: i64,
+    /// Milliseconds since the epoch.
     pub accepted_at: Option<i64>,
 }
 

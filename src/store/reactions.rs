@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{Store, StoreResult, now_ms, on_pool};
 
 /// How many of each a statement has.
-#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ReactionCounts {
     pub likes: i64,
     pub boosts: i64,
@@ -21,8 +21,9 @@ pub struct ReactionCounts {
 }
 
 /// Who a remote actor is, as the editor sees it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Author {
+    /// The remote actor's id (a URL).
     pub actor: String,
     pub name: Option<String>,
     pub preferred_username: Option<String>,
@@ -31,32 +32,44 @@ pub struct Author {
     pub avatar_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+/// A like or a boost.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ReactionRow {
     #[serde(skip)]
     pub id: i64,
+    /// like or boost.
     pub kind: String,
+    /// The Like or Announce activity's id.
     pub activity_id: String,
+    /// Milliseconds since the epoch.
     pub created_at: i64,
     #[sqlx(flatten)]
     #[serde(flatten)]
     pub author: Author,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+/// A remote reply to one of our statements.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Reply {
     pub id: i64,
     #[serde(skip)]
     pub statement_id: i64,
+    /// The id of the statement it answers.
     pub statement: String,
+    /// The reply's ActivityPub id.
     pub object_id: String,
     pub url: Option<String>,
+    /// Sanitised HTML.
     pub content: String,
     pub summary: Option<String>,
     pub language: Option<String>,
+    /// pending, approved or hidden.
     pub state: String,
+    /// Milliseconds since the epoch.
     pub published_at: i64,
+    /// Milliseconds since the epoch.
     pub edited_at: Option<i64>,
+    /// Milliseconds since the epoch.
     pub created_at: i64,
     #[sqlx(flatten)]
     #[serde(flatten)]
@@ -76,47 +89,67 @@ pub struct NewReply<'a> {
     pub published_at: i64,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+/// A remote post quoting one of our statements.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Quote {
     pub id: i64,
-    /// Names the QuoteAuthorization.
+    /// Names the QuoteAuthorization; the id to revoke it by.
     pub public_id: String,
     #[serde(skip)]
     pub statement_id: i64,
+    /// The id of the quoted statement.
     pub statement: String,
+    /// The QuoteRequest activity's id.
     pub request_id: String,
+    /// The quoting post's ActivityPub id.
     pub object_id: String,
     pub url: Option<String>,
+    /// Sanitised HTML.
     pub content: String,
+    /// accepted or revoked.
     pub state: String,
+    /// Milliseconds since the epoch.
     pub created_at: i64,
+    /// Milliseconds since the epoch.
     pub revoked_at: Option<i64>,
     #[sqlx(flatten)]
     #[serde(flatten)]
     pub author: Author,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+/// A report (Flag) from another server.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Report {
     pub id: i64,
+    /// The Flag activity's id.
     pub activity_id: String,
+    /// Who reported (an actor id).
     pub actor: String,
     #[serde(skip)]
     pub organisation_id: i64,
+    /// The reported organisation's handle.
     pub organisation: String,
+    /// The reporter's comment.
     pub content: String,
     /// JSON array of statement ids; `statements` in the API.
     #[serde(skip)]
     pub statements_json: String,
+    /// open or resolved.
     pub state: String,
+    /// Milliseconds since the epoch.
     pub created_at: i64,
+    /// Milliseconds since the epoch.
     pub resolved_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+/// A remote actor blocking one of our organisations.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct RemoteBlock {
+    /// The blocked organisation's handle.
     pub organisation: String,
+    /// The Block activity's id.
     pub activity_id: String,
+    /// Milliseconds since the epoch.
     pub created_at: i64,
     #[sqlx(flatten)]
     #[serde(flatten)]

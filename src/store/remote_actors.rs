@@ -44,10 +44,13 @@ pub struct RemoteActorData {
     pub icon_url: Option<String>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+/// A server we refuse to federate with, and its subdomains.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct DomainBlock {
+    /// The domain in its normal form (lower case, punycode, no trailing dot).
     pub domain: String,
     pub reason: String,
+    /// Milliseconds since the epoch.
     pub created_at: i64,
 }
 
