@@ -99,8 +99,14 @@ impl MediaView {
 pub async fn upload(
     State(state): State<AppState>,
     _admin: Admin,
-    mut form: Multipart,
+    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<MediaView>), AppError> {
+    // Refused in our error shape, like every other body.
+    let mut form = form.map_err(|_| {
+        AppError::UnsupportedMediaType(
+            "the body must be multipart/form-data with a file field".into(),
+        )
+    })?;
     let mut file = None;
     let mut text = UploadText::default();
     while let Some(field) = form.next_field().await.map_err(multipart_error)? {

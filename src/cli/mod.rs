@@ -87,6 +87,9 @@ pub enum Command {
     /// Manage the editor's desk accounts (/admin): names and passwords.
     #[command(subcommand)]
     User(UserCommand),
+    /// Print the admin API's OpenAPI 3.1 document (what a server serves at
+    /// /api/v1/openapi.json, without its server URL).
+    Openapi,
     /// Check a server and token and keep them for the next commands (in
     /// the user's configuration directory, readable only by them). The
     /// token is asked for (or read from stdin) unless --token gives it.
@@ -314,6 +317,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
         }
         Command::Login
+        | Command::Openapi
         | Command::Statement(_)
         | Command::Org(_)
         | Command::Followers { .. }
@@ -342,6 +346,22 @@ async fn run_remote(cli: &Cli) -> Option<Result<(), Failure>> {
     let remote = &cli.remote;
     let client = || client::Client::new(remote.server.as_deref(), remote.token.as_deref());
     Some(match &cli.command {
+        Command::Openapi => {
+            let document = crate::admin::openapi::openapi();
+            match document.to_pretty_json() {
+                // A reader that stops early (`| head`) is not an error.
+                Ok(json) => {
+                    use std::io::Write;
+                    match writeln!(std::io::stdout(), "{json}") {
+                        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                            Err(Failure::Refused(format!("stdout: {err}")))
+                        }
+                        _ => Ok(()),
+                    }
+                }
+                Err(err) => Err(Failure::Refused(format!("the document: {err}"))),
+            }
+        }
         Command::Login => remote::login(remote).await,
         Command::Statement(command) => match client() {
             Ok(c) => remote::statement(&c, out, command.clone()).await,
