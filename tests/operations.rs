@@ -787,6 +787,39 @@ async fn backup_of_a_live_sqlite_database_restores() {
         assert_eq!(status, StatusCode::CREATED, "{body}");
         before.push(body["id"].as_str().unwrap().to_string());
     }
+    // An uploaded image: the backup takes the media too.
+    let image = {
+        let mut png = std::io::Cursor::new(Vec::new());
+        image::RgbaImage::from_pixel(40, 30, image::Rgba([200, 30, 30, 255]))
+            .write_to(&mut png, image::ImageFormat::Png)
+            .unwrap();
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(png.into_inner()).file_name("red.png"),
+            )
+            .text("description", "A red square");
+        let response = server
+            .http
+            .post(server.url("/api/v1/media"))
+            .bearer_auth(TOKEN)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json::<serde_json::Value>().await.unwrap()
+    };
+    let image_url = image["url"].as_str().unwrap().to_string();
+    let image_bytes = server
+        .http
+        .get(&image_url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     // Writers keep going while the backup runs.
     let writing = {
         let (http, url) = (server.http.clone(), server.url("/api/v1/statements"));
@@ -814,6 +847,7 @@ async fn backup_of_a_live_sqlite_database_restores() {
         .arg(&copy)
         .env("BROADSIDE_CONFIG", "/nonexistent.toml")
         .env("BROADSIDE_DATABASE_URL", &db.url)
+        .env("BROADSIDE_MEDIA_DIR", db.media_dir())
         .output()
         .unwrap();
     assert!(
@@ -832,15 +866,39 @@ async fn backup_of_a_live_sqlite_database_restores() {
         .arg(&copy)
         .env("BROADSIDE_CONFIG", "/nonexistent.toml")
         .env("BROADSIDE_DATABASE_URL", &db.url)
+        .env("BROADSIDE_MEDIA_DIR", db.media_dir())
         .output()
         .unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
     server.kill();
 
+    let media_copy = broadside::cli::media_backup_dir(&copy);
+    let copied = std::fs::read_dir(&media_copy).unwrap().count();
+    assert_eq!(copied, 2, "the image and its thumbnail are in the backup");
     let restored = TestDb::sqlite_at(&copy);
     integrity_ok(&copy).await;
-    let server = TestServer::start(&restored).await;
+    let server = TestServer::start_with(&restored, |c| {
+        c.media_dir = media_copy.display().to_string();
+    })
+    .await;
+    let file = image_url.rsplit('/').next().unwrap();
+    let restored_image = server
+        .http
+        .get(server.url(&format!("/media/{file}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(restored_image.status(), StatusCode::OK);
+    assert_eq!(restored_image.bytes().await.unwrap(), image_bytes);
+    let (_, shown) = server
+        .api(
+            Method::GET,
+            &format!("/media/{}", image["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(shown["description"], "A red square");
     let (_, list) = server.api(Method::GET, "/statements?limit=100", None).await;
     let ids: HashSet<&str> = list
         .as_array()

@@ -75,8 +75,9 @@ pub enum Command {
     /// SIGTERM drains the requests in flight, then exits.
     Deliver,
     /// Write a consistent copy of the live SQLite database to FILE (which
-    /// must not exist). Restore by putting the copy in place of the database
-    /// file while the server is stopped.
+    /// must not exist), and of the uploaded images to FILE.media/. Restore
+    /// by putting the copies in place of the database file and media_dir
+    /// while the server is stopped.
     Backup { file: PathBuf },
     /// Exit 0 if the process at `listen` is ready: it answers and its
     /// database is reachable and migrated (Docker's HEALTHCHECK).
@@ -303,6 +304,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.backup_to(&file).await?;
             let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
             tracing::info!(file = %file.display(), bytes, ms = started.elapsed().as_millis() as u64, "backup written");
+            if config.media_s3_bucket.is_none() {
+                let media = media_backup_dir(&file);
+                let copied = crate::media::Files::from_config(&config)?.copy_to(&media)?;
+                tracing::info!(dir = %media.display(), files = copied, "media copied");
+            }
             store.close().await;
         }
         Command::Token(command) => {
@@ -390,6 +396,13 @@ async fn run_remote(cli: &Cli) -> Option<Result<(), Failure>> {
         },
         _ => return None,
     })
+}
+
+/// Where `broadside backup FILE` copies the media: `FILE.media/` beside it.
+pub fn media_backup_dir(file: &std::path::Path) -> PathBuf {
+    let mut name = file.as_os_str().to_os_string();
+    name.push(".media");
+    PathBuf::from(name)
 }
 
 async fn migrated_store(config: &Config) -> anyhow::Result<Store> {

@@ -85,6 +85,31 @@ impl Files {
         self.local_dir.as_deref()
     }
 
+    /// Copies every file to `dir` (which must not exist), for a backup;
+    /// the number copied. Files never change once written, so a copy taken
+    /// while the server runs is consistent (an upload written meanwhile is
+    /// either there whole or not at all). Only for files on local disk: a
+    /// bucket is backed up by its own means.
+    pub fn copy_to(&self, dir: &std::path::Path) -> anyhow::Result<usize> {
+        let Some(from) = &self.local_dir else {
+            anyhow::bail!(
+                "media are in a bucket (media_s3_bucket): back it up with the store's own tools"
+            );
+        };
+        anyhow::ensure!(!dir.exists(), "{} exists already", dir.display());
+        std::fs::create_dir_all(dir)?;
+        let mut copied = 0;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if entry.file_type()?.is_file() && is_valid_name(&name.to_string_lossy()) {
+                std::fs::copy(entry.path(), dir.join(&name))?;
+                copied += 1;
+            }
+        }
+        Ok(copied)
+    }
+
     pub async fn put(&self, name: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
         self.store
             .put(&ObjectPath::from(name), PutPayload::from(bytes))

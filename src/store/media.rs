@@ -229,9 +229,9 @@ impl Store {
 
     /// Deletes the rows nothing needs any more, and returns them: uploads
     /// nothing has used since `unused_before`, and those of deleted
-    /// statements whose activities (the Delete among them) have all been
-    /// sent or given up on — until then, servers receiving the statement
-    /// may still fetch its images.
+    /// statements (or organisations) whose activities (the Delete among
+    /// them) have all been sent or given up on — until then, servers
+    /// receiving them may still fetch the images.
     pub async fn sweep_media(&self, unused_before: i64) -> StoreResult<Vec<Media>> {
         let rows: Vec<MediaRow> = on_pool!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -240,6 +240,9 @@ impl Store {
                  OR (m.statement_id IN (SELECT s.id FROM statements s WHERE s.state = 'deleted') \
                      AND NOT EXISTS (SELECT 1 FROM deliveries d JOIN outbound_activities a ON a.id = d.activity_id \
                                      WHERE a.statement_id = m.statement_id AND d.state IN ('queued', 'sending'))) \
+                 OR (m.organisation_id IN (SELECT o.id FROM organisations o WHERE o.deleted_at IS NOT NULL) \
+                     AND NOT EXISTS (SELECT 1 FROM deliveries d JOIN outbound_activities a ON a.id = d.activity_id \
+                                     WHERE a.organisation_id = m.organisation_id AND d.state IN ('queued', 'sending'))) \
                  LIMIT 500) RETURNING {COLUMNS}"
             )))
             .bind(unused_before)
