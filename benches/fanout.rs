@@ -19,11 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use aws_lc_rs::{
-    rand::SystemRandom,
-    rsa::{KeyPair, KeySize},
-    signature::{RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, UnparsedPublicKey},
-};
+use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
 use axum::{Router, body::Bytes, extract::State, http::HeaderMap, routing::post};
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use broadside::store::RemoteActorData;
@@ -51,11 +47,11 @@ async fn main() {
         "fan-out benchmark: 1 statement, {} followers on {servers} servers",
         servers * per_server
     );
-    let signing_rate = rsa_signing_rate();
+    let signing_rate = common::rsa_signing_rate();
     println!("RSA-2048 signing (aws-lc-rs, one core): {signing_rate:.0} signatures/s");
 
     // The server process, logging to a file.
-    let log_level = std::env::var("FANOUT_SERVER_LOG").unwrap_or_else(|_| "info".into());
+    let log_level = std::env::var("FANOUT_SERVER_LOG").ok();
     let worker_processes = env_or("FANOUT_WORKER_PROCESSES", 0);
     let web_env = if worker_processes > 0 {
         assert!(
@@ -67,7 +63,7 @@ async fn main() {
         vec![]
     };
     let bench = BenchServer::start_with(
-        &log_level,
+        log_level.as_deref(),
         true,
         serde_json::json!({"handle": "cras", "name": "CRAS", "summary": "Benchmark"}),
         &web_env,
@@ -83,7 +79,7 @@ async fn main() {
             &bench.db_url,
             port,
             base_port,
-            &log_level,
+            log_level.as_deref(),
             std::process::Stdio::from(log),
             &[],
         ));
@@ -295,22 +291,4 @@ fn verify(state: &Inboxes, headers: &HeaderMap, body: &[u8]) -> bool {
     UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &state.public_key_der)
         .verify(signing_string.as_bytes(), &sig)
         .is_ok()
-}
-
-fn rsa_signing_rate() -> f64 {
-    let key = KeyPair::generate(KeySize::Rsa2048).unwrap();
-    let rng = SystemRandom::new();
-    let mut signature = vec![0; key.public_modulus_len()];
-    let n = 2_000;
-    let started = Instant::now();
-    for i in 0..n {
-        key.sign(
-            &RSA_PKCS1_SHA256,
-            &rng,
-            format!("message {i}").as_bytes(),
-            &mut signature,
-        )
-        .unwrap();
-    }
-    n as f64 / started.elapsed().as_secs_f64()
 }

@@ -53,10 +53,10 @@ async fn main() {
         );
         return;
     }
-    // As shipped: `log = "info"`, one line per request, to a file (what a
-    // container runtime does with stderr).
+    // As shipped (`config/broadside.toml`: `log = "info"`, one line per
+    // request), to a file (what a container runtime does with stderr).
     let bench = BenchServer::start(
-        "info",
+        None,
         true,
         serde_json::json!({
             "handle": "cras", "name": "CRAS-IWA",

@@ -24,10 +24,11 @@ pub struct BenchServer {
 }
 
 impl BenchServer {
-    /// Starts the server logging at `log_level`, to `server.log` in its
-    /// folder when `log_to_file`, else to this process's stderr.
+    /// Starts the server with the shipped configuration (`config/broadside.toml`;
+    /// `log_level` overrides its `log` when given), logging to `server.log`
+    /// in its folder when `log_to_file`, else to this process's stderr.
     pub async fn start(
-        log_level: &str,
+        log_level: Option<&str>,
         log_to_file: bool,
         organisation: serde_json::Value,
     ) -> BenchServer {
@@ -36,7 +37,7 @@ impl BenchServer {
 
     /// [`Self::start`] with more `BROADSIDE_*` variables.
     pub async fn start_with(
-        log_level: &str,
+        log_level: Option<&str>,
         log_to_file: bool,
         organisation: serde_json::Value,
         env: &[(&str, String)],
@@ -108,21 +109,30 @@ pub fn free_port() -> u16 {
 }
 
 /// Starts the release `broadside` binary (`command`: `serve` or `deliver`)
-/// on the database at `db_url`, listening on `port`, for the instance at
-/// `127.0.0.1:base_port`, with loopback federation allowed, logging at
-/// `log` to `stderr`, and `env` on top.
+/// with the shipped configuration file (`config/broadside.toml`) on the
+/// database at `db_url`, listening on `port`, for the instance at
+/// `127.0.0.1:base_port`, with loopback federation allowed, logging as
+/// shipped (or at `log`) to `stderr`, and `env` on top.
 pub fn start_process(
     command: &str,
     db_url: &str,
     port: u16,
     base_port: u16,
-    log: &str,
+    log: Option<&str>,
     stderr: Stdio,
     env: &[(&str, String)],
 ) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_broadside"));
+    // `BENCH_BINARY` runs another build of the server (a profiling build
+    // with symbols, say) under the same harness.
+    let binary =
+        std::env::var("BENCH_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_broadside").into());
+    let mut cmd = Command::new(binary);
     cmd.arg(command)
-        .env("BROADSIDE_CONFIG", "/nonexistent.toml")
+        .env(
+            "BROADSIDE_CONFIG",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config/broadside.toml"),
+        )
+        .env_remove("RUST_LOG")
         .env("BROADSIDE_DATABASE_URL", db_url)
         .env(
             "BROADSIDE_MEDIA_DIR",
@@ -134,9 +144,11 @@ pub fn start_process(
             format!("http://127.0.0.1:{base_port}"),
         )
         .env("BROADSIDE_ALLOW_PRIVATE_ADDRESSES", "true")
-        .env("BROADSIDE_LOG", log)
         .stdout(Stdio::null())
         .stderr(stderr);
+    if let Some(log) = log {
+        cmd.env("BROADSIDE_LOG", log);
+    }
     for (key, value) in env {
         cmd.env(key, value);
     }
@@ -191,4 +203,276 @@ pub async fn database_url(dir: &std::path::Path) -> String {
         }
         Err(_) => format!("sqlite://{}/bench.db", dir.display()),
     }
+}
+
+/// RSA-2048 PKCS#1 v1.5 SHA-256 signatures per second on one core
+/// (aws-lc-rs, what the server signs with), measured now.
+pub fn rsa_signing_rate() -> f64 {
+    use aws_lc_rs::{
+        rand::SystemRandom,
+        rsa::{KeyPair, KeySize},
+        signature::RSA_PKCS1_SHA256,
+    };
+    let key = KeyPair::generate(KeySize::Rsa2048).unwrap();
+    let rng = SystemRandom::new();
+    let mut signature = vec![0; key.public_modulus_len()];
+    let n = 2_000;
+    let started = std::time::Instant::now();
+    for i in 0..n {
+        key.sign(
+            &RSA_PKCS1_SHA256,
+            &rng,
+            format!("message {i}").as_bytes(),
+            &mut signature,
+        )
+        .unwrap();
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Samples the server's resident memory (`VmRSS`) every 20 ms on a thread
+/// of its own, keeping the highest figure per phase; `VmHWM` at the end
+/// covers the whole run.
+pub struct MemorySampler {
+    pid: u32,
+    phase: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    peaks: std::sync::Arc<std::sync::Mutex<Vec<u64>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl MemorySampler {
+    pub fn start(server: &Child, phases: usize) -> MemorySampler {
+        use std::sync::{
+            Arc, Mutex,
+            atomic::{AtomicBool, AtomicUsize, Ordering},
+        };
+        let sampler = MemorySampler {
+            pid: server.id(),
+            phase: Arc::new(AtomicUsize::new(0)),
+            peaks: Arc::new(Mutex::new(vec![0; phases])),
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        let (pid, phase, peaks, stop) = (
+            sampler.pid,
+            sampler.phase.clone(),
+            sampler.peaks.clone(),
+            sampler.stop.clone(),
+        );
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let rss = proc_status_kb(pid, "VmRSS");
+                let mut peaks = peaks.lock().unwrap();
+                let p = phase.load(Ordering::Relaxed).min(peaks.len() - 1);
+                peaks[p] = peaks[p].max(rss);
+                drop(peaks);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        sampler
+    }
+
+    /// Samples from now on count for `phase`.
+    pub fn phase(&self, phase: usize) {
+        self.phase
+            .store(phase, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The highest `VmRSS` seen in `phase`, in kB.
+    pub fn peak_kb(&self, phase: usize) -> u64 {
+        self.peaks.lock().unwrap()[phase]
+    }
+
+    /// `VmHWM`: the highest resident memory of the whole process life, in kB.
+    pub fn high_water_kb(&self) -> u64 {
+        proc_status_kb(self.pid, "VmHWM")
+    }
+}
+
+impl Drop for MemorySampler {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+fn proc_status_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+pub fn mb(kb: u64) -> String {
+    format!("{:.1} MB", kb as f64 / 1024.0)
+}
+
+/// One RSA key for every remote actor of a benchmark (each actor still has
+/// its own keyId and document): keygen per actor would cost the harness
+/// seconds of the machine's two cores.
+pub struct ActorKey {
+    pub key: aws_lc_rs::rsa::KeyPair,
+    pub public_pem: String,
+    rng: aws_lc_rs::rand::SystemRandom,
+}
+
+impl ActorKey {
+    pub fn generate() -> ActorKey {
+        use aws_lc_rs::{encoding::AsDer, signature::KeyPair as _};
+        let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let public_der = key.public_key().as_der().unwrap();
+        let public_pem = pem::encode(&pem::Pem::new("PUBLIC KEY", public_der.as_ref()));
+        ActorKey {
+            key,
+            public_pem,
+            rng: aws_lc_rs::rand::SystemRandom::new(),
+        }
+    }
+
+    /// A POST of `activity` to `path` on `host` signed as `actor`'s
+    /// `#main-key` the way Mastodon signs (draft-cavage, rsa-sha256).
+    pub fn signed_post(
+        &self,
+        http: &reqwest::Client,
+        base: &str,
+        host: &str,
+        path: &str,
+        actor: &str,
+        activity: &serde_json::Value,
+    ) -> reqwest::RequestBuilder {
+        use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+        use sha2::{Digest, Sha256};
+        let body = serde_json::to_vec(activity).unwrap();
+        let digest = format!("SHA-256={}", BASE64.encode(Sha256::digest(&body)));
+        let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+        let signing_string =
+            format!("(request-target): post {path}\nhost: {host}\ndate: {date}\ndigest: {digest}");
+        let mut signature = vec![0; self.key.public_modulus_len()];
+        self.key
+            .sign(
+                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                &self.rng,
+                signing_string.as_bytes(),
+                &mut signature,
+            )
+            .unwrap();
+        let header = format!(
+            r#"keyId="{actor}#main-key",algorithm="rsa-sha256",headers="(request-target) host date digest",signature="{}""#,
+            BASE64.encode(&signature)
+        );
+        http.post(format!("{base}{path}"))
+            .header("Content-Type", "application/activity+json")
+            .header("Date", date)
+            .header("Digest", digest)
+            .header("Signature", header)
+            .body(body)
+    }
+}
+
+/// Sends `requests` with `concurrency` in flight; the count answered 202.
+pub async fn send_all(requests: Vec<reqwest::RequestBuilder>, concurrency: usize) -> usize {
+    use futures::StreamExt;
+    let accepted = std::sync::atomic::AtomicUsize::new(0);
+    futures::stream::iter(requests)
+        .for_each_concurrent(concurrency, |request| {
+            let accepted = &accepted;
+            async move {
+                if let Ok(r) = request.send().await
+                    && r.status() == reqwest::StatusCode::ACCEPTED
+                {
+                    accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        })
+        .await;
+    accepted.into_inner()
+}
+
+/// Verifies a draft-cavage signature over whatever headers it names, with
+/// `public_key_der`, and the body's `Digest`: independently of Broadside's
+/// verifier.
+pub fn verify_cavage(
+    public_key_der: &[u8],
+    path: &str,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> bool {
+    use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+    use sha2::{Digest, Sha256};
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    let digest = format!("SHA-256={}", BASE64.encode(Sha256::digest(body)));
+    if header("digest") != digest {
+        return false;
+    }
+    let signature = header("signature");
+    let param = |name: &str| {
+        signature
+            .split(',')
+            .find_map(|p| p.trim().strip_prefix(&format!("{name}=\"")))
+            .map(|s| s.trim_end_matches('"'))
+    };
+    let (Some(sig), Some(covered)) = (param("signature"), param("headers")) else {
+        return false;
+    };
+    let lines: Vec<String> = covered
+        .split(' ')
+        .map(|h| match h {
+            "(request-target)" => format!("(request-target): post {path}"),
+            h => format!("{h}: {}", header(h)),
+        })
+        .collect();
+    let Ok(sig) = BASE64.decode(sig) else {
+        return false;
+    };
+    aws_lc_rs::signature::UnparsedPublicKey::new(
+        &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+        public_key_der,
+    )
+    .verify(lines.join("\n").as_bytes(), &sig)
+    .is_ok()
+}
+
+/// The organisation's public key (DER), as its actor document serves it.
+pub async fn organisation_key_der(base: &str, handle: &str) -> Vec<u8> {
+    let actor: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/organisations/{handle}"))
+        .header("Accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    pem::parse(actor["publicKey"]["publicKeyPem"].as_str().unwrap())
+        .unwrap()
+        .contents()
+        .to_vec()
+}
+
+/// Publishes a statement of `handle` through the admin API; its URL.
+pub async fn publish(base: &str, handle: &str, title: &str) -> String {
+    let published = reqwest::Client::new()
+        .post(format!("{base}/api/v1/statements"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({
+            "title": title,
+            "body": include_str!("../../tests/fixtures/kazakhstan.md"),
+            "signatories": [handle],
+            "publish": true,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 201);
+    let view: serde_json::Value = published.json().await.unwrap();
+    view["url"].as_str().unwrap().to_string()
 }

@@ -36,20 +36,30 @@ pub async fn reacted(
     reaction: Reaction,
     object: &Url,
 ) -> ServiceResult<()> {
-    let Some(statement) = our_statement(services, object).await? else {
+    // The statement's id is all a reaction needs: one light query, not the
+    // statement with its text and signatories (the viral benchmark's path).
+    let found = match services.urls.statement_id_of(object) {
+        Some(public_id) => services
+            .store
+            .published_statement_id(&public_id)
+            .await?
+            .map(|id| (id, public_id)),
+        None => None,
+    };
+    let Some((statement_id, public_id)) = found else {
         tracing::info!(kind = reaction.as_str(), object = %object, "reaction to something not ours ignored");
         return Ok(());
     };
     let fresh = services
         .store
         .record_reaction(
-            statement.id,
+            statement_id,
             reaction.as_str(),
             sender.row,
             activity.as_str(),
         )
         .await?;
-    tracing::info!(statement = %statement.public_id, kind = reaction.as_str(), actor = %sender.actor, fresh, "reaction received");
+    tracing::info!(statement = %public_id, kind = reaction.as_str(), actor = %sender.actor, fresh, "reaction received");
     Ok(())
 }
 

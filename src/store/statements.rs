@@ -229,6 +229,18 @@ impl Store {
         self.hydrate(row).await
     }
 
+    /// The row id of the statement `public_id` if it is published: what a
+    /// like or boost needs, in one query that reads none of its text.
+    pub async fn published_statement_id(&self, public_id: &str) -> StoreResult<Option<i64>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT id FROM statements WHERE public_id = $1 AND state = $2")
+                .bind(public_id)
+                .bind(State::Published.as_str())
+                .fetch_optional(pool)
+                .await
+        })?)
+    }
+
     /// A statement by its public id, in any state.
     pub async fn statement(&self, public_id: &str) -> StoreResult<Statement> {
         let row: StatementRow = on_pool!(self, |pool| {

@@ -52,7 +52,11 @@ pub fn client(allow_private_addresses: bool) -> reqwest::Client {
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(8)
+        // One idle connection per host, for the next request to it. An idle
+        // connection costs about 29 kB here (its buffers and task): with 8
+        // per host, 10,000 Follows from 1,000 servers left 4,250 sockets and
+        // 120 MB open for a minute (benches/federation.rs).
+        .pool_max_idle_per_host(1)
         .pool_idle_timeout(Duration::from_secs(60))
         .dns_resolver(std::sync::Arc::new(addresses::PublicOnlyResolver {
             allow_private_addresses,
