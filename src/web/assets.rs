@@ -63,22 +63,27 @@ pub async fn asset(Path(name): Path<String>) -> Result<Response, AppError> {
     let Some(asset) = [&*STYLESHEET, &*HTMX].into_iter().find(|a| a.path == path) else {
         return Err(AppError::not_found(format!("no asset {name}")));
     };
-    let mut response = ([(header::CONTENT_TYPE, asset.content_type)], asset.body).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
-    response.headers_mut().insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    Ok(response)
+    Ok(immutable(asset.content_type, asset.body))
+}
+
+/// A response whose URL names its content (a hash in the path): cached for
+/// a year, never sniffed.
+fn immutable(content_type: &'static str, body: impl IntoResponse) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// `GET /media/{name}`: an uploaded image, as we re-encoded it. Names are
 /// content hashes, so a file never changes: cached for a year. Served with
 /// a sandboxing CSP, so that even a file that were somehow not an image
-/// could run nothing.
+/// could run nothing; any site may show it.
 pub async fn media(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     Path(name): Path<String>,
@@ -90,17 +95,8 @@ pub async fn media(
     let Some(bytes) = state.services.files.get(&name).await? else {
         return Err(AppError::not_found(format!("no file {name}")));
     };
-    let mut response =
-        ([(header::CONTENT_TYPE, files::content_type(&name))], bytes).into_response();
+    let mut response = immutable(files::content_type(&name), bytes);
     let headers = response.headers_mut();
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("sandbox; default-src 'none'"),
