@@ -4,7 +4,11 @@
 //! follows a signatory to its organisation page and sends its remote-follow
 //! form to `example.social`.
 //!
-//! Screenshots of the home, statement and organisation pages at desktop
+//! A second statement, with two images and a Russian translation, is read
+//! in Russian (its images load, with their alt text) and switched to
+//! English.
+//!
+//! Screenshots of the home, statement (and its translation) and organisation pages at desktop
 //! (1280×900) and phone (375×812) width land in `target/artefacts/browser/`,
 //! with chromedriver's log; at phone width no page may scroll sideways.
 //!
@@ -50,7 +54,38 @@ const CRAS: (&str, &str) = (
 const REMOTE: &str = "example.social";
 
 /// The pages screenshotted, at both widths.
-const PAGES: [&str; 3] = ["home", "statement", "organisation"];
+const PAGES: [&str; 4] = ["home", "statement", "statement-ru", "organisation"];
+
+/// An image made here, uploaded with its alt text; its id.
+async fn upload(server: &TestServer, colour: [u8; 3], alt: &str) -> String {
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::RgbImage::from_fn(1200, 800, |x, y| {
+        if (x / 80 + y / 80) % 2 == 0 {
+            image::Rgb(colour)
+        } else {
+            image::Rgb([240, 240, 235])
+        }
+    })
+    .write_to(&mut png, image::ImageFormat::Png)
+    .unwrap();
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(png.into_inner()).file_name("image.png"),
+        )
+        .text("description", alt.to_string());
+    let response = server
+        .http
+        .post(server.url("/api/v1/media"))
+        .bearer_auth(&server.token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let media: serde_json::Value = response.json().await.unwrap();
+    media["id"].as_str().unwrap().to_string()
+}
 
 /// The whole walk may take this long before the test gives up.
 const WALK_TIMEOUT: Duration = Duration::from_secs(180);
@@ -93,6 +128,32 @@ async fn walk(browser: &Client, server: &TestServer, artefacts: &Path) -> Result
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let statement = created["url"].as_str().expect("statement url").to_string();
+    // A second statement, with two images and a Russian translation.
+    let images = [
+        upload(server, [170, 40, 40], "Oil workers on strike in Zhanaozen").await,
+        upload(server, [40, 80, 150], "A rally in Almaty").await,
+    ];
+    let (status, translated) = server
+        .api(
+            Method::POST,
+            "/statements",
+            Some(json!({
+                "title": "Solidarity with the strikers",
+                "body": "We stand with the oil workers of Mangistau.",
+                "signatories": [CRAS.0],
+                "language": "en",
+                "media": images,
+                "translations": {"ru": {
+                    "title": "Солидарность с бастующими",
+                    "body": "Мы с нефтяниками Мангистау."
+                }},
+                "publish": true,
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{translated}");
+    let english = translated["url"].as_str().unwrap().to_string();
+    let russian = format!("{english}/ru");
     let home = server.url("/");
     let lead = server.url(&format!("/organisations/{}", LEAD.0));
     let cras = server.url(&format!("/organisations/{}", CRAS.0));
@@ -105,6 +166,7 @@ async fn walk(browser: &Client, server: &TestServer, artefacts: &Path) -> Result
         for (page, url) in [
             ("home", &home),
             ("statement", &statement),
+            ("statement-ru", &russian),
             ("organisation", &cras),
         ] {
             browser.goto(url).await?;
@@ -208,6 +270,37 @@ async fn walk(browser: &Client, server: &TestServer, artefacts: &Path) -> Result
         .await?;
     let reached = remote_url(browser).await?;
     assert_authorize_interaction(&reached, &actor);
+
+    // A translation: its images load and carry their alt text, and the
+    // switcher leads to the statement's own language.
+    browser.goto(&russian).await?;
+    assert_eq!(
+        normalise(&browser.find(Locator::Css("h1")).await?.text().await?),
+        "Солидарность с бастующими"
+    );
+    let loaded = browser
+        .execute(
+            "return [...document.querySelectorAll('ul.images img')].map(i => [i.alt, i.complete && i.naturalWidth > 0]);",
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        loaded,
+        json!([
+            ["Oil workers on strike in Zhanaozen", true],
+            ["A rally in Almaty", true]
+        ])
+    );
+    browser
+        .find(Locator::Css("nav.languages a[hreflang=en]"))
+        .await?
+        .click()
+        .await?;
+    arrive(browser, &english).await?;
+    assert_eq!(
+        normalise(&browser.find(Locator::Css("h1")).await?.text().await?),
+        "Solidarity with the strikers"
+    );
 
     // The same answer, read straight from the server.
     let response = server
