@@ -27,6 +27,20 @@ async fn our_statement(services: &Services, url: &Url) -> ServiceResult<Option<S
     }
 }
 
+/// The row id and public id of the published statement of ours at `url`:
+/// all a reaction or its undoing needs — one light query, not the statement
+/// with its text and signatories (the viral benchmark's path).
+async fn our_statement_id(services: &Services, url: &Url) -> ServiceResult<Option<(i64, String)>> {
+    match services.urls.statement_id_of(url) {
+        Some(public_id) => Ok(services
+            .store
+            .published_statement_id(&public_id)
+            .await?
+            .map(|id| (id, public_id))),
+        None => Ok(None),
+    }
+}
+
 /// A `Like` or `Announce`: counted once per actor and statement, however
 /// often it arrives, and whether or not the actor follows anyone here.
 pub async fn reacted(
@@ -36,17 +50,7 @@ pub async fn reacted(
     reaction: Reaction,
     object: &Url,
 ) -> ServiceResult<()> {
-    // The statement's id is all a reaction needs: one light query, not the
-    // statement with its text and signatories (the viral benchmark's path).
-    let found = match services.urls.statement_id_of(object) {
-        Some(public_id) => services
-            .store
-            .published_statement_id(&public_id)
-            .await?
-            .map(|id| (id, public_id)),
-        None => None,
-    };
-    let Some((statement_id, public_id)) = found else {
+    let Some((statement_id, public_id)) = our_statement_id(services, object).await? else {
         tracing::info!(kind = reaction.as_str(), object = %object, "reaction to something not ours ignored");
         return Ok(());
     };
@@ -73,7 +77,7 @@ pub async fn unreacted(
     object: Option<&Url>,
 ) -> ServiceResult<()> {
     let statement = match object {
-        Some(object) => our_statement(services, object).await?.map(|s| s.id),
+        Some(object) => our_statement_id(services, object).await?.map(|(id, _)| id),
         None => None,
     };
     let removed = services
