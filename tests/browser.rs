@@ -68,22 +68,10 @@ async fn upload(server: &TestServer, colour: [u8; 3], alt: &str) -> String {
     })
     .write_to(&mut png, image::ImageFormat::Png)
     .unwrap();
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(png.into_inner()).file_name("image.png"),
-        )
-        .text("description", alt.to_string());
-    let response = server
-        .http
-        .post(server.url("/api/v1/media"))
-        .bearer_auth(&server.token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let media: serde_json::Value = response.json().await.unwrap();
+    let (status, media) = server
+        .upload(png.into_inner(), "image.png", "image/png", Some(alt), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{media}");
     media["id"].as_str().unwrap().to_string()
 }
 

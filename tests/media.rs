@@ -10,8 +10,8 @@ use std::io::Cursor;
 
 use common::{TestDb, TestServer, eventually, follow, peer::Peer, received};
 use image::{DynamicImage, ImageFormat, RgbaImage};
-use reqwest::{Method, StatusCode, multipart};
-use serde_json::{Value, json};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
 
 fn picture(width: u32, height: u32) -> DynamicImage {
     DynamicImage::ImageRgba8(RgbaImage::from_fn(width, height, |x, y| {
@@ -74,38 +74,6 @@ fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
-async fn upload(
-    server: &TestServer,
-    bytes: Vec<u8>,
-    file_name: &str,
-    mime: &str,
-    description: Option<&str>,
-    focus: Option<&str>,
-) -> (StatusCode, Value) {
-    let mut form = multipart::Form::new().part(
-        "file",
-        multipart::Part::bytes(bytes)
-            .file_name(file_name.to_string())
-            .mime_str(mime)
-            .unwrap(),
-    );
-    if let Some(description) = description {
-        form = form.text("description", description.to_string());
-    }
-    if let Some(focus) = focus {
-        form = form.text("focus", focus.to_string());
-    }
-    let response = server
-        .http
-        .post(server.url("/api/v1/media"))
-        .bearer_auth(&server.token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    common::json_of(response).await
-}
-
 async fn fetch(server: &TestServer, url: &str) -> reqwest::Response {
     server.http.get(url).send().await.unwrap()
 }
@@ -130,15 +98,15 @@ both_backends!(
             (ImageFormat::WebP, "a.webp", "image/webp", "image/png"),
             (ImageFormat::Gif, "a.gif", "image/gif", "image/png"),
         ] {
-            let (status, media) = upload(
-                &server,
-                encoded(&image, format),
-                name,
-                sent,
-                Some("A test card"),
-                Some("0.5,-0.25"),
-            )
-            .await;
+            let (status, media) = server
+                .upload(
+                    encoded(&image, format),
+                    name,
+                    sent,
+                    Some("A test card"),
+                    Some("0.5,-0.25"),
+                )
+                .await;
             assert_eq!(status, StatusCode::CREATED, "{name}: {media}");
             assert_eq!(media["mime_type"], stored, "{name}");
             assert_eq!(
@@ -245,7 +213,7 @@ both_backends!(
             ),
         ];
         for (bytes, name, mime, expected) in refusals {
-            let (status, body) = upload(&server, bytes, name, mime, None, None).await;
+            let (status, body) = server.upload(bytes, name, mime, None, None).await;
             assert_eq!(status, expected, "{name}: {body}");
             assert!(body["error"].is_string(), "{name}: {body}");
         }
@@ -256,22 +224,24 @@ both_backends!(
         }));
         let big = encoded(&noisy, ImageFormat::Png);
         assert!(big.len() > 300 * 1024);
-        let (status, body) = upload(&server, big, "big.png", "image/png", None, None).await;
+        let (status, body) = server.upload(big, "big.png", "image/png", None, None).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
         // Fields.
         let small = encoded(&picture(10, 10), ImageFormat::Png);
-        let (status, body) = upload(
-            &server,
-            small.clone(),
-            "a.png",
-            "image/png",
-            Some(&"x".repeat(1501)),
-            None,
-        )
-        .await;
+        let (status, body) = server
+            .upload(
+                small.clone(),
+                "a.png",
+                "image/png",
+                Some(&"x".repeat(1501)),
+                None,
+            )
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["field"], "description");
-        let (status, body) = upload(&server, small, "a.png", "image/png", None, Some("2,0")).await;
+        let (status, body) = server
+            .upload(small, "a.png", "image/png", None, Some("2,0"))
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["field"], "focus");
         assert!(
@@ -293,15 +263,15 @@ both_backends!(
             image::load_from_memory(&original).is_ok(),
             "the fixture is a JPEG"
         );
-        let (status, media) = upload(
-            &server,
-            original,
-            "holiday.jpg",
-            "image/jpeg",
-            Some("A square"),
-            None,
-        )
-        .await;
+        let (status, media) = server
+            .upload(
+                original,
+                "holiday.jpg",
+                "image/jpeg",
+                Some("A square"),
+                None,
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{media}");
         for key in ["url", "preview_url"] {
             let served = fetch(&server, media[key].as_str().unwrap())
@@ -327,24 +297,24 @@ both_backends!(
         let peer = Peer::start().await;
         follow(&server, &peer, "ann", "cras").await;
         received(&peer, "Accept", 1).await;
-        let (_, first) = upload(
-            &server,
-            encoded(&picture(400, 300), ImageFormat::Jpeg),
-            "1.jpg",
-            "image/jpeg",
-            Some("Strikers in Zhanaozen"),
-            Some("0,0.5"),
-        )
-        .await;
-        let (_, second) = upload(
-            &server,
-            encoded(&picture(200, 200), ImageFormat::Png),
-            "2.png",
-            "image/png",
-            None,
-            None,
-        )
-        .await;
+        let (_, first) = server
+            .upload(
+                encoded(&picture(400, 300), ImageFormat::Jpeg),
+                "1.jpg",
+                "image/jpeg",
+                Some("Strikers in Zhanaozen"),
+                Some("0,0.5"),
+            )
+            .await;
+        let (_, second) = server
+            .upload(
+                encoded(&picture(200, 200), ImageFormat::Png),
+                "2.png",
+                "image/png",
+                None,
+                None,
+            )
+            .await;
         let ids = json!([first["id"], second["id"]]);
         let statement = json!({
             "title": "Solidarity with Kazakhstan", "body": "Text.", "signatories": ["cras"],
@@ -459,15 +429,15 @@ both_backends!(
             .api(Method::DELETE, &format!("/media/{second_id}"), None)
             .await;
         assert_eq!(status, StatusCode::CONFLICT);
-        let (_, spare) = upload(
-            &server,
-            encoded(&picture(50, 40), ImageFormat::Png),
-            "s.png",
-            "image/png",
-            None,
-            None,
-        )
-        .await;
+        let (_, spare) = server
+            .upload(
+                encoded(&picture(50, 40), ImageFormat::Png),
+                "s.png",
+                "image/png",
+                None,
+                None,
+            )
+            .await;
         let spare_url = spare["url"].as_str().unwrap().to_string();
         let (status, _) = server
             .api(
@@ -508,15 +478,15 @@ both_backends!(
     |db: TestDb| async move {
         let server = TestServer::start(&db).await;
         server.create_organisation("cras", "CRAS").await;
-        let (_, avatar) = upload(
-            &server,
-            encoded(&picture(400, 400), ImageFormat::Png),
-            "logo.png",
-            "image/png",
-            Some("CRAS logo"),
-            None,
-        )
-        .await;
+        let (_, avatar) = server
+            .upload(
+                encoded(&picture(400, 400), ImageFormat::Png),
+                "logo.png",
+                "image/png",
+                Some("CRAS logo"),
+                None,
+            )
+            .await;
         let (status, org) = server
             .api(
                 Method::PATCH,

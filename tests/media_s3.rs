@@ -14,7 +14,7 @@ use std::{
 };
 
 use common::{Backend, TestDb, TestServer};
-use reqwest::{Method, StatusCode, multipart};
+use reqwest::{Method, StatusCode};
 
 struct Moto(Child);
 
@@ -87,22 +87,16 @@ fn uploads_live_in_an_s3_bucket_when_one_is_configured() {
         image::RgbaImage::from_pixel(64, 48, image::Rgba([20, 140, 60, 255]))
             .write_to(&mut png, image::ImageFormat::Png)
             .unwrap();
-        let form = multipart::Form::new()
-            .part(
-                "file",
-                multipart::Part::bytes(png.into_inner()).file_name("g.png"),
+        let (status, media) = server
+            .upload(
+                png.into_inner(),
+                "g.png",
+                "image/png",
+                Some("A green field"),
+                None,
             )
-            .text("description", "A green field");
-        let response = server
-            .http
-            .post(server.url("/api/v1/media"))
-            .bearer_auth(&server.token)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let media: serde_json::Value = response.json().await.unwrap();
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{media}");
         let url = media["url"].as_str().unwrap();
         let file = url.rsplit('/').next().unwrap().to_string();
 

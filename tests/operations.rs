@@ -793,22 +793,17 @@ async fn backup_of_a_live_sqlite_database_restores() {
         image::RgbaImage::from_pixel(40, 30, image::Rgba([200, 30, 30, 255]))
             .write_to(&mut png, image::ImageFormat::Png)
             .unwrap();
-        let form = reqwest::multipart::Form::new()
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(png.into_inner()).file_name("red.png"),
+        let (status, media) = server
+            .upload(
+                png.into_inner(),
+                "red.png",
+                "image/png",
+                Some("A red square"),
+                None,
             )
-            .text("description", "A red square");
-        let response = server
-            .http
-            .post(server.url("/api/v1/media"))
-            .bearer_auth(TOKEN)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
-        response.json::<serde_json::Value>().await.unwrap()
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{media}");
+        media
     };
     let image_url = image["url"].as_str().unwrap().to_string();
     let image_bytes = server

@@ -246,6 +246,42 @@ impl TestServer {
         json_of(request.send().await.expect("request")).await
     }
 
+    /// An image upload (`POST /api/v1/media`, multipart) with the test
+    /// token: `bytes` sent as `file_name` of type `mime`, with optional alt
+    /// text and focal point.
+    pub async fn upload(
+        &self,
+        bytes: Vec<u8>,
+        file_name: &str,
+        mime: &str,
+        description: Option<&str>,
+        focus: Option<&str>,
+    ) -> (StatusCode, Value) {
+        use reqwest::multipart;
+        let mut form = multipart::Form::new().part(
+            "file",
+            multipart::Part::bytes(bytes)
+                .file_name(file_name.to_string())
+                .mime_str(mime)
+                .unwrap(),
+        );
+        if let Some(description) = description {
+            form = form.text("description", description.to_string());
+        }
+        if let Some(focus) = focus {
+            form = form.text("focus", focus.to_string());
+        }
+        let response = self
+            .http
+            .post(self.url("/api/v1/media"))
+            .bearer_auth(&self.token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        json_of(response).await
+    }
+
     pub async fn get_ap(&self, url: &str) -> Response {
         self.http
             .get(url)
