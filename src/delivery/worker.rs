@@ -37,7 +37,6 @@ use super::{
 };
 use crate::{
     config::Config,
-    domains::BlockList,
     keys::Signer,
     ops::metrics,
     store::{ClaimedDelivery, Store, StoreError, now_ms},
@@ -45,10 +44,6 @@ use crate::{
     urls::Urls,
 };
 
-/// How old the worker's copy of the domain blocks may get. The claim loop
-/// rereads them (one small query) at most this often, and at least once
-/// per poll interval when idle.
-const BLOCKS_MAX_AGE: Duration = Duration::from_millis(500);
 /// How many claimed deliveries may wait for one host: as many rounds of
 /// its slots as fit in the lease after one full request timeout each, so
 /// a waiting delivery is sent (or fails) before anyone else may claim it.
@@ -154,9 +149,6 @@ pub struct Worker {
     /// Per server, the signature style it took last (only with
     /// `rfc9421_first`): bounded, and forgotten after a week.
     styles: moka::future::Cache<String, Style>,
-    /// The domain blocks as last read, and when: every send checks them, so
-    /// a delivery claimed before a block went in is not sent after it.
-    blocks: Mutex<(Instant, Arc<BlockList>)>,
 }
 
 impl Worker {
@@ -180,7 +172,6 @@ impl Worker {
             hosts,
             prepared: Mutex::new(HashMap::new()),
             signers: Mutex::new(HashMap::new()),
-            blocks: Mutex::new((Instant::now() - BLOCKS_MAX_AGE, Arc::default())),
             styles: moka::future::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(STYLE_MEMORY)
@@ -215,7 +206,6 @@ impl Worker {
             if *shutdown.borrow() {
                 break;
             }
-            self.refresh_blocks().await;
             let busy = self.in_flight.load(Ordering::Acquire)
                 + self.unrecorded.load(Ordering::Acquire)
                 + self.hosts.lock().expect("hosts lock").waiting();
@@ -406,22 +396,11 @@ impl Worker {
         }
     }
 
-    /// Rereads the domain blocks when this worker's copy is older than
-    /// [`BLOCKS_MAX_AGE`]; on a database error the old copy stays.
-    async fn refresh_blocks(&self) {
-        if self.blocks.lock().expect("blocks lock").0.elapsed() < BLOCKS_MAX_AGE {
-            return;
-        }
-        match self.store.block_list().await {
-            Ok(list) => {
-                *self.blocks.lock().expect("blocks lock") = (Instant::now(), Arc::new(list))
-            }
-            Err(err) => tracing::error!(error = %err, "reading domain blocks failed"),
-        }
-    }
-
     async fn try_deliver(&self, delivery: &ClaimedDelivery) -> Result<u16, DeliverError> {
-        let blocks = self.blocks.lock().expect("blocks lock").1.clone();
+        // Checked at each send (the store's copy is at most
+        // `store::cache::MAX_AGE` old), so a delivery claimed before a block
+        // went in is not sent after it.
+        let blocks = self.store.block_list().await.map_err(DeliverError::store)?;
         if blocks.blocks(&delivery.host) {
             return Err(DeliverError::Permanent("domain blocked".into()));
         }

@@ -44,14 +44,14 @@ pub struct Sender<'a> {
 
 /// A Follow `follow_id` of `object` from `sender`: stored, and accepted at
 /// once unless the organisation approves followers by hand; the follow and
-/// its Accept commit together. `None` when this Follow was processed
-/// before; `NotFound` when `object` is none of our organisations.
+/// its Accept commit together, and a Follow processed before changes
+/// nothing. `NotFound` when `object` is none of our organisations.
 pub async fn follow_received(
     services: &Services,
     sender: Sender<'_>,
     follow_id: &Url,
     object: &Url,
-) -> ServiceResult<Option<Follower>> {
+) -> ServiceResult<()> {
     let not_ours = || ServiceError::NotFound(format!("no organisation here to follow: {object}"));
     let handle = services.urls.handle_of(object).ok_or_else(not_ours)?;
     let org = match services.store.organisation(&handle).await {
@@ -61,7 +61,7 @@ pub async fn follow_received(
     };
     let actor = sender.actor.as_str();
     let accept = activities::accept_follow(&services.urls, &org.handle, follow_id.as_str(), actor);
-    let (fresh, _) = services
+    let (fresh, queued) = services
         .outbox
         .send_all(
             Some(Transition::FollowReceived {
@@ -75,19 +75,14 @@ pub async fn follow_received(
         .await?;
     if !fresh {
         tracing::info!(id = %follow_id, "Follow already processed");
-        return Ok(None);
-    }
-    let follower = services
-        .store
-        .follow_of(org.id, actor)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    if follower.state == ACCEPTED {
-        tracing::info!(organisation = %org.handle, follower = %follower.actor, "follow accepted");
+    } else if queued > 0 || !org.manually_approves_followers {
+        // An Accept is queued only for an accepted follow (the sender's
+        // server, which just reached us, is not one we skip).
+        tracing::info!(organisation = %org.handle, follower = %actor, "follow accepted");
     } else {
-        tracing::info!(organisation = %org.handle, follower = %follower.actor, "follow request pending");
+        tracing::info!(organisation = %org.handle, follower = %actor, "follow request pending");
     }
-    Ok(Some(follower))
+    Ok(())
 }
 
 /// `Undo{Follow}` from `actor`: removes its follow of `object` when the

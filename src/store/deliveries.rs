@@ -8,7 +8,9 @@
 
 use serde::Serialize;
 
-use super::{Backend, Store, StoreResult, now_ms, on_pool};
+use std::sync::Arc;
+
+use super::{Backend, Store, StoreResult, cache::FailingHosts, now_ms, on_pool, on_writer};
 use crate::{
     domains::BlockList,
     organisations::Profile,
@@ -249,7 +251,7 @@ impl Store {
                 let mut targets: Vec<(String, String)> = inboxes
                     .iter()
                     .filter_map(|inbox| inbox_host(inbox).map(|host| (inbox.clone(), host)))
-                    .filter(|(_, host)| !unavailable.contains(host) && !blocked.blocks(host))
+                    .filter(|(_, host)| !unavailable.is_unavailable(host) && !blocked.blocks(host))
                     .collect();
                 targets.sort();
                 targets.dedup();
@@ -258,7 +260,7 @@ impl Store {
             .collect();
         let mut queued = targets.iter().map(Vec::len).sum();
         let mut send = true;
-        let done = on_pool!(self, |pool| {
+        let done = on_writer!(self, |pool| {
             async {
                 let mut tx = pool.begin().await?;
                 if let Some(transition) = &transition {
@@ -493,6 +495,14 @@ impl Store {
             }
             .await
         })?;
+        if done
+            && matches!(
+                transition,
+                Some(Transition::UpdateOrganisation { .. } | Transition::DeleteOrganisation { .. })
+            )
+        {
+            self.cache.organisations.forget();
+        }
         if !send {
             queued = 0;
         }
@@ -530,7 +540,7 @@ impl Store {
                 .fetch_all(pool)
                 .await?
             }
-            Backend::Sqlite(pool) => {
+            Backend::Sqlite { writer: pool, .. } => {
                 sqlx::query_as(
                     "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, locked_until = $2, locked_by = $4 \
                      WHERE id IN (SELECT id FROM deliveries \
@@ -556,7 +566,7 @@ impl Store {
     /// time); forgets processes silent for a day.
     pub async fn worker_heartbeat(&self, claimant: &str) -> StoreResult<()> {
         let now = now_ms();
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             async {
                 sqlx::query(
                     "INSERT INTO delivery_workers (claimant, started_at, heartbeat_at) VALUES ($1, $2, $2) \
@@ -580,7 +590,7 @@ impl Store {
     /// This process's workers have stopped: what they still hold (nothing,
     /// after a clean stop) may be taken at once.
     pub async fn worker_gone(&self, claimant: &str) -> StoreResult<()> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             sqlx::query("DELETE FROM delivery_workers WHERE claimant = $1")
                 .bind(claimant)
                 .execute(pool)
@@ -595,7 +605,7 @@ impl Store {
     /// `attempts`, is still ours: a row taken over meanwhile stays with its
     /// new holder.
     pub async fn release_delivery(&self, id: i64, attempts: i32, run_at: i64) -> StoreResult<()> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             sqlx::query(
                 "UPDATE deliveries SET state = 'queued', attempts = attempts - 1, run_at = $2, \
                  locked_until = NULL WHERE id = $1 AND state = 'sending' AND attempts = $3",
@@ -631,7 +641,7 @@ impl Store {
         let mut hosts: Vec<&str> = done.iter().map(|d| d.host.as_str()).collect();
         hosts.sort_unstable();
         hosts.dedup();
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             async {
                 let mut tx = pool.begin().await?;
                 for chunk in done.chunks(INSERT_CHUNK) {
@@ -664,6 +674,14 @@ impl Store {
             }
             .await
         })?;
+        if !self
+            .cache
+            .failing_hosts
+            .get()
+            .is_ok_and(|failing| hosts.iter().all(|h| !failing.has_record(h)))
+        {
+            self.cache.failing_hosts.forget();
+        }
         Ok(())
     }
 
@@ -682,7 +700,7 @@ impl Store {
         let now = now_ms();
         let error: String = error.chars().take(500).collect();
         let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             async {
                 let mut tx = pool.begin().await?;
                 match retry_at {
@@ -754,44 +772,52 @@ impl Store {
             }
             .await
         })?;
+        if count_against_host {
+            self.cache.failing_hosts.forget();
+        }
         Ok(())
     }
 
     /// Clears a host's failure record: it sent us a validly signed request,
     /// so it is alive (Mastodon does the same in `inboxes_controller.rb`).
+    /// Most requests come from healthy hosts: those cost no query.
     pub async fn host_is_alive(&self, host: &str) -> StoreResult<()> {
         let host = host.to_ascii_lowercase();
-        // Looked up first: most requests come from healthy hosts, and a
-        // read does not queue behind SQLite's one writer.
-        let failing: Option<String> = on_pool!(self, |pool| {
-            sqlx::query_scalar("SELECT host FROM delivery_hosts WHERE host = $1")
+        if !self.hosts_with_failures().await?.has_record(&host) {
+            return Ok(());
+        }
+        on_writer!(self, |pool| {
+            sqlx::query("DELETE FROM delivery_hosts WHERE host = $1")
                 .bind(&host)
-                .fetch_optional(pool)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        self.cache.failing_hosts.forget();
+        Ok(())
+    }
+
+    /// The hosts with a failure record: this process's copy, at most
+    /// `cache::MAX_AGE` old.
+    async fn hosts_with_failures(&self) -> StoreResult<Arc<FailingHosts>> {
+        let generation = match self.cache.failing_hosts.get() {
+            Ok(hosts) => return Ok(hosts),
+            Err(generation) => generation,
+        };
+        let rows: Vec<(String, bool)> = on_pool!(self, |pool| {
+            sqlx::query_as("SELECT host, unavailable_since IS NOT NULL FROM delivery_hosts")
+                .fetch_all(pool)
                 .await
         })?;
-        if failing.is_some() {
-            on_pool!(self, |pool| {
-                sqlx::query("DELETE FROM delivery_hosts WHERE host = $1")
-                    .bind(&host)
-                    .execute(pool)
-                    .await
-                    .map(|_| ())
-            })?;
-        }
-        Ok(())
+        let hosts = Arc::new(FailingHosts::new(rows));
+        self.cache.failing_hosts.keep(generation, hosts.clone());
+        Ok(hosts)
     }
 
     /// Unavailable hosts (exactly) and blocked domains (with their
     /// subdomains): nothing is queued for them.
-    async fn hosts_not_to_deliver_to(&self) -> StoreResult<(Vec<String>, BlockList)> {
-        let unavailable = on_pool!(self, |pool| {
-            sqlx::query_scalar(
-                "SELECT host FROM delivery_hosts WHERE unavailable_since IS NOT NULL",
-            )
-            .fetch_all(pool)
-            .await
-        })?;
-        Ok((unavailable, self.block_list().await?))
+    async fn hosts_not_to_deliver_to(&self) -> StoreResult<(Arc<FailingHosts>, Arc<BlockList>)> {
+        Ok((self.hosts_with_failures().await?, self.block_list().await?))
     }
 
     /// How long the oldest delivery that is due has waited, in ms (0 when
@@ -826,7 +852,7 @@ impl Store {
     /// `None` on SQLite.
     pub async fn listen_for_deliveries(&self) -> StoreResult<Option<DeliveryListener>> {
         match &self.backend {
-            Backend::Sqlite(_) => Ok(None),
+            Backend::Sqlite { .. } => Ok(None),
             Backend::Postgres(pool) => {
                 let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
                 listener.listen(DELIVERIES_CHANNEL).await?;

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{Store, StoreResult, now_ms, on_pool};
+use super::{Store, StoreResult, now_ms, on_pool, on_writer};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Editor {
@@ -26,7 +26,7 @@ pub struct Session {
 
 impl Store {
     pub async fn create_editor(&self, username: &str, password_hash: &str) -> StoreResult<Editor> {
-        Ok(on_pool!(self, |pool| {
+        Ok(on_writer!(self, |pool| {
             sqlx::query_as(
                 "INSERT INTO editors (username, username_key, password_hash, created_at) \
                  VALUES ($1, $2, $3, $4) RETURNING id, username, password_hash, created_at",
@@ -63,7 +63,7 @@ impl Store {
 
     /// Replaces a password and ends every session of that editor.
     pub async fn set_editor_password(&self, id: i64, password_hash: &str) -> StoreResult<bool> {
-        let changed = on_pool!(self, |pool| {
+        let changed = on_writer!(self, |pool| {
             async {
                 let mut tx = pool.begin().await?;
                 let changed = sqlx::query("UPDATE editors SET password_hash = $2 WHERE id = $1")
@@ -86,7 +86,7 @@ impl Store {
 
     /// Deletes an editor; their sessions go with them (ON DELETE CASCADE).
     pub async fn delete_editor(&self, username: &str) -> StoreResult<bool> {
-        let rows = on_pool!(self, |pool| {
+        let rows = on_writer!(self, |pool| {
             sqlx::query("DELETE FROM editors WHERE username_key = $1")
                 .bind(username.to_lowercase())
                 .execute(pool)
@@ -105,7 +105,7 @@ impl Store {
         expires_at: i64,
     ) -> StoreResult<()> {
         let now = now_ms();
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             async {
                 // Expired sessions are swept as new ones begin.
                 sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
@@ -146,7 +146,7 @@ impl Store {
     }
 
     pub async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
                 .bind(id_hash)
                 .execute(pool)
@@ -163,7 +163,7 @@ impl Store {
         username: &str,
         since: i64,
     ) -> StoreResult<()> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             async {
                 sqlx::query("DELETE FROM failed_logins WHERE at < $1")
                     .bind(since)

@@ -1,7 +1,7 @@
 //! Follows of our organisations by remote actors: pending requests and
 //! accepted followers.
 
-use super::{Store, StoreResult, now_ms, on_pool};
+use super::{Store, StoreResult, now_ms, on_pool, on_writer};
 
 /// A follow with the follower's addresses, as the admin API and the
 /// collections show it.
@@ -69,7 +69,7 @@ impl Store {
     ) -> StoreResult<Follower> {
         let now = now_ms();
         let state = if accept_now { ACCEPTED } else { PENDING };
-        let id: i64 = on_pool!(self, |pool| {
+        let id: i64 = on_writer!(self, |pool| {
             sqlx::query_scalar(concat!(follow_upsert!(), " RETURNING id"))
                 .bind(organisation_id)
                 .bind(actor_id)
@@ -116,7 +116,7 @@ impl Store {
     /// Removes a follow (pending or accepted) by id and returns what it was.
     pub async fn remove_follow(&self, organisation_id: i64, id: i64) -> StoreResult<Follower> {
         let follower = self.follower(organisation_id, id).await?;
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             sqlx::query("DELETE FROM followers WHERE id = $1")
                 .bind(id)
                 .execute(pool)

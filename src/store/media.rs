@@ -2,7 +2,7 @@
 //! each, and the sweep of those nothing uses. The files are elsewhere
 //! (`media::Files`); the store only names them.
 
-use super::{Store, StoreError, StoreResult, now_ms, on_pool};
+use super::{Store, StoreError, StoreResult, now_ms, on_pool, on_writer};
 use crate::media::Media;
 
 #[derive(sqlx::FromRow)]
@@ -103,7 +103,7 @@ pub(super) const HELD_ELSEWHERE: &str = "media held elsewhere: ";
 
 impl Store {
     pub async fn insert_media(&self, new: NewMedia<'_>) -> StoreResult<Media> {
-        let row: MediaRow = on_pool!(self, |pool| {
+        let row: MediaRow = on_writer!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO media (public_id, file, thumbnail, mime_type, width, height, blurhash, \
                  description, focus_x, focus_y, created_at) \
@@ -146,7 +146,7 @@ impl Store {
         description: Option<Option<&str>>,
         focus: Option<Option<(f64, f64)>>,
     ) -> StoreResult<Media> {
-        let row: Option<MediaRow> = on_pool!(self, |pool| {
+        let row: Option<MediaRow> = on_writer!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "UPDATE media SET \
                  description = CASE WHEN $2 THEN $3 ELSE description END, \
@@ -175,7 +175,7 @@ impl Store {
         role: &str,
         public_id: &str,
     ) -> StoreResult<()> {
-        let taken: bool = on_pool!(self, |pool| {
+        let taken: bool = on_writer!(self, |pool| {
             async {
                 let mut tx = pool.begin().await?;
                 sqlx::query(
@@ -215,7 +215,7 @@ impl Store {
     /// Deletes an upload nothing uses; `false` if something does (or there
     /// is no such upload).
     pub async fn delete_unused_media(&self, public_id: &str) -> StoreResult<Option<Media>> {
-        let row: Option<MediaRow> = on_pool!(self, |pool| {
+        let row: Option<MediaRow> = on_writer!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM media WHERE public_id = $1 AND statement_id IS NULL \
                  AND organisation_id IS NULL RETURNING {COLUMNS}"
@@ -233,7 +233,7 @@ impl Store {
     /// them) have all been sent or given up on — until then, servers
     /// receiving them may still fetch the images.
     pub async fn sweep_media(&self, unused_before: i64) -> StoreResult<Vec<Media>> {
-        let rows: Vec<MediaRow> = on_pool!(self, |pool| {
+        let rows: Vec<MediaRow> = on_writer!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM media WHERE id IN (SELECT m.id FROM media m WHERE \
                  (m.statement_id IS NULL AND m.organisation_id IS NULL AND m.created_at < $1) \

@@ -10,6 +10,7 @@
 //! Submodules group queries by what they are about; each adds an
 //! `impl Store` block.
 
+mod cache;
 pub(crate) mod deliveries;
 mod editors;
 mod followers;
@@ -71,7 +72,16 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 #[derive(Clone, Debug)]
 pub(crate) enum Backend {
-    Sqlite(SqlitePool),
+    /// SQLite allows one writer at a time. Writes go through `writer`, a
+    /// pool of one connection, so they wait their turn in this process's
+    /// queue; with several connections writing, each waiting one sleeps in
+    /// SQLite's busy handler (1, 2, 5, 10… ms) while the lock sits free
+    /// (the federation benchmark, README "Benchmarks"). Reads use `readers`
+    /// and never wait for a writer (WAL).
+    Sqlite {
+        readers: SqlitePool,
+        writer: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -79,19 +89,32 @@ pub(crate) enum Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) backend: Backend,
+    /// Per-process copies of what every inbound request reads (`cache`).
+    cache: std::sync::Arc<cache::Cache>,
 }
 
-/// Runs the same sqlx expression against whichever pool the store holds.
+/// Runs the same sqlx read against whichever pool the store holds.
 /// `$pool` is bound to `&SqlitePool` or `&PgPool` in turn.
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.backend {
-            $crate::store::Backend::Sqlite($pool) => $body,
+            $crate::store::Backend::Sqlite { readers: $pool, .. } => $body,
             $crate::store::Backend::Postgres($pool) => $body,
         }
     };
 }
 pub(crate) use on_pool;
+
+/// [`on_pool!`] for anything that writes: SQLite's one writer connection.
+macro_rules! on_writer {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite { writer: $pool, .. } => $body,
+            $crate::store::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_writer;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -113,16 +136,30 @@ impl Store {
                 // the file's pages stay in the kernel's cache either way.
                 .pragma("cache_size", "-1024");
             let path = options.get_filename();
+            let in_memory = path == Path::new(":memory:");
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-                && path != Path::new(":memory:")
+                && !in_memory
             {
                 std::fs::create_dir_all(dir)?;
             }
-            let pool = SqlitePoolOptions::new()
-                .max_connections(8)
-                .connect_with(options)
+            // The writer first: it creates the file and sets WAL mode.
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.clone())
                 .await?;
-            Backend::Sqlite(pool)
+            // An in-memory database is one per connection: there, the
+            // writer reads too.
+            let readers = if in_memory {
+                writer.clone()
+            } else {
+                SqlitePoolOptions::new()
+                    .max_connections(6)
+                    .connect_with(options.read_only(true))
+                    .await?
+            };
+            Backend::Sqlite { readers, writer }
         } else {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
@@ -131,13 +168,16 @@ impl Store {
                 .await?;
             Backend::Postgres(pool)
         };
-        Ok(Store { backend })
+        Ok(Store {
+            backend,
+            cache: Default::default(),
+        })
     }
 
     /// Applies pending migrations of the backend in use.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match &self.backend {
-            Backend::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Backend::Sqlite { writer, .. } => SQLITE_MIGRATIONS.run(writer).await?,
             Backend::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
@@ -146,7 +186,7 @@ impl Store {
     /// `sqlite` or `postgres`, for logs and health output.
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
-            Backend::Sqlite(_) => "sqlite",
+            Backend::Sqlite { .. } => "sqlite",
             Backend::Postgres(_) => "postgres",
         }
     }
@@ -164,7 +204,7 @@ impl Store {
     /// (successfully): empty when it is ready.
     pub async fn pending_migrations(&self) -> StoreResult<Vec<i64>> {
         let migrator = match &self.backend {
-            Backend::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Backend::Sqlite { .. } => &SQLITE_MIGRATIONS,
             Backend::Postgres(_) => &POSTGRES_MIGRATIONS,
         };
         let applied: Vec<i64> = on_pool!(self, |pool| {
@@ -191,7 +231,7 @@ impl Store {
     /// carry on and the copy is the database as of its start, compacted.
     /// PostgreSQL has its own tools (`pg_dump`), named in the error.
     pub async fn backup_to(&self, path: &Path) -> anyhow::Result<()> {
-        let Backend::Sqlite(pool) = &self.backend else {
+        let Backend::Sqlite { readers: pool, .. } = &self.backend else {
             anyhow::bail!(
                 "`broadside backup` copies SQLite databases; for PostgreSQL use                  `pg_dump --format=custom` (see the README)"
             );
@@ -214,7 +254,7 @@ impl Store {
     /// next commit does not pay for it (after bulk loads; a no-op on
     /// PostgreSQL).
     pub async fn checkpoint(&self) -> StoreResult<()> {
-        if let Backend::Sqlite(pool) = &self.backend {
+        if let Backend::Sqlite { writer: pool, .. } = &self.backend {
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
                 .execute(pool)
                 .await?;
@@ -223,7 +263,13 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        on_pool!(self, |pool| pool.close().await)
+        match &self.backend {
+            Backend::Sqlite { readers, writer } => {
+                readers.close().await;
+                writer.close().await;
+            }
+            Backend::Postgres(pool) => pool.close().await,
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Organisations: rows, lookups by handle, soft deletion (handles are never reused).
 
-use super::{Store, StoreError, StoreResult, now_ms, on_pool};
+use super::{Store, StoreError, StoreResult, now_ms, on_pool, on_writer};
 use crate::{
     keys::PrivateKey,
     organisations::{Organisation, Profile, ProfileField},
@@ -89,7 +89,7 @@ impl Store {
             columns!(),
             ""
         );
-        let row: OrganisationRow = on_pool!(self, |pool| {
+        let row: OrganisationRow = on_writer!(self, |pool| {
             sqlx::query_as(sql)
                 .bind(&new.handle)
                 .bind(new.handle.to_ascii_lowercase())
@@ -112,20 +112,27 @@ impl Store {
         row.try_into()
     }
 
-    /// A live organisation by handle, case-insensitively.
+    /// A live organisation by handle, case-insensitively: this process's
+    /// copy when it is at most `cache::MAX_AGE` old.
     pub async fn organisation(&self, handle: &str) -> StoreResult<Organisation> {
+        let key = handle.to_ascii_lowercase();
+        let generation = match self.cache.organisations.get(&key) {
+            Ok(organisation) => return Ok(organisation),
+            Err(generation) => generation,
+        };
         let sql = concat!(
             "SELECT ",
             columns!(),
             " FROM organisations WHERE handle_key = $1 AND deleted_at IS NULL"
         );
         let row: OrganisationRow = on_pool!(self, |pool| {
-            sqlx::query_as(sql)
-                .bind(handle.to_ascii_lowercase())
-                .fetch_one(pool)
-                .await
+            sqlx::query_as(sql).bind(&key).fetch_one(pool).await
         })?;
-        row.try_into()
+        let organisation: Organisation = row.try_into()?;
+        self.cache
+            .organisations
+            .keep(generation, &key, organisation.clone());
+        Ok(organisation)
     }
 
     /// Whether a handle belonged to an organisation that was deleted: its
@@ -249,7 +256,7 @@ impl Store {
             return Ok((PrivateKey::from_pem(private), public));
         }
         let (private, public) = generate();
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             sqlx::query(
                 "INSERT INTO instance_keys (id, public_key_pem, private_key_pem, created_at) \
                  VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING",

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::{Store, StoreResult, now_ms, on_pool};
+use super::{Store, StoreResult, now_ms, on_pool, on_writer};
 
 /// How many of each a statement has.
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -193,7 +193,7 @@ impl Store {
         actor_id: i64,
         activity_id: &str,
     ) -> StoreResult<bool> {
-        let rows = on_pool!(self, |pool| {
+        let rows = on_writer!(self, |pool| {
             sqlx::query(
                 "INSERT INTO reactions (statement_id, kind, actor_id, activity_id, created_at) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (statement_id, kind, actor_id) DO NOTHING",
@@ -219,7 +219,7 @@ impl Store {
         activity_id: &str,
         statement_id: Option<i64>,
     ) -> StoreResult<u64> {
-        Ok(on_pool!(self, |pool| {
+        Ok(on_writer!(self, |pool| {
             sqlx::query(
                 "DELETE FROM reactions WHERE actor_id = $1 AND ($2 IS NULL OR kind = $2) \
                  AND (activity_id = $3 OR statement_id = $4)",
@@ -286,7 +286,7 @@ impl Store {
 
     /// Stores a reply; a second Create of the same post changes nothing.
     pub async fn record_reply(&self, new: NewReply<'_>) -> StoreResult<bool> {
-        let rows = on_pool!(self, |pool| {
+        let rows = on_writer!(self, |pool| {
             sqlx::query(
                 "INSERT INTO replies (statement_id, actor_id, object_id, url, content, summary, language, \
                  state, published_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
@@ -319,7 +319,7 @@ impl Store {
         summary: Option<&str>,
     ) -> StoreResult<bool> {
         let now = now_ms();
-        let (replies, quotes) = on_pool!(self, |pool| {
+        let (replies, quotes) = on_writer!(self, |pool| {
             async {
                 let mut tx = pool.begin().await?;
                 let replies = sqlx::query(
@@ -354,7 +354,7 @@ impl Store {
     /// Removes the actor's own reply `object_id` and its quotes made by that
     /// post; `false` if it had neither.
     pub async fn delete_post(&self, actor_id: i64, object_id: &str) -> StoreResult<bool> {
-        let (replies, quotes) = on_pool!(self, |pool| {
+        let (replies, quotes) = on_writer!(self, |pool| {
             async {
                 let mut tx = pool.begin().await?;
                 let replies =
@@ -413,7 +413,7 @@ impl Store {
 
     /// Moves a reply to `state`; `false` if there is no such reply.
     pub async fn set_reply_state(&self, id: i64, state: &str) -> StoreResult<bool> {
-        let rows = on_pool!(self, |pool| {
+        let rows = on_writer!(self, |pool| {
             sqlx::query("UPDATE replies SET state = $2 WHERE id = $1")
                 .bind(id)
                 .bind(state)
@@ -425,7 +425,7 @@ impl Store {
     }
 
     pub async fn delete_reply(&self, id: i64) -> StoreResult<bool> {
-        let rows = on_pool!(self, |pool| {
+        let rows = on_writer!(self, |pool| {
             sqlx::query("DELETE FROM replies WHERE id = $1")
                 .bind(id)
                 .execute(pool)
@@ -527,7 +527,7 @@ impl Store {
         content: &str,
         statements_json: &str,
     ) -> StoreResult<bool> {
-        let rows = on_pool!(self, |pool| {
+        let rows = on_writer!(self, |pool| {
             sqlx::query(
                 "INSERT INTO reports (activity_id, actor_id, actor_uri, organisation_id, content, statements, \
                  state, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7) \
@@ -570,7 +570,7 @@ impl Store {
 
     /// Marks an open report resolved; `false` if there is no open one.
     pub async fn resolve_report(&self, id: i64) -> StoreResult<bool> {
-        let rows = on_pool!(self, |pool| {
+        let rows = on_writer!(self, |pool| {
             sqlx::query(
                 "UPDATE reports SET state = 'resolved', resolved_at = $2 WHERE id = $1 AND state = 'open'",
             )
@@ -592,7 +592,7 @@ impl Store {
         activity_id: &str,
     ) -> StoreResult<()> {
         let now = now_ms();
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             async {
                 let mut tx = pool.begin().await?;
                 sqlx::query(
@@ -625,7 +625,7 @@ impl Store {
         activity_id: &str,
         organisation_id: Option<i64>,
     ) -> StoreResult<u64> {
-        Ok(on_pool!(self, |pool| {
+        Ok(on_writer!(self, |pool| {
             sqlx::query(
                 "DELETE FROM remote_blocks WHERE actor_id = $1 AND (activity_id = $2 OR organisation_id = $3)",
             )

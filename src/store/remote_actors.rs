@@ -1,7 +1,9 @@
 //! Remote actors (their inboxes and cached keys), domain blocks and the
 //! record of activity ids already processed.
 
-use super::{INSERT_CHUNK, Store, StoreResult, now_ms, on_pool, placeholders};
+use super::{INSERT_CHUNK, Store, StoreResult, now_ms, on_pool, on_writer, placeholders};
+use std::sync::Arc;
+
 use crate::domains::BlockList;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -65,7 +67,7 @@ impl Store {
     /// Inserts or refreshes an actor by its URI.
     pub async fn upsert_remote_actor(&self, a: &RemoteActorData) -> StoreResult<RemoteActor> {
         let now = now_ms();
-        Ok(on_pool!(self, |pool| {
+        Ok(on_writer!(self, |pool| {
             sqlx::query_as(concat!(
                 "INSERT INTO remote_actors (uri, domain, inbox, shared_inbox, public_key_id, \
                  public_key_pem, preferred_username, name, kind, fetched_at, created_at, icon_url) \
@@ -123,7 +125,7 @@ impl Store {
 
     /// Forgets an actor and, through the foreign key, its follows.
     pub async fn delete_remote_actor(&self, uri: &str) -> StoreResult<bool> {
-        let rows = on_pool!(self, |pool| {
+        let rows = on_writer!(self, |pool| {
             sqlx::query("DELETE FROM remote_actors WHERE uri = $1")
                 .bind(uri)
                 .execute(pool)
@@ -136,7 +138,7 @@ impl Store {
     /// Records an activity id; false if it was already recorded, so the
     /// caller must not act on it again.
     pub async fn record_received_activity(&self, activity_id: &str) -> StoreResult<bool> {
-        let rows = on_pool!(self, |pool| {
+        let rows = on_writer!(self, |pool| {
             sqlx::query(
                 "INSERT INTO received_activities (activity_id, received_at) VALUES ($1, $2) \
                  ON CONFLICT (activity_id) DO NOTHING",
@@ -153,7 +155,7 @@ impl Store {
     /// Forgets a recorded activity id, when acting on it failed and the
     /// sender should be able to retry.
     pub async fn forget_received_activity(&self, activity_id: &str) -> StoreResult<()> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             sqlx::query("DELETE FROM received_activities WHERE activity_id = $1")
                 .bind(activity_id)
                 .execute(pool)
@@ -175,7 +177,7 @@ impl Store {
                 .filter(|host| crate::domains::covers(domain, host))
                 .collect()
         };
-        let block = on_pool!(self, |pool| {
+        let block = on_writer!(self, |pool| {
             async {
                 let mut tx = pool.begin().await?;
                 let now = now_ms();
@@ -231,17 +233,19 @@ impl Store {
             }
             .await
         })?;
+        self.cache.blocks.forget();
         Ok(block)
     }
 
     pub async fn unblock_domain(&self, domain: &str) -> StoreResult<bool> {
-        let rows = on_pool!(self, |pool| {
+        let rows = on_writer!(self, |pool| {
             sqlx::query("DELETE FROM domain_blocks WHERE domain = $1")
                 .bind(domain)
                 .execute(pool)
                 .await
                 .map(|r| r.rows_affected())
         })?;
+        self.cache.blocks.forget();
         Ok(rows > 0)
     }
 
@@ -253,14 +257,21 @@ impl Store {
         })?)
     }
 
-    /// Every domain block, ready to ask (`domains::BlockList`).
-    pub async fn block_list(&self) -> StoreResult<BlockList> {
+    /// Every domain block, ready to ask (`domains::BlockList`): this
+    /// process's copy, at most `cache::MAX_AGE` old.
+    pub async fn block_list(&self) -> StoreResult<Arc<BlockList>> {
+        let generation = match self.cache.blocks.get() {
+            Ok(list) => return Ok(list),
+            Err(generation) => generation,
+        };
         let entries = on_pool!(self, |pool| {
             sqlx::query_scalar("SELECT domain FROM domain_blocks")
                 .fetch_all(pool)
                 .await
         })?;
-        Ok(BlockList::new(entries))
+        let list = Arc::new(BlockList::new(entries));
+        self.cache.blocks.keep(generation, list.clone());
+        Ok(list)
     }
 
     /// Whether a block covers the server `domain` (`host[:port]`).

@@ -1,6 +1,6 @@
 //! Statements, their signatories in order, and pinned statements.
 
-use super::{Store, StoreError, StoreResult, now_ms, on_pool};
+use super::{Store, StoreError, StoreResult, now_ms, on_pool, on_writer};
 use crate::media::Attachment;
 use crate::statements::{
     Change, Format, QuotePolicy, Rendered, State, Statement, Translation, ValidContent,
@@ -163,7 +163,7 @@ impl Store {
     pub async fn create_statement(&self, new: NewStatement<'_>) -> StoreResult<Statement> {
         let now = now_ms();
         let c = new.content;
-        let id: i64 = on_pool!(self, |pool| {
+        let id: i64 = on_writer!(self, |pool| {
             async {
                 let mut tx = pool.begin().await?;
                 let id: i64 = sqlx::query_scalar(
@@ -322,7 +322,7 @@ impl Store {
     /// Deletes a statement that never went out (draft or scheduled): there is
     /// nobody to tell, so the row goes to the `deleted` state directly.
     pub async fn discard_statement(&self, id: i64) -> StoreResult<bool> {
-        let rows = on_pool!(self, |pool| {
+        let rows = on_writer!(self, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE statements SET state = 'deleted', deleted_at = $2, updated_at = $2, import_key = NULL \
                  WHERE id = $1 AND {}",
@@ -375,7 +375,7 @@ impl Store {
 
     /// Pins a statement to an organisation's featured collection.
     pub async fn pin(&self, organisation_id: i64, statement_id: i64) -> StoreResult<()> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             sqlx::query(
                 "INSERT INTO featured_statements (organisation_id, statement_id, pinned_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (organisation_id, statement_id) DO NOTHING",
@@ -391,7 +391,7 @@ impl Store {
     }
 
     pub async fn unpin(&self, organisation_id: i64, statement_id: i64) -> StoreResult<bool> {
-        let rows = on_pool!(self, |pool| {
+        let rows = on_writer!(self, |pool| {
             sqlx::query(
                 "DELETE FROM featured_statements WHERE organisation_id = $1 AND statement_id = $2",
             )

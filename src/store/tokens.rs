@@ -1,6 +1,6 @@
 //! Admin API tokens. Only SHA-256 hashes are stored; see `admin::auth`.
 
-use super::{Store, StoreError, StoreResult, now_ms, on_pool};
+use super::{Store, StoreError, StoreResult, now_ms, on_pool, on_writer};
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct AdminToken {
@@ -30,7 +30,7 @@ impl Store {
         scope: &str,
         expires_at: Option<i64>,
     ) -> StoreResult<AdminToken> {
-        Ok(on_pool!(self, |pool| {
+        Ok(on_writer!(self, |pool| {
             sqlx::query_as(concat!(
                 "INSERT INTO admin_tokens (name, token_hash, created_at, scope, expires_at) \
                  VALUES ($1, $2, $3, $4, $5) RETURNING ",
@@ -49,7 +49,7 @@ impl Store {
     /// Sets the hash of a named token, creating it when missing (the
     /// bootstrap token from the configuration).
     pub async fn upsert_token(&self, name: &str, token_hash: &str) -> StoreResult<()> {
-        on_pool!(self, |pool| {
+        on_writer!(self, |pool| {
             sqlx::query(
                 "INSERT INTO admin_tokens (name, token_hash, created_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (name) DO UPDATE SET token_hash = excluded.token_hash",
@@ -66,7 +66,7 @@ impl Store {
 
     /// Deletes a token by name; [`StoreError::NotFound`] when there is none.
     pub async fn revoke_token(&self, name: &str) -> StoreResult<()> {
-        let done = on_pool!(self, |pool| {
+        let done = on_writer!(self, |pool| {
             sqlx::query("DELETE FROM admin_tokens WHERE name = $1")
                 .bind(name)
                 .execute(pool)
@@ -81,7 +81,7 @@ impl Store {
 
     /// The unexpired token with this hash, if any; records its use.
     pub async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<AdminToken>> {
-        Ok(on_pool!(self, |pool| {
+        Ok(on_writer!(self, |pool| {
             sqlx::query_as(concat!(
                 "UPDATE admin_tokens SET last_used_at = $2 WHERE token_hash = $1 \
                  AND (expires_at IS NULL OR expires_at > $2) RETURNING ",
