@@ -103,9 +103,11 @@ async fn main() {
     let idle_kb = common::memory_kb(&bench.process, "VmRSS");
 
     memory.phase(1);
+    let cpu_start = common::cpu_seconds(&bench.process);
     let started = Instant::now();
     let answered = common::send_all(requests, concurrency).await;
     let elapsed = started.elapsed();
+    let cpu = common::cpu_seconds(&bench.process) - cpu_start;
     let peak = memory.peak_kb(1);
     let high_water = memory.high_water_kb();
     drop(memory);
@@ -126,6 +128,11 @@ async fn main() {
     println!(
         "activities verified and stored per second: {:.0} (target ≥ 3,000 on SQLite)",
         (counts.likes + counts.boosts) as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "server CPU during the wave: {cpu:.2} s ({:.2} cores, {:.0} µs per activity)",
+        cpu / elapsed.as_secs_f64(),
+        cpu * 1e6 / actors as f64
     );
     println!(
         "server memory: idle {}, peak during the wave {}, VmHWM over the run {}",

@@ -394,3 +394,23 @@ both_backends!(
         store.close().await;
     }
 );
+
+both_backends!(
+    a_domain_block_holds_at_once_here_and_within_half_a_second_in_another_process,
+    |db: TestDb| async move {
+        // Two stores on one database are two processes sharing it: each
+        // keeps its own copy of the block list (`store::cache`).
+        let here = store(&db).await;
+        let elsewhere = store(&db).await;
+        assert!(!elsewhere.is_domain_blocked("spam.example").await.unwrap());
+        here.block_domain("spam.example", "spam").await.unwrap();
+        assert!(here.is_domain_blocked("a.spam.example").await.unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        assert!(elsewhere.is_domain_blocked("a.spam.example").await.unwrap());
+
+        assert!(here.unblock_domain("spam.example").await.unwrap());
+        assert!(!here.is_domain_blocked("a.spam.example").await.unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        assert!(!elsewhere.is_domain_blocked("a.spam.example").await.unwrap());
+    }
+);

@@ -184,6 +184,21 @@ pub fn memory_kb(server: &Child, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time the server process has used so far (user + system, all
+/// threads), in seconds, from /proc (clock ticks of 1/100 s).
+pub fn cpu_seconds(server: &Child) -> f64 {
+    std::fs::read_to_string(format!("/proc/{}/stat", server.id()))
+        .ok()
+        .and_then(|stat| {
+            // Fields after the command name, which is in parentheses.
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let ticks: u64 =
+                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+            Some(ticks as f64 / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 /// The database a benchmark runs on: a fresh SQLite file in `dir`, or with
 /// `BENCH_POSTGRES_URL` (an admin URL) a fresh PostgreSQL database.
 pub async fn database_url(dir: &std::path::Path) -> String {

@@ -28,8 +28,8 @@ async fn our_statement(services: &Services, url: &Url) -> ServiceResult<Option<S
 }
 
 /// The row id and public id of the published statement of ours at `url`:
-/// all a reaction or its undoing needs — one light query, not the statement
-/// with its text and signatories (the viral benchmark's path).
+/// all the undoing of a reaction needs — one light query, not the
+/// statement with its text and signatories.
 async fn our_statement_id(services: &Services, url: &Url) -> ServiceResult<Option<(i64, String)>> {
     match services.urls.statement_id_of(url) {
         Some(public_id) => Ok(services
@@ -50,18 +50,14 @@ pub async fn reacted(
     reaction: Reaction,
     object: &Url,
 ) -> ServiceResult<()> {
-    let Some((statement_id, public_id)) = our_statement_id(services, object).await? else {
+    let Some(public_id) = services.urls.statement_id_of(object) else {
         tracing::info!(kind = reaction.as_str(), object = %object, "reaction to something not ours ignored");
         return Ok(());
     };
+    // Stored only if `public_id` is a published statement of ours.
     let fresh = services
         .store
-        .record_reaction(
-            statement_id,
-            reaction.as_str(),
-            sender.row,
-            activity.as_str(),
-        )
+        .record_reaction(&public_id, reaction.as_str(), sender.row, activity.as_str())
         .await?;
     tracing::info!(statement = %public_id, kind = reaction.as_str(), actor = %sender.actor, fresh, "reaction received");
     Ok(())

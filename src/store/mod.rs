@@ -130,10 +130,11 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
-                // Each of the pool's connections keeps its own page cache
-                // (SQLite's default: 2 MiB), all of it resident once the
-                // database outgrows it: 16 MiB over 8 connections. 1 MiB each;
-                // the file's pages stay in the kernel's cache either way.
+                // Each connection keeps its own page cache (SQLite's default:
+                // 2 MiB), all of it resident once the database outgrows it.
+                // 1 MiB for the writer, half that for each reader: the file's
+                // pages stay in the kernel's cache either way, and the
+                // benchmarks' peak memory is what we watch (README).
                 .pragma("cache_size", "-1024");
             let path = options.get_filename();
             let in_memory = path == Path::new(":memory:");
@@ -155,8 +156,8 @@ impl Store {
                 writer.clone()
             } else {
                 SqlitePoolOptions::new()
-                    .max_connections(6)
-                    .connect_with(options.read_only(true))
+                    .max_connections(4)
+                    .connect_with(options.read_only(true).pragma("cache_size", "-512"))
                     .await?
             };
             Backend::Sqlite { readers, writer }

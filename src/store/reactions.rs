@@ -185,10 +185,13 @@ macro_rules! quote_select {
 }
 
 impl Store {
-    /// Records a like or boost; `false` if this actor's was counted already.
+    /// Records a like or boost of the published statement `public_id`, in
+    /// one statement (the lookup of its row is part of the insert: a viral
+    /// statement's reactions pay one round trip, not two). `false` if this
+    /// actor's was counted already, or no published statement has that id.
     pub async fn record_reaction(
         &self,
-        statement_id: i64,
+        public_id: &str,
         kind: &str,
         actor_id: i64,
         activity_id: &str,
@@ -196,9 +199,10 @@ impl Store {
         let rows = on_writer!(self, |pool| {
             sqlx::query(
                 "INSERT INTO reactions (statement_id, kind, actor_id, activity_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (statement_id, kind, actor_id) DO NOTHING",
+                 SELECT id, $2, $3, $4, $5 FROM statements WHERE public_id = $1 AND state = 'published' \
+                 ON CONFLICT (statement_id, kind, actor_id) DO NOTHING",
             )
-            .bind(statement_id)
+            .bind(public_id)
             .bind(kind)
             .bind(actor_id)
             .bind(activity_id)
