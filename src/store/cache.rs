@@ -69,6 +69,20 @@ impl<T> Snapshot<T> {
         }
     }
 
+    /// The copy when it is young enough, else what `read` returns, kept.
+    pub async fn get_or_read<E>(
+        &self,
+        read: impl Future<Output = Result<T, E>>,
+    ) -> Result<Arc<T>, E> {
+        let generation = match self.get() {
+            Ok(value) => return Ok(value),
+            Err(generation) => generation,
+        };
+        let value = Arc::new(read.await?);
+        self.keep(generation, value.clone());
+        Ok(value)
+    }
+
     /// Drops the copy: the next read goes to the database.
     pub fn forget(&self) {
         let mut state = self.state.lock().expect("snapshot lock");

@@ -800,18 +800,17 @@ impl Store {
     /// The hosts with a failure record: this process's copy, at most
     /// `cache::MAX_AGE` old.
     async fn hosts_with_failures(&self) -> StoreResult<Arc<FailingHosts>> {
-        let generation = match self.cache.failing_hosts.get() {
-            Ok(hosts) => return Ok(hosts),
-            Err(generation) => generation,
-        };
-        let rows: Vec<(String, bool)> = on_pool!(self, |pool| {
-            sqlx::query_as("SELECT host, unavailable_since IS NOT NULL FROM delivery_hosts")
-                .fetch_all(pool)
-                .await
-        })?;
-        let hosts = Arc::new(FailingHosts::new(rows));
-        self.cache.failing_hosts.keep(generation, hosts.clone());
-        Ok(hosts)
+        self.cache
+            .failing_hosts
+            .get_or_read(async {
+                let rows: Vec<(String, bool)> = on_pool!(self, |pool| {
+                    sqlx::query_as("SELECT host, unavailable_since IS NOT NULL FROM delivery_hosts")
+                        .fetch_all(pool)
+                        .await
+                })?;
+                Ok(FailingHosts::new(rows))
+            })
+            .await
     }
 
     /// Unavailable hosts (exactly) and blocked domains (with their

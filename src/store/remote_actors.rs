@@ -260,18 +260,17 @@ impl Store {
     /// Every domain block, ready to ask (`domains::BlockList`): this
     /// process's copy, at most `cache::MAX_AGE` old.
     pub async fn block_list(&self) -> StoreResult<Arc<BlockList>> {
-        let generation = match self.cache.blocks.get() {
-            Ok(list) => return Ok(list),
-            Err(generation) => generation,
-        };
-        let entries = on_pool!(self, |pool| {
-            sqlx::query_scalar("SELECT domain FROM domain_blocks")
-                .fetch_all(pool)
-                .await
-        })?;
-        let list = Arc::new(BlockList::new(entries));
-        self.cache.blocks.keep(generation, list.clone());
-        Ok(list)
+        self.cache
+            .blocks
+            .get_or_read(async {
+                let entries = on_pool!(self, |pool| {
+                    sqlx::query_scalar("SELECT domain FROM domain_blocks")
+                        .fetch_all(pool)
+                        .await
+                })?;
+                Ok(BlockList::new(entries))
+            })
+            .await
     }
 
     /// Whether a block covers the server `domain` (`host[:port]`).
