@@ -132,9 +132,10 @@ impl Store {
                 .foreign_keys(true)
                 // Each connection keeps its own page cache (SQLite's default:
                 // 2 MiB), all of it resident once the database outgrows it.
-                // 1 MiB for the writer, half that for each reader: the file's
-                // pages stay in the kernel's cache either way, and the
-                // benchmarks' peak memory is what we watch (README).
+                // 1 MiB for the writer, a quarter of that for each reader (and
+                // fewer prepared statements kept): the file's pages stay in
+                // the kernel's cache either way, and the benchmarks' peak
+                // memory is what we watch (README).
                 .pragma("cache_size", "-1024");
             let path = options.get_filename();
             let in_memory = path == Path::new(":memory:");
@@ -157,7 +158,12 @@ impl Store {
             } else {
                 SqlitePoolOptions::new()
                     .max_connections(4)
-                    .connect_with(options.read_only(true).pragma("cache_size", "-512"))
+                    .connect_with(
+                        options
+                            .read_only(true)
+                            .pragma("cache_size", "-256")
+                            .statement_cache_capacity(64),
+                    )
                     .await?
             };
             Backend::Sqlite { readers, writer }
