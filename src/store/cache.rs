@@ -19,6 +19,7 @@
 
 use std::{
     collections::HashMap,
+    hash::Hash,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -28,88 +29,26 @@ use crate::{domains::BlockList, organisations::Organisation};
 /// How old a copy may get before it is read again.
 pub const MAX_AGE: Duration = Duration::from_millis(500);
 
-/// One value read from the database, its age, and its generation.
-pub(crate) struct Snapshot<T> {
-    state: Mutex<SnapshotState<T>>,
+/// Values read from the database, by key, each with its age; one
+/// generation for all of them. A whole table kept as one value uses the
+/// key `()`. At most [`CAPACITY`] keys.
+pub(crate) struct Copies<K, V> {
+    state: Mutex<CopiesState<K, V>>,
 }
 
-struct SnapshotState<T> {
+struct CopiesState<K, V> {
     generation: u64,
-    value: Option<(Instant, Arc<T>)>,
-}
-
-impl<T> Default for Snapshot<T> {
-    fn default() -> Self {
-        Snapshot {
-            state: Mutex::new(SnapshotState {
-                generation: 0,
-                value: None,
-            }),
-        }
-    }
-}
-
-impl<T> Snapshot<T> {
-    /// The copy when it is young enough, else the generation a fresh read
-    /// must present to [`Self::keep`].
-    pub fn get(&self) -> Result<Arc<T>, u64> {
-        let state = self.state.lock().expect("snapshot lock");
-        match &state.value {
-            Some((at, value)) if at.elapsed() < MAX_AGE => Ok(value.clone()),
-            _ => Err(state.generation),
-        }
-    }
-
-    /// Keeps `value`, read under `generation`, unless a write has
-    /// forgotten the copy since.
-    pub fn keep(&self, generation: u64, value: Arc<T>) {
-        let mut state = self.state.lock().expect("snapshot lock");
-        if state.generation == generation {
-            state.value = Some((Instant::now(), value));
-        }
-    }
-
-    /// The copy when it is young enough, else what `read` returns, kept.
-    pub async fn get_or_read<E>(
-        &self,
-        read: impl Future<Output = Result<T, E>>,
-    ) -> Result<Arc<T>, E> {
-        let generation = match self.get() {
-            Ok(value) => return Ok(value),
-            Err(generation) => generation,
-        };
-        let value = Arc::new(read.await?);
-        self.keep(generation, value.clone());
-        Ok(value)
-    }
-
-    /// Drops the copy: the next read goes to the database.
-    pub fn forget(&self) {
-        let mut state = self.state.lock().expect("snapshot lock");
-        state.generation += 1;
-        state.value = None;
-    }
-}
-
-/// Values read from the database one key at a time, with the same rules as
-/// [`Snapshot`]; at most [`KEYED_CAPACITY`] of them.
-pub(crate) struct Keyed<V> {
-    state: Mutex<KeyedState<V>>,
-}
-
-struct KeyedState<V> {
-    generation: u64,
-    entries: HashMap<String, (Instant, V)>,
+    entries: HashMap<K, (Instant, V)>,
 }
 
 /// More keys than a server has organisations; past it the copies are
 /// dropped and read again, so a flood of made-up handles costs no memory.
-pub const KEYED_CAPACITY: usize = 1024;
+pub const CAPACITY: usize = 1024;
 
-impl<V> Default for Keyed<V> {
+impl<K, V> Default for Copies<K, V> {
     fn default() -> Self {
-        Keyed {
-            state: Mutex::new(KeyedState {
+        Copies {
+            state: Mutex::new(CopiesState {
                 generation: 0,
                 entries: HashMap::new(),
             }),
@@ -117,10 +56,10 @@ impl<V> Default for Keyed<V> {
     }
 }
 
-impl<V: Clone> Keyed<V> {
+impl<K: Hash + Eq, V: Clone> Copies<K, V> {
     /// The copy for `key` when young enough, else the generation a fresh
     /// read must present to [`Self::keep`].
-    pub fn get(&self, key: &str) -> Result<V, u64> {
+    pub fn get(&self, key: &K) -> Result<V, u64> {
         let state = self.state.lock().expect("cache lock");
         match state.entries.get(key) {
             Some((at, value)) if at.elapsed() < MAX_AGE => Ok(value.clone()),
@@ -128,23 +67,38 @@ impl<V: Clone> Keyed<V> {
         }
     }
 
-    pub fn keep(&self, generation: u64, key: &str, value: V) {
+    /// Keeps `value`, read under `generation`, unless a write has
+    /// forgotten the copies since.
+    pub fn keep(&self, generation: u64, key: K, value: V) {
         let mut state = self.state.lock().expect("cache lock");
         if state.generation != generation {
             return;
         }
-        if state.entries.len() >= KEYED_CAPACITY {
+        if state.entries.len() >= CAPACITY {
             state.entries.retain(|_, (at, _)| at.elapsed() < MAX_AGE);
-            if state.entries.len() >= KEYED_CAPACITY {
+            if state.entries.len() >= CAPACITY {
                 state.entries.clear();
             }
         }
-        state
-            .entries
-            .insert(key.to_string(), (Instant::now(), value));
+        state.entries.insert(key, (Instant::now(), value));
     }
 
-    /// Drops every copy.
+    /// The copy for `key` when young enough, else what `read` returns, kept.
+    pub async fn get_or_read<E>(
+        &self,
+        key: K,
+        read: impl Future<Output = Result<V, E>>,
+    ) -> Result<V, E> {
+        let generation = match self.get(&key) {
+            Ok(value) => return Ok(value),
+            Err(generation) => generation,
+        };
+        let value = read.await?;
+        self.keep(generation, key, value.clone());
+        Ok(value)
+    }
+
+    /// Drops every copy: the next reads go to the database.
     pub fn forget(&self) {
         let mut state = self.state.lock().expect("cache lock");
         state.generation += 1;
@@ -180,13 +134,13 @@ impl FailingHosts {
 /// The process's copies; one per [`super::Store`] and its clones.
 #[derive(Default)]
 pub(crate) struct Cache {
-    pub blocks: Snapshot<BlockList>,
-    pub failing_hosts: Snapshot<FailingHosts>,
+    pub blocks: Copies<(), Arc<BlockList>>,
+    pub failing_hosts: Copies<(), Arc<FailingHosts>>,
     /// Live organisations by lowercase handle, read on every inbox
     /// request. Only found ones are kept: a handle that is not there is
     /// asked of the database each time, so a miss never hides a new
     /// organisation.
-    pub organisations: Keyed<Organisation>,
+    pub organisations: Copies<String, Organisation>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -201,34 +155,34 @@ mod tests {
 
     #[test]
     fn a_read_that_straddles_a_write_is_not_kept() {
-        let snapshot = Snapshot::<u32>::default();
-        let generation = snapshot.get().unwrap_err();
-        // A write forgets the copy while the read is in flight…
-        snapshot.forget();
-        snapshot.keep(generation, Arc::new(1));
+        let copies = Copies::<(), u32>::default();
+        let generation = copies.get(&()).unwrap_err();
+        // A write forgets the copies while the read is in flight…
+        copies.forget();
+        copies.keep(generation, (), 1);
         // …so what it read is not served.
-        let fresh = snapshot.get().unwrap_err();
+        let fresh = copies.get(&()).unwrap_err();
         assert_ne!(fresh, generation);
-        snapshot.keep(fresh, Arc::new(2));
-        assert_eq!(*snapshot.get().unwrap(), 2);
+        copies.keep(fresh, (), 2);
+        assert_eq!(copies.get(&()), Ok(2));
     }
 
     #[test]
-    fn keyed_copies_are_bounded_and_forgotten_together() {
-        let keyed = Keyed::<u32>::default();
-        for n in 0..KEYED_CAPACITY + 10 {
-            keyed.keep(0, &n.to_string(), n as u32);
+    fn copies_are_bounded_and_forgotten_together() {
+        let copies = Copies::<String, u32>::default();
+        for n in 0..CAPACITY + 10 {
+            copies.keep(0, n.to_string(), n as u32);
         }
-        assert!(keyed.state.lock().unwrap().entries.len() <= KEYED_CAPACITY);
+        assert!(copies.state.lock().unwrap().entries.len() <= CAPACITY);
         assert_eq!(
-            keyed.get(&(KEYED_CAPACITY + 9).to_string()),
-            Ok(KEYED_CAPACITY as u32 + 9)
+            copies.get(&(CAPACITY + 9).to_string()),
+            Ok(CAPACITY as u32 + 9)
         );
-        keyed.forget();
-        assert_eq!(keyed.get("1"), Err(1));
-        keyed.keep(0, "1", 1);
+        copies.forget();
+        assert_eq!(copies.get(&"1".to_string()), Err(1));
+        copies.keep(0, "1".to_string(), 1);
         assert_eq!(
-            keyed.get("1"),
+            copies.get(&"1".to_string()),
             Err(1),
             "a read from before the forget is not kept"
         );
@@ -236,10 +190,10 @@ mod tests {
 
     #[test]
     fn a_copy_is_served_only_while_young() {
-        let snapshot = Snapshot::<u32>::default();
-        snapshot.keep(0, Arc::new(7));
-        assert_eq!(*snapshot.get().unwrap(), 7);
+        let copies = Copies::<(), u32>::default();
+        copies.keep(0, (), 7);
+        assert_eq!(copies.get(&()), Ok(7));
         std::thread::sleep(MAX_AGE + Duration::from_millis(20));
-        assert!(snapshot.get().is_err());
+        assert!(copies.get(&()).is_err());
     }
 }

@@ -677,7 +677,7 @@ impl Store {
         if !self
             .cache
             .failing_hosts
-            .get()
+            .get(&())
             .is_ok_and(|failing| hosts.iter().all(|h| !failing.has_record(h)))
         {
             self.cache.failing_hosts.forget();
@@ -802,13 +802,13 @@ impl Store {
     async fn hosts_with_failures(&self) -> StoreResult<Arc<FailingHosts>> {
         self.cache
             .failing_hosts
-            .get_or_read(async {
+            .get_or_read((), async {
                 let rows: Vec<(String, bool)> = on_pool!(self, |pool| {
                     sqlx::query_as("SELECT host, unavailable_since IS NOT NULL FROM delivery_hosts")
                         .fetch_all(pool)
                         .await
                 })?;
-                Ok(FailingHosts::new(rows))
+                Ok(Arc::new(FailingHosts::new(rows)))
             })
             .await
     }

@@ -116,23 +116,20 @@ impl Store {
     /// copy when it is at most `cache::MAX_AGE` old.
     pub async fn organisation(&self, handle: &str) -> StoreResult<Organisation> {
         let key = handle.to_ascii_lowercase();
-        let generation = match self.cache.organisations.get(&key) {
-            Ok(organisation) => return Ok(organisation),
-            Err(generation) => generation,
-        };
         let sql = concat!(
             "SELECT ",
             columns!(),
             " FROM organisations WHERE handle_key = $1 AND deleted_at IS NULL"
         );
-        let row: OrganisationRow = on_pool!(self, |pool| {
-            sqlx::query_as(sql).bind(&key).fetch_one(pool).await
-        })?;
-        let organisation: Organisation = row.try_into()?;
         self.cache
             .organisations
-            .keep(generation, &key, organisation.clone());
-        Ok(organisation)
+            .get_or_read(key.clone(), async {
+                let row: OrganisationRow = on_pool!(self, |pool| {
+                    sqlx::query_as(sql).bind(&key).fetch_one(pool).await
+                })?;
+                row.try_into()
+            })
+            .await
     }
 
     /// Whether a handle belonged to an organisation that was deleted: its

@@ -262,13 +262,13 @@ impl Store {
     pub async fn block_list(&self) -> StoreResult<Arc<BlockList>> {
         self.cache
             .blocks
-            .get_or_read(async {
+            .get_or_read((), async {
                 let entries = on_pool!(self, |pool| {
                     sqlx::query_scalar("SELECT domain FROM domain_blocks")
                         .fetch_all(pool)
                         .await
                 })?;
-                Ok(BlockList::new(entries))
+                Ok(Arc::new(BlockList::new(entries)))
             })
             .await
     }
