@@ -540,7 +540,7 @@ impl Store {
                 .fetch_all(pool)
                 .await?
             }
-            Backend::Sqlite { writer: pool, .. } => {
+            Backend::Sqlite { writer, .. } => {
                 sqlx::query_as(
                     "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, locked_until = $2, locked_by = $4 \
                      WHERE id IN (SELECT id FROM deliveries \
@@ -555,7 +555,7 @@ impl Store {
                 .bind(limit)
                 .bind(claimant)
                 .bind(now - WORKER_GONE_AFTER_MS)
-                .fetch_all(pool)
+                .fetch_all(&mut *writer.lend().await?)
                 .await?
             }
         };
@@ -574,11 +574,11 @@ impl Store {
                 )
                 .bind(claimant)
                 .bind(now)
-                .execute(pool)
+                .execute(&mut *pool)
                 .await?;
                 sqlx::query("DELETE FROM delivery_workers WHERE heartbeat_at < $1")
                     .bind(now - 24 * 3600 * 1000)
-                    .execute(pool)
+                    .execute(&mut *pool)
                     .await
                     .map(|_| ())
             }
@@ -593,7 +593,7 @@ impl Store {
         on_writer!(self, |pool| {
             sqlx::query("DELETE FROM delivery_workers WHERE claimant = $1")
                 .bind(claimant)
-                .execute(pool)
+                .execute(&mut *pool)
                 .await
                 .map(|_| ())
         })?;
@@ -613,7 +613,7 @@ impl Store {
             .bind(id)
             .bind(run_at)
             .bind(attempts)
-            .execute(pool)
+            .execute(&mut *pool)
             .await
             .map(|_| ())
         })?;
@@ -626,7 +626,7 @@ impl Store {
                 "SELECT id, organisation_id, body FROM outbound_activities WHERE id = $1",
             )
             .bind(activity_id)
-            .fetch_one(pool)
+            .fetch_one(&mut *pool)
             .await
         })?)
     }
@@ -789,7 +789,7 @@ impl Store {
         on_writer!(self, |pool| {
             sqlx::query("DELETE FROM delivery_hosts WHERE host = $1")
                 .bind(&host)
-                .execute(pool)
+                .execute(&mut *pool)
                 .await
                 .map(|_| ())
         })?;
@@ -805,7 +805,7 @@ impl Store {
             .get_or_read((), async {
                 let rows: Vec<(String, bool)> = on_pool!(self, |pool| {
                     sqlx::query_as("SELECT host, unavailable_since IS NOT NULL FROM delivery_hosts")
-                        .fetch_all(pool)
+                        .fetch_all(&mut *pool)
                         .await
                 })?;
                 Ok(Arc::new(FailingHosts::new(rows)))
@@ -827,7 +827,7 @@ impl Store {
                 "SELECT MIN(run_at) FROM deliveries WHERE state = 'queued' AND run_at <= $1",
             )
             .bind(now)
-            .fetch_one(pool)
+            .fetch_one(&mut *pool)
             .await
         })?;
         Ok(oldest.map_or(0, |at| (now - at).max(0)))
@@ -870,7 +870,7 @@ impl Store {
                  GROUP BY d.state, CAST(CASE WHEN d.attempts > 0 THEN 1 ELSE 0 END AS BIGINT)",
             )
             .bind(statement_id)
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })?;
         let mut counts = DeliveryCounts::default();
@@ -911,7 +911,7 @@ impl Store {
             )
             .bind(statement_id)
             .bind(limit)
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })?)
     }
@@ -924,7 +924,7 @@ impl Store {
                  ORDER BY failure_days DESC, host LIMIT $1",
             )
             .bind(limit)
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })?)
     }
@@ -946,7 +946,7 @@ impl Store {
             .bind(state)
             .bind(statement_id)
             .bind(limit)
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })?)
     }
@@ -973,7 +973,7 @@ impl Store {
             for kind in kinds {
                 query = query.bind(*kind);
             }
-            query.fetch_all(pool).await
+            query.fetch_all(&mut *pool).await
         })?)
     }
 
@@ -993,7 +993,7 @@ impl Store {
             for kind in kinds {
                 query = query.bind(*kind);
             }
-            query.fetch_one(pool).await
+            query.fetch_one(&mut *pool).await
         })?)
     }
 
@@ -1019,7 +1019,7 @@ impl Store {
             for kind in kept_after_deletion {
                 query = query.bind(*kind);
             }
-            query.fetch_optional(pool).await
+            query.fetch_optional(&mut *pool).await
         })?)
     }
 }

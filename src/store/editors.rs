@@ -35,7 +35,7 @@ impl Store {
             .bind(username.to_lowercase())
             .bind(password_hash)
             .bind(now_ms())
-            .fetch_one(pool)
+            .fetch_one(&mut *pool)
             .await
         })?)
     }
@@ -46,7 +46,7 @@ impl Store {
                 "SELECT id, username, password_hash, created_at FROM editors WHERE username_key = $1",
             )
             .bind(username.to_lowercase())
-            .fetch_optional(pool)
+            .fetch_optional(&mut *pool)
             .await
         })?)
     }
@@ -56,7 +56,7 @@ impl Store {
             sqlx::query_as(
                 "SELECT id, username, password_hash, created_at FROM editors ORDER BY username_key",
             )
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })?)
     }
@@ -89,7 +89,7 @@ impl Store {
         let rows = on_writer!(self, |pool| {
             sqlx::query("DELETE FROM editors WHERE username_key = $1")
                 .bind(username.to_lowercase())
-                .execute(pool)
+                .execute(&mut *pool)
                 .await
                 .map(|r| r.rows_affected())
         })?;
@@ -110,7 +110,7 @@ impl Store {
                 // Expired sessions are swept as new ones begin.
                 sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
                     .bind(now)
-                    .execute(pool)
+                    .execute(&mut *pool)
                     .await?;
                 sqlx::query(
                     "INSERT INTO sessions (id_hash, editor_id, label, csrf_token, created_at, expires_at) \
@@ -122,7 +122,7 @@ impl Store {
                 .bind(csrf_token)
                 .bind(now)
                 .bind(expires_at)
-                .execute(pool)
+                .execute(&mut *pool)
                 .await
                 .map(|_| ())
             }
@@ -140,7 +140,7 @@ impl Store {
             )
             .bind(id_hash)
             .bind(now_ms())
-            .fetch_optional(pool)
+            .fetch_optional(&mut *pool)
             .await
         })?)
     }
@@ -149,7 +149,7 @@ impl Store {
         on_writer!(self, |pool| {
             sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
                 .bind(id_hash)
-                .execute(pool)
+                .execute(&mut *pool)
                 .await
                 .map(|_| ())
         })?;
@@ -167,7 +167,7 @@ impl Store {
             async {
                 sqlx::query("DELETE FROM failed_logins WHERE at < $1")
                     .bind(since)
-                    .execute(pool)
+                    .execute(&mut *pool)
                     .await?;
                 sqlx::query(
                     "INSERT INTO failed_logins (client, username_key, at) VALUES ($1, $2, $3)",
@@ -175,7 +175,7 @@ impl Store {
                 .bind(client)
                 .bind(username.to_lowercase())
                 .bind(now_ms())
-                .execute(pool)
+                .execute(&mut *pool)
                 .await
                 .map(|_| ())
             }
@@ -199,7 +199,7 @@ impl Store {
             .bind(client)
             .bind(username.to_lowercase())
             .bind(since)
-            .fetch_one(pool)
+            .fetch_one(&mut *pool)
             .await
         })?)
     }

@@ -76,7 +76,7 @@ impl Store {
                 .bind(follow_activity_id)
                 .bind(state)
                 .bind(now)
-                .fetch_one(pool)
+                .fetch_one(&mut *pool)
                 .await
         })?;
         self.follower(organisation_id, id).await
@@ -90,7 +90,7 @@ impl Store {
             ))
             .bind(organisation_id)
             .bind(id)
-            .fetch_one(pool)
+            .fetch_one(&mut *pool)
             .await
         })?)
     }
@@ -108,7 +108,7 @@ impl Store {
             ))
             .bind(organisation_id)
             .bind(actor_uri)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *pool)
             .await
         })?)
     }
@@ -119,7 +119,7 @@ impl Store {
         on_writer!(self, |pool| {
             sqlx::query("DELETE FROM followers WHERE id = $1")
                 .bind(id)
-                .execute(pool)
+                .execute(&mut *pool)
                 .await
                 .map(|_| ())
         })?;
@@ -143,7 +143,7 @@ impl Store {
             .bind(state)
             .bind(limit)
             .bind(offset)
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })?)
     }
@@ -155,7 +155,7 @@ impl Store {
             )
             .bind(organisation_id)
             .bind(state)
-            .fetch_one(pool)
+            .fetch_one(&mut *pool)
             .await
         })?)
     }
@@ -172,7 +172,7 @@ impl Store {
                      WHERE f.organisation_id = $1 AND f.state = 'accepted'",
                 )
                 .bind(organisation_id)
-                .fetch_all(pool)
+                .fetch_all(&mut *pool)
                 .await
             })?;
             inboxes.extend(found);

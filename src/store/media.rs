@@ -120,7 +120,7 @@ impl Store {
             .bind(new.focus.map(|f| f.0))
             .bind(new.focus.map(|f| f.1))
             .bind(now_ms())
-            .fetch_one(pool)
+            .fetch_one(&mut *pool)
             .await
         })?;
         Ok(row.into())
@@ -132,7 +132,7 @@ impl Store {
                 "SELECT {COLUMNS} FROM media WHERE public_id = $1"
             )))
             .bind(public_id)
-            .fetch_one(pool)
+            .fetch_one(&mut *pool)
             .await
         })?;
         Ok(row.into())
@@ -160,7 +160,7 @@ impl Store {
             .bind(focus.is_some())
             .bind(focus.flatten().map(|f| f.0))
             .bind(focus.flatten().map(|f| f.1))
-            .fetch_optional(pool)
+            .fetch_optional(&mut *pool)
             .await
         })?;
         row.map(Media::from).ok_or(StoreError::NotFound)
@@ -221,7 +221,7 @@ impl Store {
                  AND organisation_id IS NULL RETURNING {COLUMNS}"
             )))
             .bind(public_id)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *pool)
             .await
         })?;
         Ok(row.map(Media::from))
@@ -246,7 +246,7 @@ impl Store {
                  LIMIT 500) RETURNING {COLUMNS}"
             )))
             .bind(unused_before)
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })?;
         Ok(rows.into_iter().map(Media::from).collect())
@@ -258,7 +258,7 @@ impl Store {
         let n: i64 = on_pool!(self, |pool| {
             sqlx::query_scalar("SELECT COUNT(*) FROM media WHERE file = $1")
                 .bind(file)
-                .fetch_one(pool)
+                .fetch_one(&mut *pool)
                 .await
         })?;
         Ok(n > 0)

@@ -18,17 +18,18 @@ pub(crate) mod media;
 mod organisations;
 mod reactions;
 mod remote_actors;
+mod sqlite;
 mod statements;
 mod tokens;
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
     postgres::{PgPool, PgPoolOptions},
-    sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-    },
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
 };
+
+use sqlite::Connections;
 
 pub(crate) use deliveries::INSERT_CHUNK;
 pub use deliveries::*;
@@ -72,15 +73,16 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 #[derive(Clone, Debug)]
 pub(crate) enum Backend {
-    /// SQLite allows one writer at a time. Writes go through `writer`, a
-    /// pool of one connection, so they wait their turn in this process's
-    /// queue; with several connections writing, each waiting one sleeps in
-    /// SQLite's busy handler (1, 2, 5, 10… ms) while the lock sits free
-    /// (the federation benchmark, README "Benchmarks"). Reads use `readers`
-    /// and never wait for a writer (WAL).
+    /// SQLite allows one writer at a time. Writes go through `writer`, one
+    /// connection, so they wait their turn in this process's queue; with
+    /// several connections writing, each waiting one sleeps in SQLite's
+    /// busy handler (1, 2, 5, 10… ms) while the lock sits free (the
+    /// federation benchmark, README "Benchmarks"). Reads use `readers`,
+    /// four read-only connections, and never wait for a writer (WAL). Both
+    /// are [`sqlite::Connections`], not sqlx pools (why: there).
     Sqlite {
-        readers: SqlitePool,
-        writer: SqlitePool,
+        readers: Arc<Connections>,
+        writer: Arc<Connections>,
     },
     Postgres(PgPool),
 }
@@ -93,13 +95,20 @@ pub struct Store {
     cache: std::sync::Arc<cache::Cache>,
 }
 
-/// Runs the same sqlx read against whichever pool the store holds.
-/// `$pool` is bound to `&SqlitePool` or `&PgPool` in turn.
+/// Runs the same sqlx code against whichever database the store holds:
+/// `$pool` is bound to a `&mut SqliteConnection` lent by the readers or a
+/// `&mut PgConnection` from the pool, for the whole body (so pass it on as
+/// `&mut *pool`). The body evaluates to a `Result` whose error converts
+/// from `sqlx::Error` (a closed store).
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.backend {
-            $crate::store::Backend::Sqlite { readers: $pool, .. } => $body,
-            $crate::store::Backend::Postgres($pool) => $body,
+            $crate::store::Backend::Sqlite { readers: set, .. } => {
+                $crate::store::with_connection!(set.lend().await, |$pool| $body)
+            }
+            $crate::store::Backend::Postgres(pg) => {
+                $crate::store::with_connection!(pg.acquire().await, |$pool| $body)
+            }
         }
     };
 }
@@ -109,12 +118,32 @@ pub(crate) use on_pool;
 macro_rules! on_writer {
     ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.backend {
-            $crate::store::Backend::Sqlite { writer: $pool, .. } => $body,
-            $crate::store::Backend::Postgres($pool) => $body,
+            $crate::store::Backend::Sqlite { writer: set, .. } => {
+                $crate::store::with_connection!(set.lend().await, |$pool| $body)
+            }
+            $crate::store::Backend::Postgres(pg) => {
+                $crate::store::with_connection!(pg.acquire().await, |$pool| $body)
+            }
         }
     };
 }
 pub(crate) use on_writer;
+
+/// The body of both macros: binds the connection a lend or an acquire gave.
+macro_rules! with_connection {
+    ($lent:expr, |$pool:ident| $body:expr) => {
+        match $lent {
+            Ok(mut lent) => {
+                #[allow(unused_imports)]
+                use sqlx::Connection as _;
+                let $pool = &mut *lent;
+                $body
+            }
+            Err(err) => Err(err.into()),
+        }
+    };
+}
+pub(crate) use with_connection;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -145,26 +174,17 @@ impl Store {
                 std::fs::create_dir_all(dir)?;
             }
             // The writer first: it creates the file and sets WAL mode.
-            let writer = SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect_with(options.clone())
-                .await?;
+            let writer = Arc::new(Connections::open(&options, 1).await?);
             // An in-memory database is one per connection: there, the
             // writer reads too.
             let readers = if in_memory {
                 writer.clone()
             } else {
-                SqlitePoolOptions::new()
-                    .max_connections(4)
-                    .connect_with(
-                        options
-                            .read_only(true)
-                            .pragma("cache_size", "-256")
-                            .statement_cache_capacity(64),
-                    )
-                    .await?
+                let options = options
+                    .read_only(true)
+                    .pragma("cache_size", "-256")
+                    .statement_cache_capacity(64);
+                Arc::new(Connections::open(&options, 4).await?)
             };
             Backend::Sqlite { readers, writer }
         } else {
@@ -184,7 +204,9 @@ impl Store {
     /// Applies pending migrations of the backend in use.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match &self.backend {
-            Backend::Sqlite { writer, .. } => SQLITE_MIGRATIONS.run(writer).await?,
+            Backend::Sqlite { writer, .. } => {
+                SQLITE_MIGRATIONS.run(&mut *writer.lend().await?).await?
+            }
             Backend::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
@@ -201,7 +223,7 @@ impl Store {
     /// Answers when the database answers.
     pub async fn ping(&self) -> StoreResult<()> {
         on_pool!(self, |pool| sqlx::query("SELECT 1")
-            .execute(pool)
+            .execute(&mut *pool)
             .await
             .map(|_| ()))?;
         Ok(())
@@ -218,7 +240,7 @@ impl Store {
             sqlx::query_scalar(
                 "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
             )
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })
         .or_else(|err| match err {
@@ -238,7 +260,7 @@ impl Store {
     /// carry on and the copy is the database as of its start, compacted.
     /// PostgreSQL has its own tools (`pg_dump`), named in the error.
     pub async fn backup_to(&self, path: &Path) -> anyhow::Result<()> {
-        let Backend::Sqlite { readers: pool, .. } = &self.backend else {
+        let Backend::Sqlite { readers, .. } = &self.backend else {
             anyhow::bail!(
                 "`broadside backup` copies SQLite databases; for PostgreSQL use                  `pg_dump --format=custom` (see the README)"
             );
@@ -252,7 +274,7 @@ impl Store {
             .ok_or_else(|| anyhow::anyhow!("the backup path is not UTF-8"))?;
         sqlx::query("VACUUM INTO $1")
             .bind(target)
-            .execute(pool)
+            .execute(&mut *readers.lend().await?)
             .await?;
         Ok(())
     }
@@ -261,9 +283,9 @@ impl Store {
     /// next commit does not pay for it (after bulk loads; a no-op on
     /// PostgreSQL).
     pub async fn checkpoint(&self) -> StoreResult<()> {
-        if let Backend::Sqlite { writer: pool, .. } = &self.backend {
+        if let Backend::Sqlite { writer, .. } = &self.backend {
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(pool)
+                .execute(&mut *writer.lend().await?)
                 .await?;
         }
         Ok(())

@@ -106,7 +106,7 @@ impl Store {
                 .bind(new.private_key.expose_pem())
                 .bind(now)
                 .bind(p.approve_replies)
-                .fetch_one(pool)
+                .fetch_one(&mut *pool)
                 .await
         })?;
         row.try_into()
@@ -125,7 +125,7 @@ impl Store {
             .organisations
             .get_or_read(key.clone(), async {
                 let row: OrganisationRow = on_pool!(self, |pool| {
-                    sqlx::query_as(sql).bind(&key).fetch_one(pool).await
+                    sqlx::query_as(sql).bind(&key).fetch_one(&mut *pool).await
                 })?;
                 row.try_into()
             })
@@ -140,7 +140,7 @@ impl Store {
                 "SELECT id FROM organisations WHERE handle_key = $1 AND deleted_at IS NOT NULL",
             )
             .bind(handle.to_ascii_lowercase())
-            .fetch_optional(pool)
+            .fetch_optional(&mut *pool)
             .await
         })?;
         Ok(found.is_some())
@@ -158,7 +158,7 @@ impl Store {
                  WHERE ss.statement_id = $1 ORDER BY ss.position",
             )
             .bind(statement_id)
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })?;
         rows.into_iter().map(TryInto::try_into).collect()
@@ -196,7 +196,7 @@ impl Store {
             for id in statement_ids {
                 query = query.bind(id);
             }
-            query.fetch_all(pool).await
+            query.fetch_all(&mut *pool).await
         })?;
         for row in rows {
             by_statement
@@ -215,14 +215,14 @@ impl Store {
             " FROM organisations WHERE deleted_at IS NULL ORDER BY handle_key"
         );
         let rows: Vec<OrganisationRow> =
-            on_pool!(self, |pool| { sqlx::query_as(sql).fetch_all(pool).await })?;
+            on_pool!(self, |pool| sqlx::query_as(sql).fetch_all(&mut *pool).await)?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
     pub async fn count_organisations(&self) -> StoreResult<i64> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_scalar("SELECT COUNT(*) FROM organisations WHERE deleted_at IS NULL")
-                .fetch_one(pool)
+                .fetch_one(&mut *pool)
                 .await
         })?)
     }
@@ -233,7 +233,7 @@ impl Store {
         let (handle, pem): (String, String) = on_pool!(self, |pool| {
             sqlx::query_as("SELECT handle, private_key_pem FROM organisations WHERE id = $1")
                 .bind(id)
-                .fetch_one(pool)
+                .fetch_one(&mut *pool)
                 .await
         })?;
         Ok((handle, PrivateKey::from_pem(pem)))
@@ -246,7 +246,7 @@ impl Store {
     ) -> StoreResult<(PrivateKey, String)> {
         let existing: Option<(String, String)> = on_pool!(self, |pool| {
             sqlx::query_as("SELECT private_key_pem, public_key_pem FROM instance_keys WHERE id = 1")
-                .fetch_optional(pool)
+                .fetch_optional(&mut *pool)
                 .await
         })?;
         if let Some((private, public)) = existing {
@@ -261,14 +261,14 @@ impl Store {
             .bind(&public)
             .bind(private.expose_pem())
             .bind(now_ms())
-            .execute(pool)
+            .execute(&mut *pool)
             .await
             .map(|_| ())
         })?;
         // Another process may have won the race: read what is stored.
         let (private, public): (String, String) = on_pool!(self, |pool| {
             sqlx::query_as("SELECT private_key_pem, public_key_pem FROM instance_keys WHERE id = 1")
-                .fetch_one(pool)
+                .fetch_one(&mut *pool)
                 .await
         })?;
         Ok((PrivateKey::from_pem(private), public))

@@ -207,7 +207,7 @@ impl Store {
             .bind(actor_id)
             .bind(activity_id)
             .bind(now_ms())
-            .execute(pool)
+            .execute(&mut *pool)
             .await
             .map(|r| r.rows_affected())
         })?;
@@ -232,7 +232,7 @@ impl Store {
             .bind(kind)
             .bind(activity_id)
             .bind(statement_id.filter(|_| kind.is_some()))
-            .execute(pool)
+            .execute(&mut *pool)
             .await
             .map(|r| r.rows_affected())
         })?)
@@ -251,7 +251,7 @@ impl Store {
                      (SELECT COUNT(*) FROM quotes WHERE statement_id = $1 AND state = 'accepted')",
                 )
                 .bind(statement_id)
-                .fetch_one(pool)
+                .fetch_one(&mut *pool)
                 .await
             }
         )?;
@@ -283,7 +283,7 @@ impl Store {
             .bind(kind)
             .bind(limit)
             .bind(offset)
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })?)
     }
@@ -306,7 +306,7 @@ impl Store {
             .bind(new.state)
             .bind(new.published_at)
             .bind(now_ms())
-            .execute(pool)
+            .execute(&mut *pool)
             .await
             .map(|r| r.rows_affected())
         })?;
@@ -401,7 +401,7 @@ impl Store {
             .bind(statement_id)
             .bind(limit)
             .bind(offset)
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })?)
     }
@@ -410,7 +410,7 @@ impl Store {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(concat!(reply_select!(), " WHERE p.id = $1"))
                 .bind(id)
-                .fetch_one(pool)
+                .fetch_one(&mut *pool)
                 .await
         })?)
     }
@@ -421,7 +421,7 @@ impl Store {
             sqlx::query("UPDATE replies SET state = $2 WHERE id = $1")
                 .bind(id)
                 .bind(state)
-                .execute(pool)
+                .execute(&mut *pool)
                 .await
                 .map(|r| r.rows_affected())
         })?;
@@ -432,7 +432,7 @@ impl Store {
         let rows = on_writer!(self, |pool| {
             sqlx::query("DELETE FROM replies WHERE id = $1")
                 .bind(id)
-                .execute(pool)
+                .execute(&mut *pool)
                 .await
                 .map(|r| r.rows_affected())
         })?;
@@ -455,7 +455,7 @@ impl Store {
             .bind(statement_id)
             .bind(limit)
             .bind(offset)
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })?)
     }
@@ -477,7 +477,7 @@ impl Store {
             .bind(kind)
             .bind(limit)
             .bind(offset)
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })?)
     }
@@ -487,7 +487,7 @@ impl Store {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(concat!(quote_select!(), " WHERE q.request_id = $1"))
                 .bind(request_id)
-                .fetch_optional(pool)
+                .fetch_optional(&mut *pool)
                 .await
         })?)
     }
@@ -497,7 +497,7 @@ impl Store {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(concat!(quote_select!(), " WHERE q.public_id = $1"))
                 .bind(public_id)
-                .fetch_one(pool)
+                .fetch_one(&mut *pool)
                 .await
         })?)
     }
@@ -516,7 +516,7 @@ impl Store {
             .bind(statement_id)
             .bind(limit)
             .bind(offset)
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })?)
     }
@@ -544,7 +544,7 @@ impl Store {
             .bind(content)
             .bind(statements_json)
             .bind(now_ms())
-            .execute(pool)
+            .execute(&mut *pool)
             .await
             .map(|r| r.rows_affected())
         })?;
@@ -567,7 +567,7 @@ impl Store {
             .bind(state)
             .bind(limit)
             .bind(offset)
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })?)
     }
@@ -580,7 +580,7 @@ impl Store {
             )
             .bind(id)
             .bind(now_ms())
-            .execute(pool)
+            .execute(&mut *pool)
             .await
             .map(|r| r.rows_affected())
         })?;
@@ -636,7 +636,7 @@ impl Store {
             .bind(actor_id)
             .bind(activity_id)
             .bind(organisation_id)
-            .execute(pool)
+            .execute(&mut *pool)
             .await
             .map(|r| r.rows_affected())
         })?)
@@ -650,7 +650,7 @@ impl Store {
             )
             .bind(organisation_id)
             .bind(actor_id)
-            .fetch_one(pool)
+            .fetch_one(&mut *pool)
             .await
         })?;
         Ok(n > 0)
@@ -666,7 +666,7 @@ impl Store {
             ))
             .bind(limit)
             .bind(offset)
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })?)
     }

@@ -91,7 +91,7 @@ impl Store {
             .bind(&a.kind)
             .bind(now)
             .bind(&a.icon_url)
-            .fetch_one(pool)
+            .fetch_one(&mut *pool)
             .await
         })?)
     }
@@ -104,7 +104,7 @@ impl Store {
                 " FROM remote_actors WHERE uri = $1"
             ))
             .bind(uri)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *pool)
             .await
         })?)
     }
@@ -118,7 +118,7 @@ impl Store {
                 " FROM remote_actors WHERE public_key_id = $1 ORDER BY fetched_at DESC LIMIT 1"
             ))
             .bind(key_id)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *pool)
             .await
         })?)
     }
@@ -128,7 +128,7 @@ impl Store {
         let rows = on_writer!(self, |pool| {
             sqlx::query("DELETE FROM remote_actors WHERE uri = $1")
                 .bind(uri)
-                .execute(pool)
+                .execute(&mut *pool)
                 .await
                 .map(|r| r.rows_affected())
         })?;
@@ -145,7 +145,7 @@ impl Store {
             )
             .bind(activity_id)
             .bind(now_ms())
-            .execute(pool)
+            .execute(&mut *pool)
             .await
             .map(|r| r.rows_affected())
         })?;
@@ -158,7 +158,7 @@ impl Store {
         on_writer!(self, |pool| {
             sqlx::query("DELETE FROM received_activities WHERE activity_id = $1")
                 .bind(activity_id)
-                .execute(pool)
+                .execute(&mut *pool)
                 .await
                 .map(|_| ())
         })?;
@@ -241,7 +241,7 @@ impl Store {
         let rows = on_writer!(self, |pool| {
             sqlx::query("DELETE FROM domain_blocks WHERE domain = $1")
                 .bind(domain)
-                .execute(pool)
+                .execute(&mut *pool)
                 .await
                 .map(|r| r.rows_affected())
         })?;
@@ -252,7 +252,7 @@ impl Store {
     pub async fn domain_blocks(&self) -> StoreResult<Vec<DomainBlock>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as("SELECT domain, reason, created_at FROM domain_blocks ORDER BY domain")
-                .fetch_all(pool)
+                .fetch_all(&mut *pool)
                 .await
         })?)
     }
@@ -265,7 +265,7 @@ impl Store {
             .get_or_read((), async {
                 let entries = on_pool!(self, |pool| {
                     sqlx::query_scalar("SELECT domain FROM domain_blocks")
-                        .fetch_all(pool)
+                        .fetch_all(&mut *pool)
                         .await
                 })?;
                 Ok(Arc::new(BlockList::new(entries)))

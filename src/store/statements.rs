@@ -223,7 +223,7 @@ impl Store {
                 " FROM statements WHERE id = $1"
             ))
             .bind(id)
-            .fetch_one(pool)
+            .fetch_one(&mut *pool)
             .await
         })?;
         self.hydrate(row).await
@@ -236,7 +236,7 @@ impl Store {
             sqlx::query_scalar("SELECT id FROM statements WHERE public_id = $1 AND state = $2")
                 .bind(public_id)
                 .bind(State::Published.as_str())
-                .fetch_optional(pool)
+                .fetch_optional(&mut *pool)
                 .await
         })?)
     }
@@ -250,7 +250,7 @@ impl Store {
                 " FROM statements WHERE public_id = $1"
             ))
             .bind(public_id)
-            .fetch_one(pool)
+            .fetch_one(&mut *pool)
             .await
         })?;
         self.hydrate(row).await
@@ -265,7 +265,7 @@ impl Store {
                 " FROM statements WHERE import_key = $1"
             ))
             .bind(key)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *pool)
             .await
         })?;
         match row {
@@ -291,7 +291,7 @@ impl Store {
             .bind(&tag)
             .bind(filter.limit)
             .bind(filter.offset)
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })?;
         let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
@@ -313,7 +313,7 @@ impl Store {
                 "SELECT MAX(t) FROM (SELECT MAX(updated_at) AS t FROM statements \
                  UNION ALL SELECT MAX(updated_at) AS t FROM organisations) AS changes",
             )
-            .fetch_one(pool)
+            .fetch_one(&mut *pool)
             .await
         })?;
         Ok(latest.unwrap_or(0))
@@ -330,7 +330,7 @@ impl Store {
             )))
             .bind(id)
             .bind(now_ms())
-            .execute(pool)
+            .execute(&mut *pool)
             .await
             .map(|r| r.rows_affected())
         })?;
@@ -345,7 +345,7 @@ impl Store {
                  ORDER BY publish_at LIMIT 100",
             )
             .bind(now)
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })?)
     }
@@ -359,7 +359,7 @@ impl Store {
                  WHERE a.statement_id = $1 ORDER BY d.inbox",
             )
             .bind(statement_id)
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })?)
     }
@@ -368,7 +368,7 @@ impl Store {
     pub async fn count_published_statements(&self) -> StoreResult<i64> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_scalar("SELECT COUNT(*) FROM statements WHERE state = 'published'")
-                .fetch_one(pool)
+                .fetch_one(&mut *pool)
                 .await
         })?)
     }
@@ -383,7 +383,7 @@ impl Store {
             .bind(organisation_id)
             .bind(statement_id)
             .bind(now_ms())
-            .execute(pool)
+            .execute(&mut *pool)
             .await
             .map(|_| ())
         })?;
@@ -397,7 +397,7 @@ impl Store {
             )
             .bind(organisation_id)
             .bind(statement_id)
-            .execute(pool)
+            .execute(&mut *pool)
             .await
             .map(|r| r.rows_affected())
         })?;
@@ -413,7 +413,7 @@ impl Store {
                  WHERE f.organisation_id = $1 AND s.state = 'published'",
             )
             .bind(organisation_id)
-            .fetch_one(pool)
+            .fetch_one(&mut *pool)
             .await
         })?)
     }
@@ -436,7 +436,7 @@ impl Store {
             .bind(organisation_id)
             .bind(limit)
             .bind(offset)
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })?)
     }

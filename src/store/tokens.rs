@@ -41,7 +41,7 @@ impl Store {
             .bind(now_ms())
             .bind(scope)
             .bind(expires_at)
-            .fetch_one(pool)
+            .fetch_one(&mut *pool)
             .await
         })?)
     }
@@ -57,7 +57,7 @@ impl Store {
             .bind(name)
             .bind(token_hash)
             .bind(now_ms())
-            .execute(pool)
+            .execute(&mut *pool)
             .await
             .map(|_| ())
         })?;
@@ -69,7 +69,7 @@ impl Store {
         let done = on_writer!(self, |pool| {
             sqlx::query("DELETE FROM admin_tokens WHERE name = $1")
                 .bind(name)
-                .execute(pool)
+                .execute(&mut *pool)
                 .await
                 .map(|r| r.rows_affected())
         })?;
@@ -89,7 +89,7 @@ impl Store {
             ))
             .bind(token_hash)
             .bind(now_ms())
-            .fetch_optional(pool)
+            .fetch_optional(&mut *pool)
             .await
         })?)
     }
@@ -101,7 +101,7 @@ impl Store {
                 token_columns!(),
                 " FROM admin_tokens ORDER BY name"
             ))
-            .fetch_all(pool)
+            .fetch_all(&mut *pool)
             .await
         })?)
     }

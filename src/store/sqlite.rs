@@ -1,0 +1,226 @@
+//! SQLite connections lent to one `Store` call at a time, without sqlx's
+//! pool.
+//!
+//! sqlx runs each SQLite connection on a thread of its own and reaches it
+//! through channels, so every command is a round trip between threads: two
+//! switches or more. Its pool adds two such round trips to every query it
+//! lends a connection for: a ping when the connection leaves the pool and
+//! another, in a spawned task, when it comes back. For a file on the same
+//! machine they test nothing (the connection cannot have gone away), and on
+//! the viral and federation benchmarks thread switching was the largest
+//! cost after RSA (README "Benchmarks"). So a `Store` call borrows a
+//! connection here for its whole body, one lock and no ping, and the
+//! connection's thread sees only the queries.
+//!
+//! A call dropped half-way (a client that hangs up) leaves the connection
+//! sound: its worker thread runs commands in order, rolls back a
+//! transaction whose `BEGIN` was never acknowledged, and a dropped
+//! `Transaction` queues its own rollback, all before the next borrower's
+//! first query.
+
+use std::{
+    ops::{Deref, DerefMut},
+    sync::Mutex,
+    time::Duration,
+};
+
+use sqlx::{
+    ConnectOptions, Connection,
+    sqlite::{SqliteConnectOptions, SqliteConnection},
+};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// How long a borrower waits its turn before giving up: an error the
+/// caller can report beats a request that never ends.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// A fixed set of open connections. Borrowers wait in turn (first come,
+/// first served) when all are lent.
+pub(crate) struct Connections {
+    idle: Mutex<Vec<SqliteConnection>>,
+    turns: Semaphore,
+    size: u32,
+}
+
+impl std::fmt::Debug for Connections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connections")
+            .field("size", &self.size)
+            .field("available", &self.turns.available_permits())
+            .finish()
+    }
+}
+
+impl Connections {
+    /// Opens `n` connections with `options` (the first creates the file).
+    pub async fn open(options: &SqliteConnectOptions, n: usize) -> sqlx::Result<Connections> {
+        let mut idle = Vec::with_capacity(n);
+        for _ in 0..n {
+            idle.push(options.connect().await?);
+        }
+        Ok(Connections {
+            idle: Mutex::new(idle),
+            turns: Semaphore::new(n),
+            size: n as u32,
+        })
+    }
+
+    /// A connection for the caller alone until the returned guard drops;
+    /// `PoolTimedOut` after [`WAIT`] in the queue and `PoolClosed` after
+    /// [`Connections::close`], as from sqlx's pool.
+    pub async fn lend(&self) -> sqlx::Result<Lent<'_>> {
+        let turn = tokio::time::timeout(WAIT, self.turns.acquire())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        // A turn is only had while a connection is idle.
+        let connection = self.idle.lock().expect("never poisoned").pop();
+        Ok(Lent {
+            connection: Some(connection.ok_or(sqlx::Error::PoolClosed)?),
+            home: self,
+            _turn: turn,
+        })
+    }
+
+    /// Closes every connection once it is back (waits for borrowers); later
+    /// borrowers get `PoolClosed`.
+    pub async fn close(&self) {
+        // Holding every turn means no connection is lent.
+        let Ok(all) = self.turns.acquire_many(self.size).await else {
+            return; // closed already
+        };
+        self.turns.close();
+        let connections = std::mem::take(&mut *self.idle.lock().expect("never poisoned"));
+        drop(all);
+        for connection in connections {
+            let _ = connection.close().await;
+        }
+    }
+}
+
+/// A lent connection; it goes back to its set when dropped.
+pub(crate) struct Lent<'a> {
+    connection: Option<SqliteConnection>,
+    home: &'a Connections,
+    // Declared after `connection`: the turn is given back only once the
+    // connection is in the idle list again (Drop runs first).
+    _turn: SemaphorePermit<'a>,
+}
+
+impl Deref for Lent<'_> {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        self.connection.as_ref().expect("present until drop")
+    }
+}
+
+impl DerefMut for Lent<'_> {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        self.connection.as_mut().expect("present until drop")
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            self.home
+                .idle
+                .lock()
+                .expect("never poisoned")
+                .push(connection);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{str::FromStr, sync::Arc};
+
+    use super::*;
+
+    async fn two_connections(dir: &tempfile::TempDir) -> Arc<Connections> {
+        let url = format!("sqlite:{}", dir.path().join("t.db").display());
+        let options = SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        Arc::new(Connections::open(&options, 2).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_third_borrower_waits_for_a_connection_to_come_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = two_connections(&dir).await;
+        let first = set.lend().await.unwrap();
+        let _second = set.lend().await.unwrap();
+        let waiting = {
+            let set = set.clone();
+            tokio::spawn(async move {
+                let mut third = set.lend().await.unwrap();
+                sqlx::query_scalar::<_, i64>("SELECT 7")
+                    .fetch_one(&mut *third)
+                    .await
+                    .unwrap()
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "no connection was free");
+        drop(first);
+        assert_eq!(waiting.await.unwrap(), 7);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_dropped_half_way_is_rolled_back_before_the_next_borrower() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("t.db").display());
+        let options = SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        let set = Connections::open(&options, 1).await.unwrap();
+        {
+            let mut c = set.lend().await.unwrap();
+            sqlx::query("CREATE TABLE t (x INTEGER)")
+                .execute(&mut *c)
+                .await
+                .unwrap();
+        }
+        {
+            let mut c = set.lend().await.unwrap();
+            let mut tx = c.begin().await.unwrap();
+            sqlx::query("INSERT INTO t VALUES (1)")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            // Dropped without commit, as when a request is cancelled.
+        }
+        let mut c = set.lend().await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+        // And the connection is usable for a transaction of its own.
+        let mut tx = c.begin().await.unwrap();
+        sqlx::query("INSERT INTO t VALUES (2)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn close_waits_for_the_borrower() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = two_connections(&dir).await;
+        let lent = set.lend().await.unwrap();
+        let closing = set.close();
+        tokio::pin!(closing);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), &mut closing)
+                .await
+                .is_err()
+        );
+        drop(lent);
+        closing.await;
+        assert!(matches!(set.lend().await, Err(sqlx::Error::PoolClosed)));
+    }
+}
