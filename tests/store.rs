@@ -71,6 +71,52 @@ fn ids(claimed: &[ClaimedDelivery]) -> BTreeSet<i64> {
 }
 
 both_backends!(
+    an_activity_to_more_inboxes_than_one_insert_holds_queues_each_once,
+    |db: TestDb| async move {
+        let store = store(&db).await;
+        let org = store_org(&store).await;
+        // Three of the queue's multi-row inserts (500 rows each), the first
+        // sharing its command with the activity's own insert.
+        let mut targets = inboxes(1_201);
+        targets.push(targets[7].clone()); // a duplicate is queued once
+        let (done, queued) = store
+            .enqueue_batch(None, &[(activity("wide", &org, "Create", None), &targets)])
+            .await
+            .unwrap();
+        assert!(done);
+        assert_eq!(queued, 1_201);
+        store.worker_heartbeat("all").await.unwrap();
+        let claimed = store.claim_deliveries(2_000, 60_000, "all").await.unwrap();
+        assert_eq!(claimed.len(), 1_201);
+        let activity_ids: BTreeSet<i64> = claimed.iter().map(|d| d.activity_id).collect();
+        assert_eq!(
+            activity_ids.len(),
+            1,
+            "every row belongs to the one activity"
+        );
+        let sent = store
+            .activity_to_send(*activity_ids.first().unwrap())
+            .await
+            .unwrap();
+        assert!(sent.body.contains("Test"), "{}", sent.body);
+        let claimed_inboxes: BTreeSet<&str> = claimed.iter().map(|d| d.inbox.as_str()).collect();
+        let wanted: BTreeSet<&str> = targets.iter().map(String::as_str).collect();
+        assert_eq!(claimed_inboxes, wanted);
+        // An activity with no one to send to is stored all the same.
+        let (done, queued) = store
+            .enqueue_batch(None, &[(activity("nobody", &org, "Create", None), &[])])
+            .await
+            .unwrap();
+        assert!(done);
+        assert_eq!(queued, 0);
+        assert!(
+            store.activity_body("nobody", &[]).await.unwrap().is_some(),
+            "stored without deliveries"
+        );
+    }
+);
+
+both_backends!(
     each_delivery_goes_to_one_claimant_until_its_lease_ends,
     |db: TestDb| async move {
         let store = store(&db).await;

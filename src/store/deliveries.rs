@@ -188,40 +188,82 @@ pub fn inbox_host(inbox: &str) -> Option<String> {
 /// Inserts an activity and one delivery row per `(inbox, host)` target
 /// inside a transaction. Only [`Store::enqueue_batch`] uses it: queuing has
 /// one way in.
+///
+/// The activity and its first [`INSERT_CHUNK`] deliveries go in one round
+/// trip (on SQLite two statements in one command, on PostgreSQL one
+/// statement with the activity's insert as a CTE): each round trip holds
+/// SQLite's one writer for a hop to its thread and back, and a Follow's
+/// Accept is queued while the writer is held (README "Benchmarks").
 macro_rules! insert_activity {
-    ($tx:expr, $activity:expr, $targets:expr, $now:expr) => {{
+    ($tx:expr, $sqlite:expr, $activity:expr, $targets:expr, $now:expr) => {{
         let activity: &NewActivity<'_> = $activity;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO outbound_activities (public_id, organisation_id, kind, statement_id, body, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        )
-        .bind(activity.public_id)
-        .bind(activity.organisation_id)
-        .bind(activity.kind)
-        .bind(activity.statement_id)
-        .bind(activity.body)
-        .bind($now)
-        .fetch_one($tx)
-        .await?;
         let targets: &[(String, String)] = $targets;
-        for chunk in targets.chunks($crate::store::deliveries::INSERT_CHUNK) {
-            let mut sql = String::from(
-                "INSERT INTO deliveries (activity_id, inbox, host, run_at, created_at) VALUES ",
+        let mut chunks = targets.chunks($crate::store::deliveries::INSERT_CHUNK);
+        let first = chunks.next().unwrap_or_default();
+        let sql = $crate::store::deliveries::activity_insert_sql($sqlite, first.len());
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(activity.public_id)
+            .bind(activity.organisation_id)
+            .bind(activity.kind)
+            .bind(activity.statement_id)
+            .bind(activity.body)
+            .bind($now);
+        for (inbox, host) in first {
+            query = query.bind(inbox).bind(host);
+        }
+        query.execute(&mut *$tx).await?;
+        for chunk in chunks {
+            let sql = format!(
+                "WITH v (inbox, host) AS (VALUES {}) \
+                 INSERT INTO deliveries (activity_id, inbox, host, run_at, created_at) \
+                 SELECT (SELECT id FROM outbound_activities WHERE public_id = $1), v.inbox, v.host, $2, $2 \
+                 FROM v WHERE true ON CONFLICT (activity_id, inbox) DO NOTHING",
+                $crate::store::deliveries::value_pairs(3, chunk.len())
             );
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("($1, ${}, ${}, $2, $2)", 3 + 2 * i, 4 + 2 * i));
-            }
-            sql.push_str(" ON CONFLICT (activity_id, inbox) DO NOTHING");
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind($now);
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(activity.public_id)
+                .bind($now);
             for (inbox, host) in chunk {
                 query = query.bind(inbox).bind(host);
             }
-            query.execute($tx).await?;
+            query.execute(&mut *$tx).await?;
         }
     }};
+}
+
+/// `($first, $first+1), ($first+2, $first+3), …` for `n` pairs.
+pub(crate) fn value_pairs(first: usize, n: usize) -> String {
+    (0..n)
+        .map(|i| format!("(${}, ${})", first + 2 * i, first + 2 * i + 1))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The activity ($1 public id, $2 organisation, $3 kind, $4 statement, $5
+/// body, $6 now) and `deliveries` `(inbox, host)` pairs from $7 on, in one
+/// command (see [`insert_activity!`]).
+pub(crate) fn activity_insert_sql(sqlite: bool, deliveries: usize) -> String {
+    let activity = "INSERT INTO outbound_activities (public_id, organisation_id, kind, statement_id, body, created_at) \
+                    VALUES ($1, $2, $3, $4, $5, $6)";
+    if deliveries == 0 {
+        return activity.to_string();
+    }
+    let pairs = value_pairs(7, deliveries);
+    if sqlite {
+        format!(
+            "{activity}; WITH v (inbox, host) AS (VALUES {pairs}) \
+             INSERT INTO deliveries (activity_id, inbox, host, run_at, created_at) \
+             SELECT (SELECT id FROM outbound_activities WHERE public_id = $1), v.inbox, v.host, $6, $6 \
+             FROM v WHERE true ON CONFLICT (activity_id, inbox) DO NOTHING"
+        )
+    } else {
+        format!(
+            "WITH a AS ({activity} RETURNING id), v (inbox, host) AS (VALUES {pairs}) \
+             INSERT INTO deliveries (activity_id, inbox, host, run_at, created_at) \
+             SELECT a.id, v.inbox, v.host, $6, $6 FROM a, v \
+             ON CONFLICT (activity_id, inbox) DO NOTHING"
+        )
+    }
 }
 
 /// Rows per multi-row INSERT: 4 parameters each stays far below both
@@ -260,6 +302,7 @@ impl Store {
             .collect();
         let mut queued = targets.iter().map(Vec::len).sum();
         let mut send = true;
+        let sqlite = matches!(self.backend, Backend::Sqlite { .. });
         let done = on_writer!(self, |pool| {
             async {
                 let mut tx = pool.begin().await?;
@@ -362,30 +405,38 @@ impl Store {
                             changed
                         }
                         Transition::FollowReceived { activity_id, organisation_id, actor_id, accept_now } => {
-                            let fresh = sqlx::query(
-                                "INSERT INTO received_activities (activity_id, received_at) VALUES ($1, $2) \
-                                 ON CONFLICT (activity_id) DO NOTHING",
-                            )
-                            .bind(activity_id)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected();
-                            if fresh == 1 {
-                                let stored: String = sqlx::query_scalar(concat!(
-                                    super::followers::follow_upsert!(),
+                            // The Follow's id is recorded (once only) and the
+                            // follow stored in one round trip: the writer is
+                            // held across each (see `insert_activity!`).
+                            let sql = if sqlite {
+                                concat!(
+                                    "INSERT INTO received_activities (activity_id, received_at) VALUES ($3, $5) \
+                                     ON CONFLICT (activity_id) DO NOTHING; ",
+                                    super::followers::follow_insert!(),
+                                    " WHERE changes() = 1",
+                                    super::followers::follow_conflict!(),
                                     " RETURNING state"
-                                ))
+                                )
+                            } else {
+                                concat!(
+                                    "WITH fresh AS (INSERT INTO received_activities (activity_id, received_at) \
+                                     VALUES ($3, $5) ON CONFLICT (activity_id) DO NOTHING RETURNING 1) ",
+                                    super::followers::follow_insert!(),
+                                    " WHERE EXISTS (SELECT 1 FROM fresh)",
+                                    super::followers::follow_conflict!(),
+                                    " RETURNING state"
+                                )
+                            };
+                            let stored: Option<String> = sqlx::query_scalar(sql)
                                 .bind(organisation_id)
                                 .bind(actor_id)
                                 .bind(activity_id)
                                 .bind(if *accept_now { super::ACCEPTED } else { super::PENDING })
                                 .bind(now)
-                                .fetch_one(&mut *tx)
+                                .fetch_optional(&mut *tx)
                                 .await?;
-                                send = stored == super::ACCEPTED;
-                            }
-                            fresh
+                            send = stored.as_deref() == Some(super::ACCEPTED);
+                            u64::from(stored.is_some())
                         }
                         Transition::AcceptQuote { public_id, statement_id, actor_id, request_id, object_id, url, content } => sqlx::query(
                             "INSERT INTO quotes (public_id, statement_id, actor_id, request_id, object_id, url, content, \
@@ -487,7 +538,7 @@ impl Store {
                 }
                 if send {
                     for ((activity, _), targets) in batch.iter().zip(&targets) {
-                        insert_activity!(&mut *tx, activity, targets, now);
+                        insert_activity!(tx, sqlite, activity, targets, now);
                     }
                 }
                 tx.commit().await?;

@@ -34,19 +34,27 @@ pub struct Follower {
 pub const PENDING: &str = "pending";
 
 /// Stores a follow ($1 organisation, $2 actor, $3 Follow id, $4 state, $5
-/// now). A repeated Follow updates the stored Follow id (the Accept must echo
-/// the latest one) and never demotes an accepted follower.
-macro_rules! follow_upsert {
+/// now): an `INSERT … SELECT` for the caller to finish with a `WHERE` and
+/// [`follow_conflict!`].
+macro_rules! follow_insert {
     () => {
         "INSERT INTO followers (organisation_id, actor_id, follow_activity_id, state, created_at, accepted_at) \
-         VALUES ($1, $2, $3, $4, $5, CASE WHEN $4 = 'accepted' THEN $5 END) \
-         ON CONFLICT (organisation_id, actor_id) DO UPDATE SET \
+         SELECT $1, $2, $3, $4, $5, CASE WHEN $4 = 'accepted' THEN $5 END"
+    };
+}
+pub(crate) use follow_insert;
+
+/// A repeated Follow updates the stored Follow id (the Accept must echo the
+/// latest one) and never demotes an accepted follower.
+macro_rules! follow_conflict {
+    () => {
+        " ON CONFLICT (organisation_id, actor_id) DO UPDATE SET \
          follow_activity_id = excluded.follow_activity_id, \
          state = CASE WHEN followers.state = 'accepted' THEN 'accepted' ELSE excluded.state END, \
          accepted_at = COALESCE(followers.accepted_at, excluded.accepted_at)"
     };
 }
-pub(crate) use follow_upsert;
+pub(crate) use follow_conflict;
 pub const ACCEPTED: &str = "accepted";
 
 macro_rules! follower_select {
@@ -70,14 +78,19 @@ impl Store {
         let now = now_ms();
         let state = if accept_now { ACCEPTED } else { PENDING };
         let id: i64 = on_writer!(self, |pool| {
-            sqlx::query_scalar(concat!(follow_upsert!(), " RETURNING id"))
-                .bind(organisation_id)
-                .bind(actor_id)
-                .bind(follow_activity_id)
-                .bind(state)
-                .bind(now)
-                .fetch_one(&mut *pool)
-                .await
+            sqlx::query_scalar(concat!(
+                follow_insert!(),
+                " WHERE true",
+                follow_conflict!(),
+                " RETURNING id"
+            ))
+            .bind(organisation_id)
+            .bind(actor_id)
+            .bind(follow_activity_id)
+            .bind(state)
+            .bind(now)
+            .fetch_one(&mut *pool)
+            .await
         })?;
         self.follower(organisation_id, id).await
     }
