@@ -102,14 +102,7 @@ pub struct Store {
 /// from `sqlx::Error` (a closed store).
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
-        match &$store.backend {
-            $crate::store::Backend::Sqlite { readers: set, .. } => {
-                $crate::store::with_connection!(set.lend().await, |$pool| $body)
-            }
-            $crate::store::Backend::Postgres(pg) => {
-                $crate::store::with_connection!(pg.acquire().await, |$pool| $body)
-            }
-        }
+        $crate::store::on_connection!($store, readers, |$pool| $body)
     };
 }
 pub(crate) use on_pool;
@@ -117,8 +110,16 @@ pub(crate) use on_pool;
 /// [`on_pool!`] for anything that writes: SQLite's one writer connection.
 macro_rules! on_writer {
     ($store:expr, |$pool:ident| $body:expr) => {
+        $crate::store::on_connection!($store, writer, |$pool| $body)
+    };
+}
+pub(crate) use on_writer;
+
+/// Both macros: `$set` names SQLite's connections to borrow from.
+macro_rules! on_connection {
+    ($store:expr, $set:ident, |$pool:ident| $body:expr) => {
         match &$store.backend {
-            $crate::store::Backend::Sqlite { writer: set, .. } => {
+            $crate::store::Backend::Sqlite { $set: set, .. } => {
                 $crate::store::with_connection!(set.lend().await, |$pool| $body)
             }
             $crate::store::Backend::Postgres(pg) => {
@@ -127,9 +128,9 @@ macro_rules! on_writer {
         }
     };
 }
-pub(crate) use on_writer;
+pub(crate) use on_connection;
 
-/// The body of both macros: binds the connection a lend or an acquire gave.
+/// Binds the connection a lend or an acquire gave, for the body.
 macro_rules! with_connection {
     ($lent:expr, |$pool:ident| $body:expr) => {
         match $lent {

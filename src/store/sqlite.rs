@@ -138,18 +138,18 @@ mod tests {
 
     use super::*;
 
-    async fn two_connections(dir: &tempfile::TempDir) -> Arc<Connections> {
+    async fn connections(dir: &tempfile::TempDir, n: usize) -> Connections {
         let url = format!("sqlite:{}", dir.path().join("t.db").display());
         let options = SqliteConnectOptions::from_str(&url)
             .unwrap()
             .create_if_missing(true);
-        Arc::new(Connections::open(&options, 2).await.unwrap())
+        Connections::open(&options, n).await.unwrap()
     }
 
     #[tokio::test]
     async fn a_third_borrower_waits_for_a_connection_to_come_back() {
         let dir = tempfile::tempdir().unwrap();
-        let set = two_connections(&dir).await;
+        let set = Arc::new(connections(&dir, 2).await);
         let first = set.lend().await.unwrap();
         let _second = set.lend().await.unwrap();
         let waiting = {
@@ -171,11 +171,7 @@ mod tests {
     #[tokio::test]
     async fn a_transaction_dropped_half_way_is_rolled_back_before_the_next_borrower() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}", dir.path().join("t.db").display());
-        let options = SqliteConnectOptions::from_str(&url)
-            .unwrap()
-            .create_if_missing(true);
-        let set = Connections::open(&options, 1).await.unwrap();
+        let set = connections(&dir, 1).await;
         {
             let mut c = set.lend().await.unwrap();
             sqlx::query("CREATE TABLE t (x INTEGER)")
@@ -210,7 +206,7 @@ mod tests {
     #[tokio::test]
     async fn close_waits_for_the_borrower() {
         let dir = tempfile::tempdir().unwrap();
-        let set = two_connections(&dir).await;
+        let set = Arc::new(connections(&dir, 2).await);
         let lent = set.lend().await.unwrap();
         let closing = set.close();
         tokio::pin!(closing);
