@@ -213,13 +213,7 @@ macro_rules! insert_activity {
         }
         query.execute(&mut *$tx).await?;
         for chunk in chunks {
-            let sql = format!(
-                "WITH v (inbox, host) AS (VALUES {}) \
-                 INSERT INTO deliveries (activity_id, inbox, host, run_at, created_at) \
-                 SELECT (SELECT id FROM outbound_activities WHERE public_id = $1), v.inbox, v.host, $2, $2 \
-                 FROM v WHERE true ON CONFLICT (activity_id, inbox) DO NOTHING",
-                $crate::store::deliveries::value_pairs(3, chunk.len())
-            );
+            let sql = $crate::store::deliveries::deliveries_insert_sql(2, 3, chunk.len());
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(activity.public_id)
                 .bind($now);
@@ -239,6 +233,18 @@ pub(crate) fn value_pairs(first: usize, n: usize) -> String {
         .join(",")
 }
 
+/// Deliveries of the activity whose public id is $1: `n` `(inbox, host)`
+/// pairs from `$first` on, due at `$now`.
+pub(crate) fn deliveries_insert_sql(now: usize, first: usize, n: usize) -> String {
+    format!(
+        "WITH v (inbox, host) AS (VALUES {}) \
+         INSERT INTO deliveries (activity_id, inbox, host, run_at, created_at) \
+         SELECT (SELECT id FROM outbound_activities WHERE public_id = $1), v.inbox, v.host, ${now}, ${now} \
+         FROM v WHERE true ON CONFLICT (activity_id, inbox) DO NOTHING",
+        value_pairs(first, n)
+    )
+}
+
 /// The activity ($1 public id, $2 organisation, $3 kind, $4 statement, $5
 /// body, $6 now) and `deliveries` `(inbox, host)` pairs from $7 on, in one
 /// command (see [`insert_activity!`]).
@@ -248,15 +254,10 @@ pub(crate) fn activity_insert_sql(sqlite: bool, deliveries: usize) -> String {
     if deliveries == 0 {
         return activity.to_string();
     }
-    let pairs = value_pairs(7, deliveries);
     if sqlite {
-        format!(
-            "{activity}; WITH v (inbox, host) AS (VALUES {pairs}) \
-             INSERT INTO deliveries (activity_id, inbox, host, run_at, created_at) \
-             SELECT (SELECT id FROM outbound_activities WHERE public_id = $1), v.inbox, v.host, $6, $6 \
-             FROM v WHERE true ON CONFLICT (activity_id, inbox) DO NOTHING"
-        )
+        format!("{activity}; {}", deliveries_insert_sql(6, 7, deliveries))
     } else {
+        let pairs = value_pairs(7, deliveries);
         format!(
             "WITH a AS ({activity} RETURNING id), v (inbox, host) AS (VALUES {pairs}) \
              INSERT INTO deliveries (activity_id, inbox, host, run_at, created_at) \
