@@ -25,13 +25,19 @@ fn fast(config: &mut broadside::config::Config) {
 
 /// An activity from `cras` queued for `inboxes` through the real outbox.
 async fn send(server: &TestServer, inboxes: &[String]) -> Value {
+    send_kind(server, Kind::Update, inboxes).await
+}
+
+/// An activity of `kind` from `cras` (its object: the organisation itself)
+/// queued for `inboxes` through the real outbox.
+async fn send_kind(server: &TestServer, kind: Kind, inboxes: &[String]) -> Value {
     let (_, org) = server
         .api(reqwest::Method::GET, "/organisations/cras", None)
         .await;
     let organisation = server.store.organisation("cras").await.unwrap();
     let activity = Activity::new(
         &server.state.urls,
-        Kind::Update,
+        kind,
         json!({
             "@context": "https://www.w3.org/ns/activitystreams",
             "actor": org["actor_url"],
@@ -96,6 +102,35 @@ both_backends!(retries_until_the_peer_recovers, |db: TestDb| async move {
     let (_, report) = server.api(reqwest::Method::GET, "/deliveries", None).await;
     assert_eq!(report["failing_hosts"], json!([]));
 });
+
+both_backends!(
+    a_connection_stays_open_only_while_more_goes_to_its_server_or_for_an_answer,
+    |db: TestDb| async move {
+        let server = TestServer::start_with(&db, fast).await;
+        server.create_organisation("cras", "CRAS").await;
+        let peer = Peer::start().await;
+        // What an organisation publishes reaches each server once: holding
+        // the connection open afterwards would cost memory per server.
+        let update = send(&server, &[inbox(&peer, "a")]).await;
+        eventually(10, || async { (peer.received().len() == 1).then_some(()) }).await;
+        // An answer goes to a server talking to us now.
+        let accept = send_kind(&server, Kind::Accept, &[inbox(&peer, "a")]).await;
+        let received = eventually(10, || async {
+            let got = peer.received();
+            (got.len() == 2).then_some(got)
+        })
+        .await;
+        let connection = |sent: &Value| {
+            received
+                .iter()
+                .find(|r| r.activity["id"] == sent["id"])
+                .map(|r| (r.verified, r.connection.clone()))
+                .unwrap()
+        };
+        assert_eq!(connection(&update), (true, Some("close".to_string())));
+        assert_eq!(connection(&accept), (true, None));
+    }
+);
 
 both_backends!(gone_is_not_retried, |db: TestDb| async move {
     let server = TestServer::start_with(&db, fast).await;

@@ -99,6 +99,14 @@ impl<T> Hosts<T> {
         self.waiting
     }
 
+    /// Whether the one request in flight to `host` is the last one for now:
+    /// nothing else in flight to it and nothing waiting for it.
+    pub fn last_for_host(&self, host: &str) -> bool {
+        self.states
+            .get(host)
+            .is_none_or(|state| state.in_flight <= 1 && state.waiting.is_empty())
+    }
+
     pub fn admit(&mut self, host: &str, delivery: T, now: Instant) -> Admission<T> {
         let state = self.states.entry(host.to_string()).or_default();
         if let Some(until) = state.paused_until {
@@ -208,6 +216,24 @@ mod tests {
         assert_eq!(after.next, Some(3));
         assert_eq!(hosts.waiting(), 0);
         assert_eq!(hosts.admit("a", 6, now), Admission::Wait);
+    }
+
+    #[test]
+    fn a_request_is_the_last_for_its_host_when_nothing_else_goes_there() {
+        let now = Instant::now();
+        let mut hosts = Hosts::new(2, 1);
+        assert!(hosts.last_for_host("a.example"));
+        assert_eq!(hosts.admit("a.example", 1, now), Admission::Send(1));
+        assert!(hosts.last_for_host("a.example"));
+        assert_eq!(hosts.admit("a.example", 2, now), Admission::Send(2));
+        assert!(!hosts.last_for_host("a.example"));
+        assert_eq!(hosts.admit("a.example", 3, now), Admission::Wait);
+        hosts.finish("a.example", Finished::Delivered, now);
+        // One in flight, and the waiting one took the freed slot.
+        assert!(!hosts.last_for_host("a.example"));
+        hosts.finish("a.example", Finished::Delivered, now);
+        assert!(hosts.last_for_host("a.example"));
+        assert!(hosts.last_for_host("b.example"));
     }
 
     #[test]

@@ -121,6 +121,8 @@ pub struct ClaimedDelivery {
 pub struct ActivityToSend {
     pub id: i64,
     pub organisation_id: i64,
+    /// Its ActivityStreams type (`Create`, `Accept` …).
+    pub kind: String,
     pub body: String,
 }
 
@@ -675,7 +677,7 @@ impl Store {
     pub async fn activity_to_send(&self, activity_id: i64) -> StoreResult<ActivityToSend> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT id, organisation_id, body FROM outbound_activities WHERE id = $1",
+                "SELECT id, organisation_id, kind, body FROM outbound_activities WHERE id = $1",
             )
             .bind(activity_id)
             .fetch_one(&mut *pool)

@@ -9,7 +9,11 @@
 //! everything that one does (pinned by `refuses_what_the_library_refuses`),
 //! so the effective rule for every request is this one.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
@@ -71,34 +75,74 @@ fn public_v6(v6: Ipv6Addr) -> bool {
 }
 
 /// Resolution refused: the name points at an address in the table above.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("{host} resolves to {ip}, which is not a public address")]
 pub struct RefusedAddress {
     pub host: String,
     pub ip: IpAddr,
 }
 
+/// How long a name's checked addresses are reused. The system resolver
+/// (getaddrinfo, on a blocking thread) keeps no cache of its own, and a
+/// connection to a server we have not talked to for a while starts with a
+/// resolution: a statement to a thousand servers is a thousand of them.
+const RESOLVED_FOR: Duration = Duration::from_secs(60);
+/// Names remembered at most (a few hundred bytes each).
+const RESOLVED_NAMES: u64 = 10_000;
+
 /// The outbound client's resolver: the system's resolution, then the table.
+/// What passed the table is kept for [`RESOLVED_FOR`]; refusals and failures
+/// are not kept, so they are asked again.
 pub struct PublicOnlyResolver {
-    pub allow_private_addresses: bool,
+    allow_private_addresses: bool,
+    resolved: moka::future::Cache<String, Arc<[SocketAddr]>>,
+}
+
+impl PublicOnlyResolver {
+    pub fn new(allow_private_addresses: bool) -> Self {
+        PublicOnlyResolver {
+            allow_private_addresses,
+            resolved: moka::future::Cache::builder()
+                .max_capacity(RESOLVED_NAMES)
+                .time_to_live(RESOLVED_FOR)
+                .build(),
+        }
+    }
+}
+
+/// A resolution that failed, or that the table refused.
+type ResolveError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn resolve_checked(host: String, check: bool) -> Result<Arc<[SocketAddr]>, ResolveError> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+    if check
+        && let Some(ip) = addrs
+            .iter()
+            .map(|a| a.ip().to_canonical())
+            .find(|ip| !is_public(*ip))
+    {
+        return Err(Box::new(RefusedAddress { host, ip }));
+    }
+    Ok(addrs.into())
 }
 
 impl Resolve for PublicOnlyResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let host = name.as_str().trim_end_matches('.').to_owned();
+        let host = name.as_str().trim_end_matches('.').to_ascii_lowercase();
         let check = !self.allow_private_addresses;
+        let resolved = self.resolved.clone();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if check
-                && let Some(ip) = addrs
-                    .iter()
-                    .map(|a| a.ip().to_canonical())
-                    .find(|ip| !is_public(*ip))
-            {
-                return Err(Box::new(RefusedAddress { host, ip }) as _);
-            }
-            Ok(Box::new(addrs.into_iter()) as Addrs)
+            // Concurrent connections to one name share one resolution.
+            let addrs = resolved
+                .try_get_with(host.clone(), resolve_checked(host, check))
+                .await
+                .map_err(|shared: Arc<ResolveError>| -> ResolveError {
+                    match shared.downcast_ref::<RefusedAddress>() {
+                        Some(refused) => Box::new(refused.clone()),
+                        None => shared.to_string().into(),
+                    }
+                })?;
+            Ok(Box::new(addrs.to_vec().into_iter()) as Addrs)
         })
     }
 }
@@ -139,6 +183,30 @@ mod tests {
         ] {
             assert!(!public(ip), "{ip}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_is_asked_again_and_what_passed_is_kept() {
+        let refusing = PublicOnlyResolver::new(false);
+        for _ in 0..2 {
+            let error = match refusing.resolve("localhost".parse().unwrap()).await {
+                Err(error) => error,
+                Ok(_) => panic!("localhost must be refused"),
+            };
+            // Still the type the delivery worker recognises as permanent.
+            assert!(error.downcast_ref::<RefusedAddress>().is_some(), "{error}");
+        }
+        refusing.resolved.run_pending_tasks().await;
+        assert_eq!(refusing.resolved.entry_count(), 0);
+
+        let allowing = PublicOnlyResolver::new(true);
+        let addrs: Vec<SocketAddr> = allowing
+            .resolve("LocalHost.".parse().unwrap())
+            .await
+            .unwrap()
+            .collect();
+        assert!(addrs.iter().all(|a| a.ip().is_loopback()), "{addrs:?}");
+        assert!(allowing.resolved.contains_key("localhost"));
     }
 
     #[test]

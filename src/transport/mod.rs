@@ -19,6 +19,8 @@ use std::{net::IpAddr, time::Duration};
 use url::Url;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an idle outbound connection is kept for reuse (see [`client`]).
+pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(4);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A fetch of a remote document happens while a peer waits for our answer
 /// (its inbox POST, its signed GET): it gets less time than a delivery.
@@ -52,15 +54,20 @@ pub fn client(allow_private_addresses: bool) -> reqwest::Client {
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
-        // One idle connection per host, for the next request to it. An idle
-        // connection costs about 29 kB here (its buffers and task): with 8
-        // per host, 10,000 Follows from 1,000 servers left 4,250 sockets and
-        // 120 MB open for a minute (benches/federation.rs).
+        // One idle connection per host, for the next request to it, kept
+        // for a few seconds. An idle connection costs about 29 kB here (its
+        // buffers and task): with 8 per host for a minute, 10,000 Follows
+        // from 1,000 servers left 4,250 sockets and 120 MB open. Reuse pays
+        // within a burst (a Follow's actor fetch, then its Accept); after a
+        // quiet moment the next request pays a handshake instead of every
+        // server we talked to in the last minute costing memory. Staying
+        // under Node.js's 5 s keep-alive (Misskey, Ghost …) also means we
+        // never reuse a connection the server is closing.
         .pool_max_idle_per_host(1)
-        .pool_idle_timeout(Duration::from_secs(60))
-        .dns_resolver(std::sync::Arc::new(addresses::PublicOnlyResolver {
+        .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
+        .dns_resolver(std::sync::Arc::new(addresses::PublicOnlyResolver::new(
             allow_private_addresses,
-        }))
+        )))
         .build()
         .expect("the HTTP client builds")
 }

@@ -51,6 +51,9 @@ pub struct Received {
     /// owner is the activity's actor.
     pub verified: bool,
     pub signed_headers: Vec<String>,
+    /// The request's `Connection` header, if any (`close`: the sender
+    /// keeps no connection to us after this request).
+    pub connection: Option<String>,
 }
 
 /// How the peer answers inbox POSTs.
@@ -498,6 +501,10 @@ async fn inbox(
         key_id,
         verified: verified && !refused,
         signed_headers,
+        connection: headers
+            .get("connection")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase),
     });
     if refused {
         return StatusCode::UNAUTHORIZED;
