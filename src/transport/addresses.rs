@@ -142,7 +142,7 @@ impl Resolve for PublicOnlyResolver {
                         None => shared.to_string().into(),
                     }
                 })?;
-            Ok(Box::new(addrs.to_vec().into_iter()) as Addrs)
+            Ok(Box::new((0..addrs.len()).map(move |i| addrs[i])) as Addrs)
         })
     }
 }
