@@ -175,6 +175,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let background = state.start_background().await?;
     let router = router(state).await?;
+    crate::ops::memory::release_free_heap();
     let (stopping, stopped) = watch::channel(false);
     tokio::spawn(async move {
         tokio::select! {

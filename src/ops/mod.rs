@@ -7,4 +7,5 @@
 
 pub mod health;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
