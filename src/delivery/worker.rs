@@ -433,8 +433,8 @@ impl Worker {
         // What an organisation publishes goes to every follower's server
         // once. An idle connection costs about 29 kB, so keeping each one
         // open after its request would cost memory in proportion to the
-        // servers a statement reaches (a thousand: 29 MB for a minute), not
-        // to the requests in flight: it stays open only while more waits
+        // servers a statement reaches (a thousand: 29 MB), not to the
+        // requests in flight: it stays open only while more waits
         // for its server. An answer (Accept, Reject) goes to a server that
         // is talking to us now and is likely to again: its connection stays.
         let keep_alive = activity.answer
