@@ -42,6 +42,7 @@ use crate::{
     store::{ClaimedDelivery, Store, StoreError, now_ms},
     transport::{self, message_signatures, signatures},
     urls::Urls,
+    vocabulary::Kind,
 };
 
 /// How many claimed deliveries may wait for one host: as many rounds of
@@ -515,7 +516,9 @@ impl Worker {
             .map_err(DeliverError::store)?;
         let digest = signatures::digest_header(activity.body.as_bytes());
         let prepared = Arc::new(Prepared {
-            answer: matches!(activity.kind.as_str(), "Accept" | "Reject"),
+            answer: [Kind::Accept, Kind::Reject]
+                .iter()
+                .any(|kind| kind.as_str() == activity.kind),
             organisation_id: activity.organisation_id,
             body: Bytes::from(activity.body),
             digest,
