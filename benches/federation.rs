@@ -144,6 +144,8 @@ async fn main() {
 
     memory.phase(FOLLOWS);
     let cpu_start = common::cpu_seconds(&bench.process);
+    let split_start = common::cpu_split(bench.process.id());
+    let harness_start = common::cpu_split(std::process::id());
     let started = Instant::now();
     let answered = common::send_all(requests, concurrency).await;
     let sent = started.elapsed();
@@ -155,6 +157,10 @@ async fn main() {
     let accepts = peers.accepts.load(Ordering::Relaxed);
     let follows_peak = memory.peak_kb(FOLLOWS);
     let follows_cpu = common::cpu_seconds(&bench.process) - cpu_start;
+    let split = common::cpu_split(bench.process.id());
+    let (follows_user, follows_system) = (split.0 - split_start.0, split.1 - split_start.1);
+    let harness = common::cpu_split(std::process::id());
+    let harness_cpu = harness.0 + harness.1 - harness_start.0 - harness_start.1;
 
     memory.phase(FANOUT);
     let mut fanouts = Vec::new();
@@ -206,6 +212,11 @@ async fn main() {
         2 * total,
         follows_time.as_secs_f64() / follow_signing
     );
+    println!(
+        "follows: server CPU {follows_user:.1} s user + {follows_system:.1} s system; this harness (1,000 peers) {harness_cpu:.1} s; both {:.2} of the machine's {} cores",
+        (follows_cpu + harness_cpu) / follows_time.as_secs_f64() / cores() as f64,
+        cores()
+    );
     let ceiling = servers as f64 / rate;
     for (run, (elapsed, accepted, verified, done)) in fanouts.iter().enumerate() {
         println!(
@@ -236,6 +247,10 @@ async fn main() {
         "signing ceiling on this machine: {servers} signatures = {:.3} s on one core",
         servers as f64 / rate_before.max(rate_after)
     );
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 async fn wait_until(limit: Duration, done: impl Fn() -> bool) -> bool {

@@ -187,16 +187,23 @@ pub fn memory_kb(server: &Child, field: &str) -> u64 {
 /// CPU time the server process has used so far (user + system, all
 /// threads), in seconds, from /proc (clock ticks of 1/100 s).
 pub fn cpu_seconds(server: &Child) -> f64 {
-    std::fs::read_to_string(format!("/proc/{}/stat", server.id()))
+    let (user, system) = cpu_split(server.id());
+    user + system
+}
+
+/// User and system CPU seconds of process `pid` so far (`/proc/PID/stat`);
+/// `std::process::id()` gives the harness's own.
+pub fn cpu_split(pid: u32) -> (f64, f64) {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|stat| {
             // Fields after the command name, which is in parentheses.
             let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-            let ticks: u64 =
-                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-            Some(ticks as f64 / 100.0)
+            let user: u64 = fields.get(11)?.parse().ok()?;
+            let system: u64 = fields.get(12)?.parse().ok()?;
+            Some((user as f64 / 100.0, system as f64 / 100.0))
         })
-        .unwrap_or(0.0)
+        .unwrap_or((0.0, 0.0))
 }
 
 /// The database a benchmark runs on: a fresh SQLite file in `dir`, or with
