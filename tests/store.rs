@@ -10,7 +10,10 @@ use std::collections::BTreeSet;
 use broadside::{
     organisations::Organisation,
     statements::{Content, State},
-    store::{ClaimedDelivery, NewActivity, NewStatement, RemoteActorData, Store, Transition},
+    store::{
+        ClaimedDelivery, FollowStored, NewActivity, NewStatement, ReceivedFollow, RemoteActorData,
+        Store, Transition,
+    },
 };
 use common::TestDb;
 
@@ -286,6 +289,138 @@ both_backends!(
             store.statement_by_id(statement.id).await.unwrap().state,
             State::Published
         );
+        store.close().await;
+    }
+);
+
+async fn remote(store: &Store, host: &str, name: &str) -> i64 {
+    let uri = format!("https://{host}/users/{name}");
+    store
+        .upsert_remote_actor(&RemoteActorData {
+            uri: uri.clone(),
+            domain: host.to_string(),
+            inbox: format!("https://{host}/users/{name}/inbox"),
+            shared_inbox: None,
+            public_key_id: format!("{uri}#main-key"),
+            public_key_pem: "-".into(),
+            preferred_username: None,
+            name: None,
+            kind: "Person".into(),
+            icon_url: None,
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+both_backends!(
+    a_received_follow_is_stored_with_its_accept_or_not_at_all,
+    |db: TestDb| async move {
+        let store = store(&db).await;
+        let org = store_org(&store).await;
+        let ana = remote(&store, "a.example", "ana").await;
+        let follow = |id: &'static str, actor_id: i64, accept_now: bool| ReceivedFollow {
+            activity_id: id,
+            organisation_id: org.id,
+            actor_id,
+            accept_now,
+        };
+        let inbox = "https://a.example/users/ana/inbox";
+        let accepted = |n: usize| FollowStored::Accepted { queued: n };
+
+        let stored = store
+            .follow_received(
+                follow("f1", ana, true),
+                &activity("a1", &org, "Accept", None),
+                inbox,
+            )
+            .await
+            .unwrap();
+        assert_eq!(stored, accepted(1));
+        assert!(store.activity_body("a1", &[]).await.unwrap().is_some());
+        assert_eq!(store.delivery_counts(None).await.unwrap().queued, 1);
+        assert_eq!(store.count_followers(org.id, "accepted").await.unwrap(), 1);
+
+        // The same Follow again changes nothing and queues nothing.
+        let stored = store
+            .follow_received(
+                follow("f1", ana, true),
+                &activity("a2", &org, "Accept", None),
+                inbox,
+            )
+            .await
+            .unwrap();
+        assert_eq!(stored, FollowStored::Replayed);
+        assert_eq!(store.activity_body("a2", &[]).await.unwrap(), None);
+        assert_eq!(store.delivery_counts(None).await.unwrap().queued, 1);
+
+        // A new Follow from a follower accepted before is accepted again
+        // (its Accept echoes the new id), even if requests now wait.
+        let stored = store
+            .follow_received(
+                follow("f2", ana, false),
+                &activity("a3", &org, "Accept", None),
+                inbox,
+            )
+            .await
+            .unwrap();
+        assert_eq!(stored, accepted(1));
+        let kept = store
+            .follow_of(org.id, "https://a.example/users/ana")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (kept.state.as_str(), kept.follow_activity_id.as_str()),
+            ("accepted", "f2")
+        );
+
+        // A request waits, and its Accept is not stored.
+        let bea = remote(&store, "b.example", "bea").await;
+        let stored = store
+            .follow_received(
+                follow("f3", bea, false),
+                &activity("a4", &org, "Accept", None),
+                "https://b.example/users/bea/inbox",
+            )
+            .await
+            .unwrap();
+        assert_eq!(stored, FollowStored::Pending);
+        assert_eq!(store.activity_body("a4", &[]).await.unwrap(), None);
+        assert_eq!(store.count_followers(org.id, "pending").await.unwrap(), 1);
+
+        // An Accept whose id is taken fails the whole command: no follow,
+        // and the Follow's id is not spent, so it is stored when it comes
+        // again. The connection is left as it was for the next command.
+        let cy = remote(&store, "c.example", "cy").await;
+        let cy_inbox = "https://c.example/users/cy/inbox";
+        let clash = store
+            .follow_received(
+                follow("f4", cy, true),
+                &activity("a1", &org, "Accept", None),
+                cy_inbox,
+            )
+            .await;
+        assert!(clash.is_err());
+        assert!(
+            store
+                .follow_of(org.id, "https://c.example/users/cy")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(store.count_followers(org.id, "accepted").await.unwrap(), 1);
+        let stored = store
+            .follow_received(
+                follow("f4", cy, true),
+                &activity("a5", &org, "Accept", None),
+                cy_inbox,
+            )
+            .await
+            .unwrap();
+        assert_eq!(stored, accepted(1));
+        assert_eq!(store.count_followers(org.id, "accepted").await.unwrap(), 2);
+        assert_eq!(store.delivery_counts(None).await.unwrap().queued, 3);
         store.close().await;
     }
 );

@@ -21,7 +21,7 @@ use std::{
 use tokio::sync::{Notify, watch};
 
 use crate::{
-    store::{NewActivity, Store, StoreError, Transition},
+    store::{FollowStored, NewActivity, ReceivedFollow, Store, StoreError, Transition},
     vocabulary::Activity,
 };
 
@@ -100,6 +100,39 @@ impl Outbox {
             self.wake.notify_one();
         }
         Ok((done, queued))
+    }
+}
+
+impl Outbox {
+    /// A Follow received, stored with `accept` queued for `inbox` if the
+    /// follow ends up accepted, together (`Store::follow_received`: the
+    /// inbox's busiest write has a single round trip of its own).
+    pub async fn follow_received(
+        &self,
+        follow: ReceivedFollow<'_>,
+        accept: Activity,
+        inbox: &str,
+    ) -> Result<FollowStored, StoreError> {
+        let body = serde_json::to_string(accept.body()).expect("activities serialise");
+        let stored = self
+            .store
+            .follow_received(
+                follow,
+                &NewActivity {
+                    public_id: accept.public_id(),
+                    organisation_id: follow.organisation_id,
+                    kind: accept.kind().as_str(),
+                    statement_id: None,
+                    body: &body,
+                },
+                inbox,
+            )
+            .await?;
+        if let FollowStored::Accepted { queued } = stored {
+            tracing::info!(kind = accept.kind().as_str(), id = %accept.id(), inboxes = queued, "activity queued");
+            self.wake.notify_one();
+        }
+        Ok(stored)
     }
 }
 

@@ -9,7 +9,7 @@ use super::{Paging, ServiceError, ServiceResult, Services, organisations::find};
 use crate::{
     delivery::Outgoing,
     organisations::Organisation,
-    store::{ACCEPTED, Follower, PENDING, StoreError, Transition},
+    store::{ACCEPTED, FollowStored, Follower, PENDING, ReceivedFollow, StoreError, Transition},
     vocabulary::Activity,
     vocabulary::activities::{self, TheirFollow},
 };
@@ -61,26 +61,24 @@ pub async fn follow_received(
     };
     let actor = sender.actor.as_str();
     let accept = activities::accept_follow(&services.urls, &org.handle, follow_id.as_str(), actor);
-    let (fresh, queued) = services
+    let follow = ReceivedFollow {
+        activity_id: follow_id.as_str(),
+        organisation_id: org.id,
+        actor_id: sender.row,
+        accept_now: !org.manually_approves_followers,
+    };
+    match services
         .outbox
-        .send_all(
-            Some(Transition::FollowReceived {
-                activity_id: follow_id.to_string(),
-                organisation_id: org.id,
-                actor_id: sender.row,
-                accept_now: !org.manually_approves_followers,
-            }),
-            vec![to_follower(&org, accept, sender.inbox)],
-        )
-        .await?;
-    if !fresh {
-        tracing::info!(id = %follow_id, "Follow already processed");
-    } else if queued > 0 || !org.manually_approves_followers {
-        // An Accept is queued only for an accepted follow (the sender's
-        // server, which just reached us, is not one we skip).
-        tracing::info!(organisation = %org.handle, follower = %actor, "follow accepted");
-    } else {
-        tracing::info!(organisation = %org.handle, follower = %actor, "follow request pending");
+        .follow_received(follow, accept, sender.inbox)
+        .await?
+    {
+        FollowStored::Replayed => tracing::info!(id = %follow_id, "Follow already processed"),
+        FollowStored::Pending => {
+            tracing::info!(organisation = %org.handle, follower = %actor, "follow request pending")
+        }
+        FollowStored::Accepted { .. } => {
+            tracing::info!(organisation = %org.handle, follower = %actor, "follow accepted")
+        }
     }
     Ok(())
 }

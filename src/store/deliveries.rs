@@ -17,6 +17,41 @@ use crate::{
     statements::{Change, State, ValidContent},
 };
 
+/// A Follow received, to store with the Accept that answers it
+/// ([`Store::follow_received`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ReceivedFollow<'a> {
+    /// The Follow's id: recorded, so the same Follow again changes nothing.
+    pub activity_id: &'a str,
+    pub organisation_id: i64,
+    pub actor_id: i64,
+    /// Accepted at once; otherwise a request waits for the editor (unless
+    /// this follower was accepted before).
+    pub accept_now: bool,
+}
+
+/// What became of a received Follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowStored {
+    /// Its id was seen before: nothing changed.
+    Replayed,
+    /// A request waiting for the editor.
+    Pending,
+    /// Accepted, its Accept queued for `queued` inboxes (none when the
+    /// follower's server is marked unavailable).
+    Accepted { queued: usize },
+}
+
+/// Arguments for one command, in `$1, $2, …` order, for either database.
+macro_rules! arguments {
+    ($kind:ty; $($value:expr),* $(,)?) => {{
+        use sqlx::Arguments as _;
+        let mut arguments = <$kind>::default();
+        $( arguments.add($value).map_err(sqlx::Error::Encode)?; )*
+        arguments
+    }};
+}
+
 /// An activity to store and deliver.
 pub struct NewActivity<'a> {
     pub public_id: &'a str,
@@ -55,16 +90,6 @@ pub enum Transition {
         expected: State,
         organisation_id: i64,
         at: i64,
-    },
-    /// A Follow arrived (`activity_id`, recorded so a replay changes
-    /// nothing): the follow is stored, accepted at once when `accept_now`
-    /// or when it was accepted already. The activities (the Accept) are
-    /// queued only if it ends up accepted.
-    FollowReceived {
-        activity_id: String,
-        organisation_id: i64,
-        actor_id: i64,
-        accept_now: bool,
     },
     /// A quote of a statement accepted: the quote stored (its
     /// authorisation `public_id` then answers) with our Accept. Nothing if
@@ -189,13 +214,14 @@ pub fn inbox_host(inbox: &str) -> Option<String> {
 
 /// Inserts an activity and one delivery row per `(inbox, host)` target
 /// inside a transaction. Only [`Store::enqueue_batch`] uses it: queuing has
-/// one way in.
+/// one way in, besides the Accept of a received Follow, which
+/// [`Store::follow_received`] writes in a command of its own.
 ///
 /// The activity and its first [`INSERT_CHUNK`] deliveries go in one round
 /// trip (on SQLite two statements in one command, on PostgreSQL one
 /// statement with the activity's insert as a CTE): each round trip holds
-/// SQLite's one writer for a hop to its thread and back, and a Follow's
-/// Accept is queued while the writer is held (README "Benchmarks").
+/// SQLite's one writer for a hop to its thread and back (README
+/// "Benchmarks").
 macro_rules! insert_activity {
     ($tx:expr, $sqlite:expr, $activity:expr, $targets:expr, $now:expr) => {{
         let activity: &NewActivity<'_> = $activity;
@@ -269,6 +295,79 @@ pub(crate) fn activity_insert_sql(sqlite: bool, deliveries: usize) -> String {
     }
 }
 
+/// The `(inbox, host)` pairs to deliver to: each inbox once, none on a
+/// server that is unavailable or blocked.
+fn delivery_targets(
+    inboxes: &[String],
+    unavailable: &FailingHosts,
+    blocked: &BlockList,
+) -> Vec<(String, String)> {
+    let mut targets: Vec<(String, String)> = inboxes
+        .iter()
+        .filter_map(|inbox| inbox_host(inbox).map(|host| (inbox.clone(), host)))
+        .filter(|(_, host)| !unavailable.is_unavailable(host) && !blocked.blocks(host))
+        .collect();
+    targets.sort();
+    targets.dedup();
+    targets
+}
+
+/// A Follow's id recorded, the follow stored and its Accept queued — only
+/// for a fresh Follow, the Accept only if the follow ends up accepted —
+/// in one round trip ([`Store::follow_received`]). Parameters: $1
+/// organisation, $2 actor, $3 Follow id, $4 state asked, $5 now, $6 the
+/// Accept's public id, $7 its kind, $8 its body, then `deliveries`
+/// `(inbox, host)` pairs from $9. The follow's state comes back, as a row,
+/// when the Follow was fresh.
+fn follow_received_sql(sqlite: bool, deliveries: usize) -> String {
+    use super::followers::{follow_conflict, follow_insert};
+    let accept = "INSERT INTO outbound_activities (public_id, organisation_id, kind, statement_id, body, created_at) \
+                  SELECT $6, $1, $7, NULL, $8, $5";
+    let targets = format!("v (inbox, host) AS (VALUES {})", value_pairs(9, deliveries));
+    let queue = "INSERT INTO deliveries (activity_id, inbox, host, run_at, created_at) \
+                 SELECT a.id, v.inbox, v.host, $5, $5";
+    if sqlite {
+        // `changes()` is the row count of the statement before: the
+        // follow is stored only if the Follow's id was new, the Accept
+        // only if that follow was stored and is accepted.
+        let mut sql = format!(
+            "INSERT INTO received_activities (activity_id, received_at) VALUES ($3, $5) \
+             ON CONFLICT (activity_id) DO NOTHING; \
+             {} WHERE changes() = 1{} RETURNING state; \
+             {accept} WHERE changes() = 1 AND (SELECT state FROM followers \
+             WHERE organisation_id = $1 AND actor_id = $2) = 'accepted'",
+            follow_insert!(),
+            follow_conflict!()
+        );
+        if deliveries > 0 {
+            sql += &format!(
+                "; WITH {targets} {queue} FROM outbound_activities a, v WHERE a.public_id = $6 \
+                 ON CONFLICT (activity_id, inbox) DO NOTHING"
+            );
+        }
+        sql
+    } else {
+        // One statement: PostgreSQL runs every data-modifying CTE to its
+        // end, and a statement outside a transaction is one.
+        let mut sql = format!(
+            "WITH fresh AS (INSERT INTO received_activities (activity_id, received_at) VALUES ($3, $5) \
+             ON CONFLICT (activity_id) DO NOTHING RETURNING 1), \
+             follow AS ({} WHERE EXISTS (SELECT 1 FROM fresh){} RETURNING state), \
+             a AS ({accept} FROM follow WHERE follow.state = 'accepted' RETURNING id)",
+            follow_insert!(),
+            follow_conflict!()
+        );
+        if deliveries > 0 {
+            sql += &format!(
+                ", {targets}, queued AS ({queue} FROM a, v \
+                 ON CONFLICT (activity_id, inbox) DO NOTHING RETURNING 1)"
+            );
+        }
+        sql += " SELECT state FROM follow";
+        sql
+    }
+}
+
 /// Rows per multi-row INSERT: 4 parameters each stays far below both
 /// databases' parameter limits.
 pub(crate) const INSERT_CHUNK: usize = 500;
@@ -292,19 +391,9 @@ impl Store {
         let (unavailable, blocked) = self.hosts_not_to_deliver_to().await?;
         let targets: Vec<Vec<(String, String)>> = batch
             .iter()
-            .map(|(_, inboxes)| {
-                let mut targets: Vec<(String, String)> = inboxes
-                    .iter()
-                    .filter_map(|inbox| inbox_host(inbox).map(|host| (inbox.clone(), host)))
-                    .filter(|(_, host)| !unavailable.is_unavailable(host) && !blocked.blocks(host))
-                    .collect();
-                targets.sort();
-                targets.dedup();
-                targets
-            })
+            .map(|(_, inboxes)| delivery_targets(inboxes, &unavailable, &blocked))
             .collect();
-        let mut queued = targets.iter().map(Vec::len).sum();
-        let mut send = true;
+        let queued = targets.iter().map(Vec::len).sum();
         let sqlite = matches!(self.backend, Backend::Sqlite { .. });
         let done = on_writer!(self, |pool| {
             async {
@@ -407,40 +496,6 @@ impl Store {
                             }
                             changed
                         }
-                        Transition::FollowReceived { activity_id, organisation_id, actor_id, accept_now } => {
-                            // The Follow's id is recorded (once only) and the
-                            // follow stored in one round trip: the writer is
-                            // held across each (see `insert_activity!`).
-                            let sql = if sqlite {
-                                concat!(
-                                    "INSERT INTO received_activities (activity_id, received_at) VALUES ($3, $5) \
-                                     ON CONFLICT (activity_id) DO NOTHING; ",
-                                    super::followers::follow_insert!(),
-                                    " WHERE changes() = 1",
-                                    super::followers::follow_conflict!(),
-                                    " RETURNING state"
-                                )
-                            } else {
-                                concat!(
-                                    "WITH fresh AS (INSERT INTO received_activities (activity_id, received_at) \
-                                     VALUES ($3, $5) ON CONFLICT (activity_id) DO NOTHING RETURNING 1) ",
-                                    super::followers::follow_insert!(),
-                                    " WHERE EXISTS (SELECT 1 FROM fresh)",
-                                    super::followers::follow_conflict!(),
-                                    " RETURNING state"
-                                )
-                            };
-                            let stored: Option<String> = sqlx::query_scalar(sql)
-                                .bind(organisation_id)
-                                .bind(actor_id)
-                                .bind(activity_id)
-                                .bind(if *accept_now { super::ACCEPTED } else { super::PENDING })
-                                .bind(now)
-                                .fetch_optional(&mut *tx)
-                                .await?;
-                            send = stored.as_deref() == Some(super::ACCEPTED);
-                            u64::from(stored.is_some())
-                        }
                         Transition::AcceptQuote { public_id, statement_id, actor_id, request_id, object_id, url, content } => sqlx::query(
                             "INSERT INTO quotes (public_id, statement_id, actor_id, request_id, object_id, url, content, \
                              state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'accepted', $8) ON CONFLICT DO NOTHING",
@@ -539,10 +594,8 @@ impl Store {
                         return Ok::<_, sqlx::Error>(false);
                     }
                 }
-                if send {
-                    for ((activity, _), targets) in batch.iter().zip(&targets) {
-                        insert_activity!(tx, sqlite, activity, targets, now);
-                    }
+                for ((activity, _), targets) in batch.iter().zip(&targets) {
+                    insert_activity!(tx, sqlite, activity, targets, now);
                 }
                 tx.commit().await?;
                 Ok(true)
@@ -557,13 +610,74 @@ impl Store {
         {
             self.cache.organisations.forget();
         }
-        if !send {
-            queued = 0;
-        }
         if done && queued > 0 {
             self.announce_deliveries().await;
         }
         Ok((done, if done { queued } else { 0 }))
+    }
+
+    /// A Follow received: its id recorded, the follow stored and, if it
+    /// ends up accepted, `accept` queued for `inbox` — all or nothing, in
+    /// one round trip. This is the inbox's busiest write, and on SQLite
+    /// every round trip of a transaction holds the one writer while its
+    /// caller waits to be scheduled again (README "Benchmarks"); a
+    /// [`Transition`] through [`Store::enqueue_batch`] takes four.
+    pub async fn follow_received(
+        &self,
+        follow: ReceivedFollow<'_>,
+        accept: &NewActivity<'_>,
+        inbox: &str,
+    ) -> StoreResult<FollowStored> {
+        let now = now_ms();
+        let (unavailable, blocked) = self.hosts_not_to_deliver_to().await?;
+        let targets = delivery_targets(&[inbox.to_string()], &unavailable, &blocked);
+        let asked = if follow.accept_now {
+            super::ACCEPTED
+        } else {
+            super::PENDING
+        };
+        macro_rules! follow_arguments {
+            ($kind:ty) => {{
+                let mut arguments = arguments!($kind; follow.organisation_id, follow.actor_id,
+                    follow.activity_id, asked, now, accept.public_id, accept.kind, accept.body);
+                for (inbox, host) in &targets {
+                    sqlx::Arguments::add(&mut arguments, inbox).map_err(sqlx::Error::Encode)?;
+                    sqlx::Arguments::add(&mut arguments, host).map_err(sqlx::Error::Encode)?;
+                }
+                arguments
+            }};
+        }
+        let state: Option<String> = match &self.backend {
+            Backend::Sqlite { writer, .. } => {
+                let sql = follow_received_sql(true, targets.len());
+                let rows = writer
+                    .transaction(&sql, follow_arguments!(sqlx::sqlite::SqliteArguments))
+                    .await?;
+                rows.first()
+                    .map(|row| sqlx::Row::try_get(row, "state"))
+                    .transpose()?
+            }
+            Backend::Postgres(pool) => {
+                let sql = follow_received_sql(false, targets.len());
+                sqlx::query_scalar_with(
+                    sqlx::AssertSqlSafe(sql),
+                    follow_arguments!(sqlx::postgres::PgArguments),
+                )
+                .fetch_optional(pool)
+                .await?
+            }
+        };
+        let stored = match state.as_deref() {
+            None => FollowStored::Replayed,
+            Some(super::ACCEPTED) => FollowStored::Accepted {
+                queued: targets.len(),
+            },
+            Some(_) => FollowStored::Pending,
+        };
+        if matches!(stored, FollowStored::Accepted { queued } if queued > 0) {
+            self.announce_deliveries().await;
+        }
+        Ok(stored)
     }
 
     /// Claims up to `limit` deliveries that are due, or whose lease expired,

@@ -67,7 +67,7 @@ macro_rules! follower_select {
 
 impl Store {
     /// Stores a follow without queueing anything (imports and benchmarks;
-    /// an inbox Follow goes through `Transition::FollowReceived`).
+    /// an inbox Follow goes through `Store::follow_received`).
     pub async fn record_follow(
         &self,
         organisation_id: i64,
