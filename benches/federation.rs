@@ -18,7 +18,8 @@
 //! The server's memory is sampled over the whole run (`VmRSS` every 20 ms,
 //! `VmHWM` at the end), and the machine's RSA signing rate is measured in
 //! the same run, before and after. `BENCH_POSTGRES_URL` (an admin URL) runs
-//! it on a fresh PostgreSQL database. `FEDERATION_SERVERS`,
+//! it on a fresh PostgreSQL database; `BENCH_SERVER_LOG=path` keeps the
+//! server's log there. `FEDERATION_SERVERS`,
 //! `FEDERATION_ACTORS_PER_SERVER` and `FOLLOW_CONCURRENCY` (64) change the
 //! sizes.
 
@@ -185,6 +186,10 @@ async fn main() {
     let rate_after = common::rsa_signing_rate();
     let log = bench.log();
     bench.stop();
+    if let Ok(path) = std::env::var("BENCH_SERVER_LOG") {
+        std::fs::write(&path, &log).unwrap();
+        println!("server log written to {path}");
+    }
 
     println!("RSA-2048 signing (aws-lc-rs, one core), after: {rate_after:.0}/s");
     println!(
