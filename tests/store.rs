@@ -595,3 +595,46 @@ both_backends!(
         assert!(!elsewhere.is_domain_blocked("a.spam.example").await.unwrap());
     }
 );
+
+/// PostgreSQL connections are not pinged when lent (`Store::connect`): a
+/// connection the server closed while idle fails the one call that gets it,
+/// and the pool goes on with fresh ones, as after a database restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_closed_by_the_server_cost_a_call_each_at_most() {
+    let Some(db) = TestDb::new(common::Backend::Postgres).await else {
+        return;
+    };
+    let store = store(&db).await;
+    let org = store_org(&store).await;
+    // Several calls at once leave several connections idle in the pool.
+    let counts = (0..8).map(|_| store.count_followers(org.id, "accepted"));
+    for count in futures::future::join_all(counts).await {
+        assert_eq!(count.unwrap(), 0);
+    }
+
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .unwrap();
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(!ended.is_empty(), "the store's connections were ended");
+
+    let mut failed = 0;
+    for _ in 0..32 {
+        if store.count_followers(org.id, "accepted").await.is_err() {
+            failed += 1;
+        }
+    }
+    assert!(
+        failed <= ended.len(),
+        "{failed} calls failed for {} connections",
+        ended.len()
+    );
+    assert_eq!(store.count_followers(org.id, "accepted").await.unwrap(), 0);
+    store.close().await;
+}
