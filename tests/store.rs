@@ -318,53 +318,44 @@ both_backends!(
     |db: TestDb| async move {
         let store = store(&db).await;
         let org = store_org(&store).await;
-        let ana = remote(&store, "a.example", "ana").await;
-        let follow = |id: &'static str, actor_id: i64, accept_now: bool| ReceivedFollow {
-            activity_id: id,
-            organisation_id: org.id,
-            actor_id,
-            accept_now,
+        let (store, org) = (&store, &org);
+        // The Follow `id` from `actor` (a row), answered by the Accept `accept`.
+        let receive = |id: &'static str, actor_id: i64, accept_now: bool, accept: &'static str| async move {
+            let inbox = format!("https://{actor_id}.example/inbox");
+            let follow = ReceivedFollow {
+                activity_id: id,
+                organisation_id: org.id,
+                actor_id,
+                accept_now,
+            };
+            store
+                .follow_received(follow, &activity(accept, org, "Accept", None), &inbox)
+                .await
         };
-        let inbox = "https://a.example/users/ana/inbox";
         let accepted = |n: usize| FollowStored::Accepted { queued: n };
+        let queued = || async { store.delivery_counts(None).await.unwrap().queued };
+        let stored = |accept: &'static str| async move {
+            store.activity_body(accept, &[]).await.unwrap().is_some()
+        };
+        let ana = remote(store, "a.example", "ana").await;
 
-        let stored = store
-            .follow_received(
-                follow("f1", ana, true),
-                &activity("a1", &org, "Accept", None),
-                inbox,
-            )
-            .await
-            .unwrap();
-        assert_eq!(stored, accepted(1));
-        assert!(store.activity_body("a1", &[]).await.unwrap().is_some());
-        assert_eq!(store.delivery_counts(None).await.unwrap().queued, 1);
+        assert_eq!(receive("f1", ana, true, "a1").await.unwrap(), accepted(1));
+        assert!(stored("a1").await);
+        assert_eq!(queued().await, 1);
         assert_eq!(store.count_followers(org.id, "accepted").await.unwrap(), 1);
 
         // The same Follow again changes nothing and queues nothing.
-        let stored = store
-            .follow_received(
-                follow("f1", ana, true),
-                &activity("a2", &org, "Accept", None),
-                inbox,
-            )
-            .await
-            .unwrap();
-        assert_eq!(stored, FollowStored::Replayed);
-        assert_eq!(store.activity_body("a2", &[]).await.unwrap(), None);
-        assert_eq!(store.delivery_counts(None).await.unwrap().queued, 1);
+        assert_eq!(
+            receive("f1", ana, true, "a2").await.unwrap(),
+            FollowStored::Replayed
+        );
+        assert!(!stored("a2").await);
+        assert_eq!(queued().await, 1);
 
         // A new Follow from a follower accepted before is accepted again
         // (its Accept echoes the new id), even if requests now wait.
-        let stored = store
-            .follow_received(
-                follow("f2", ana, false),
-                &activity("a3", &org, "Accept", None),
-                inbox,
-            )
-            .await
-            .unwrap();
-        assert_eq!(stored, accepted(1));
+        assert_eq!(receive("f2", ana, false, "a3").await.unwrap(), accepted(1));
+        assert!(stored("a3").await);
         let kept = store
             .follow_of(org.id, "https://a.example/users/ana")
             .await
@@ -376,51 +367,25 @@ both_backends!(
         );
 
         // A request waits, and its Accept is not stored.
-        let bea = remote(&store, "b.example", "bea").await;
-        let stored = store
-            .follow_received(
-                follow("f3", bea, false),
-                &activity("a4", &org, "Accept", None),
-                "https://b.example/users/bea/inbox",
-            )
-            .await
-            .unwrap();
-        assert_eq!(stored, FollowStored::Pending);
-        assert_eq!(store.activity_body("a4", &[]).await.unwrap(), None);
+        let bea = remote(store, "b.example", "bea").await;
+        assert_eq!(
+            receive("f3", bea, false, "a4").await.unwrap(),
+            FollowStored::Pending
+        );
+        assert!(!stored("a4").await);
         assert_eq!(store.count_followers(org.id, "pending").await.unwrap(), 1);
 
         // An Accept whose id is taken fails the whole command: no follow,
         // and the Follow's id is not spent, so it is stored when it comes
         // again. The connection is left as it was for the next command.
-        let cy = remote(&store, "c.example", "cy").await;
-        let cy_inbox = "https://c.example/users/cy/inbox";
-        let clash = store
-            .follow_received(
-                follow("f4", cy, true),
-                &activity("a1", &org, "Accept", None),
-                cy_inbox,
-            )
-            .await;
-        assert!(clash.is_err());
-        assert!(
-            store
-                .follow_of(org.id, "https://c.example/users/cy")
-                .await
-                .unwrap()
-                .is_none()
-        );
+        let cy = remote(store, "c.example", "cy").await;
+        assert!(receive("f4", cy, true, "a1").await.is_err());
+        let none = store.follow_of(org.id, "https://c.example/users/cy").await;
+        assert!(none.unwrap().is_none());
         assert_eq!(store.count_followers(org.id, "accepted").await.unwrap(), 1);
-        let stored = store
-            .follow_received(
-                follow("f4", cy, true),
-                &activity("a5", &org, "Accept", None),
-                cy_inbox,
-            )
-            .await
-            .unwrap();
-        assert_eq!(stored, accepted(1));
+        assert_eq!(receive("f4", cy, true, "a5").await.unwrap(), accepted(1));
         assert_eq!(store.count_followers(org.id, "accepted").await.unwrap(), 2);
-        assert_eq!(store.delivery_counts(None).await.unwrap().queued, 3);
+        assert_eq!(queued().await, 3);
         store.close().await;
     }
 );

@@ -101,9 +101,7 @@ impl Outbox {
         }
         Ok((done, queued))
     }
-}
 
-impl Outbox {
     /// A Follow received, stored with `accept` queued for `inbox` if the
     /// follow ends up accepted, together (`Store::follow_received`: the
     /// inbox's busiest write has a single round trip of its own).

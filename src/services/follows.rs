@@ -1,7 +1,8 @@
 //! What happens to a follow, whoever starts it (a remote Follow or Undo, or
 //! the editor through the admin API): the stored state changes and the
 //! matching activity is queued for the follower in one transaction
-//! (`Outbox::send_all` with a `Transition`), so neither happens alone.
+//! (`Outbox::send_all` with a `Transition`; a received Follow through
+//! `Outbox::follow_received`, one command), so neither happens alone.
 
 use url::Url;
 
