@@ -293,13 +293,15 @@ both_backends!(
     }
 );
 
+/// The actor `name` on `host`, stored as if fetched (its inbox the host's
+/// `/inbox`); its row id.
 async fn remote(store: &Store, host: &str, name: &str) -> i64 {
     let uri = format!("https://{host}/users/{name}");
     store
         .upsert_remote_actor(&RemoteActorData {
             uri: uri.clone(),
             domain: host.to_string(),
-            inbox: format!("https://{host}/users/{name}/inbox"),
+            inbox: format!("https://{host}/inbox"),
             shared_inbox: None,
             public_key_id: format!("{uri}#main-key"),
             public_key_pem: "-".into(),
@@ -481,27 +483,17 @@ both_backends!(
         .iter()
         .enumerate()
         {
-            let uri = format!("https://{host}/users/u{n}");
-            let inbox = format!("https://{host}/inbox");
-            let actor = store
-                .upsert_remote_actor(&RemoteActorData {
-                    uri: uri.clone(),
-                    domain: host.to_string(),
-                    inbox: inbox.clone(),
-                    shared_inbox: None,
-                    public_key_id: format!("{uri}#main-key"),
-                    public_key_pem: "-".into(),
-                    preferred_username: None,
-                    name: None,
-                    kind: "Person".into(),
-                    icon_url: None,
-                })
-                .await
-                .unwrap();
+            let actor = remote(&store, host, &format!("u{n}")).await;
             store
-                .record_follow(org.id, actor.id, &format!("{uri}/follow"), true)
+                .record_follow(
+                    org.id,
+                    actor,
+                    &format!("https://{host}/users/u{n}/follow"),
+                    true,
+                )
                 .await
                 .unwrap();
+            let inbox = format!("https://{host}/inbox");
             inboxes.push(inbox);
         }
         store
