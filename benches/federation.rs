@@ -144,8 +144,8 @@ async fn main() {
     let idle_kb = common::memory_kb(&bench.process, "VmRSS");
 
     memory.phase(FOLLOWS);
-    let cpu_start = common::cpu_seconds(&bench.process);
     let split_start = common::cpu_split(bench.process.id());
+    let cpu_start = split_start.0 + split_start.1;
     let harness_start = common::cpu_split(std::process::id());
     let started = Instant::now();
     let answered = common::send_all(requests, concurrency).await;
@@ -157,9 +157,9 @@ async fn main() {
     let follows_time = started.elapsed();
     let accepts = peers.accepts.load(Ordering::Relaxed);
     let follows_peak = memory.peak_kb(FOLLOWS);
-    let follows_cpu = common::cpu_seconds(&bench.process) - cpu_start;
     let split = common::cpu_split(bench.process.id());
     let (follows_user, follows_system) = (split.0 - split_start.0, split.1 - split_start.1);
+    let follows_cpu = follows_user + follows_system;
     let harness = common::cpu_split(std::process::id());
     let harness_cpu = harness.0 + harness.1 - harness_start.0 - harness_start.1;
 

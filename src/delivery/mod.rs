@@ -40,6 +40,24 @@ pub struct Outgoing {
     pub activity: Activity,
 }
 
+impl Outgoing {
+    /// The exact JSON sent (and stored).
+    fn body(&self) -> String {
+        serde_json::to_string(self.activity.body()).expect("activities serialise")
+    }
+
+    /// The row the store keeps for it, with its serialised `body`.
+    fn to_store<'a>(&'a self, body: &'a str) -> NewActivity<'a> {
+        NewActivity {
+            public_id: self.activity.public_id(),
+            organisation_id: self.organisation_id,
+            kind: self.activity.kind().as_str(),
+            statement_id: self.statement_id,
+            body,
+        }
+    }
+}
+
 impl Outbox {
     pub fn new(store: Store) -> Self {
         Outbox {
@@ -72,25 +90,12 @@ impl Outbox {
     ) -> Result<(bool, usize), StoreError> {
         let bodies: Vec<String> = activities
             .iter()
-            .map(|(outgoing, _)| {
-                serde_json::to_string(outgoing.activity.body()).expect("activities serialise")
-            })
+            .map(|(outgoing, _)| outgoing.body())
             .collect();
         let batch: Vec<(NewActivity<'_>, &[String])> = activities
             .iter()
             .zip(&bodies)
-            .map(|((outgoing, inboxes), body)| {
-                (
-                    NewActivity {
-                        public_id: outgoing.activity.public_id(),
-                        organisation_id: outgoing.organisation_id,
-                        kind: outgoing.activity.kind().as_str(),
-                        statement_id: outgoing.statement_id,
-                        body,
-                    },
-                    inboxes.as_slice(),
-                )
-            })
+            .map(|((outgoing, inboxes), body)| (outgoing.to_store(body), inboxes.as_slice()))
             .collect();
         let (done, queued) = self.store.enqueue_batch(transition, &batch).await?;
         if done {
@@ -111,22 +116,18 @@ impl Outbox {
         accept: Activity,
         inbox: &str,
     ) -> Result<FollowStored, StoreError> {
-        let body = serde_json::to_string(accept.body()).expect("activities serialise");
+        let accept = Outgoing {
+            organisation_id: follow.organisation_id,
+            statement_id: None,
+            activity: accept,
+        };
+        let body = accept.body();
         let stored = self
             .store
-            .follow_received(
-                follow,
-                &NewActivity {
-                    public_id: accept.public_id(),
-                    organisation_id: follow.organisation_id,
-                    kind: accept.kind().as_str(),
-                    statement_id: None,
-                    body: &body,
-                },
-                inbox,
-            )
+            .follow_received(follow, &accept.to_store(&body), inbox)
             .await?;
         if let FollowStored::Accepted { queued } = stored {
+            let accept = &accept.activity;
             tracing::info!(kind = accept.kind().as_str(), id = %accept.id(), inboxes = queued, "activity queued");
             self.wake.notify_one();
         }
