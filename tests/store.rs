@@ -220,6 +220,66 @@ both_backends!(
     }
 );
 
+both_backends!(
+    a_batch_of_successes_records_the_claims_still_held_and_clears_their_hosts,
+    |db: TestDb| async move {
+        let store = store(&db).await;
+        let org = store_org(&store).await;
+        let (done, _) = store
+            .enqueue_batch(None, &[(activity("b1", &org, "Create", None), &inboxes(4))])
+            .await
+            .unwrap();
+        assert!(done);
+        for claimant in ["w", "other"] {
+            store.worker_heartbeat(claimant).await.unwrap();
+        }
+        // Two hosts have failure records from earlier attempts.
+        let first = store.claim_deliveries(10, 60_000, "w").await.unwrap();
+        assert_eq!(first.len(), 4);
+        for delivery in &first[..2] {
+            store
+                .delivery_failed(delivery, Some(503), "busy", Some(0), true)
+                .await
+                .unwrap();
+        }
+        let failing: BTreeSet<String> = store
+            .failing_hosts(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| h.host)
+            .collect();
+        assert_eq!(failing.len(), 2);
+
+        // The two retried rows come back as second attempts; one of them is
+        // then taken over by another worker (its lease ran out), so the
+        // first worker's claim on it is stale.
+        let mut batch = store.claim_deliveries(10, 1, "w").await.unwrap();
+        assert_eq!(batch.len(), 2);
+        assert!(batch.iter().all(|d| d.attempts == 2));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let taken = store.claim_deliveries(1, 60_000, "other").await.unwrap();
+        assert_eq!(taken.len(), 1);
+        batch.extend(first[2..].iter().cloned());
+
+        // One call records the four: three are still held and delivered,
+        // the taken-over row stays with its new holder.
+        store.deliveries_succeeded(&batch).await.unwrap();
+        let counts = store.delivery_counts(None).await.unwrap();
+        assert_eq!((counts.delivered, counts.sending), (3, 1));
+        // The hosts that answered are cleared, the one whose row was taken
+        // over as well (it did answer this worker).
+        assert!(store.failing_hosts(10).await.unwrap().is_empty());
+
+        // The new holder's success records it; an empty batch changes nothing.
+        store.deliveries_succeeded(&taken).await.unwrap();
+        store.deliveries_succeeded(&[]).await.unwrap();
+        let counts = store.delivery_counts(None).await.unwrap();
+        assert_eq!((counts.delivered, counts.sending, counts.queued), (4, 0, 0));
+        store.close().await;
+    }
+);
+
 async fn store_org(store: &Store) -> Organisation {
     organisation(store, "cras").await
 }
@@ -314,6 +374,72 @@ async fn remote(store: &Store, host: &str, name: &str) -> i64 {
         .unwrap()
         .id
 }
+
+both_backends!(
+    actors_upserted_at_the_same_time_each_get_their_own_row,
+    |db: TestDb| async move {
+        let store = store(&db).await;
+        // Forty actors arrive at once, each twice (a refetch racing the
+        // first fetch), the second copy with a new name and key; on SQLite
+        // they share commands (`sqlite::Combined`).
+        let actor = |n: usize, copy: usize| RemoteActorData {
+            uri: format!("https://s{n}.example/users/a"),
+            domain: format!("s{n}.example"),
+            inbox: format!("https://s{n}.example/users/a/inbox"),
+            shared_inbox: n
+                .is_multiple_of(2)
+                .then(|| format!("https://s{n}.example/inbox")),
+            public_key_id: format!("https://s{n}.example/users/a#key-{copy}"),
+            public_key_pem: format!("pem {n}\nline \"{copy}\" ü"),
+            preferred_username: Some("a".into()),
+            name: (copy == 1).then(|| format!("Actor {n}, second copy")),
+            kind: "Person".into(),
+            icon_url: None,
+        };
+        let calls = (0..40)
+            .flat_map(|n| [(n, 0), (n, 1)])
+            .map(|(n, copy)| {
+                let (store, data) = (store.clone(), actor(n, copy));
+                tokio::spawn(async move { (data.clone(), store.upsert_remote_actor(&data).await) })
+            })
+            .collect::<Vec<_>>();
+        let mut ids = std::collections::BTreeMap::new();
+        for call in calls {
+            let (data, stored) = call.await.unwrap();
+            let stored = stored.unwrap();
+            assert_eq!(stored.uri, data.uri);
+            assert_eq!(stored.inbox, data.inbox);
+            assert_eq!(stored.shared_inbox, data.shared_inbox);
+            assert_eq!(stored.domain, data.domain);
+            ids.entry(data.uri)
+                .or_insert_with(BTreeSet::new)
+                .insert(stored.id);
+        }
+        assert_eq!(ids.len(), 40);
+        assert!(
+            ids.values().all(|rows| rows.len() == 1),
+            "one row per actor"
+        );
+
+        // What is stored is one of the two copies, whole.
+        for n in 0..40 {
+            let uri = format!("https://s{n}.example/users/a");
+            let stored = store.remote_actor(&uri).await.unwrap().unwrap();
+            let copy = if stored.name.is_some() { 1 } else { 0 };
+            let expected = actor(n, copy);
+            assert_eq!(stored.public_key_id, expected.public_key_id);
+            assert_eq!(stored.public_key_pem, expected.public_key_pem);
+            assert_eq!(stored.preferred_username.as_deref(), Some("a"));
+            assert_eq!(stored.kind, "Person");
+        }
+
+        // A later fetch refreshes the row it has.
+        let again = store.upsert_remote_actor(&actor(3, 1)).await.unwrap();
+        assert_eq!(ids[&again.uri].first(), Some(&again.id));
+        assert_eq!(again.name.as_deref(), Some("Actor 3, second copy"));
+        store.close().await;
+    }
+);
 
 both_backends!(
     a_received_follow_is_stored_with_its_accept_or_not_at_all,

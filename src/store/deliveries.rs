@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use std::sync::Arc;
 
-use super::{Backend, Store, StoreResult, cache::FailingHosts, now_ms, on_pool, on_writer};
+use super::{
+    Backend, Store, StoreResult, arguments, cache::FailingHosts, now_ms, on_pool, on_writer,
+};
 use crate::{
     domains::BlockList,
     organisations::Profile,
@@ -40,16 +42,6 @@ pub enum FollowStored {
     /// Accepted, its Accept queued for `queued` inboxes (none when the
     /// follower's server is marked unavailable).
     Accepted { queued: usize },
-}
-
-/// Arguments for one command, in `$1, $2, …` order, for either database.
-macro_rules! arguments {
-    ($kind:ty; $($value:expr),* $(,)?) => {{
-        use sqlx::Arguments as _;
-        let mut arguments = <$kind>::default();
-        $( arguments.add($value).map_err(sqlx::Error::Encode)?; )*
-        arguments
-    }};
 }
 
 /// An activity to store and deliver.
@@ -800,7 +792,11 @@ impl Store {
     }
 
     /// Records 2xx answers, and clears the failure records of their hosts,
-    /// in one transaction.
+    /// in one transaction and one round trip: the claims and hosts go as
+    /// arrays (JSON on SQLite), so the statement's text is the same for any
+    /// batch and stays prepared. Workers record every batch they send, and
+    /// on SQLite each round trip of a transaction holds the one writer
+    /// (README "Benchmarks").
     pub async fn deliveries_succeeded(&self, done: &[ClaimedDelivery]) -> StoreResult<()> {
         if done.is_empty() {
             return Ok(());
@@ -809,39 +805,47 @@ impl Store {
         let mut hosts: Vec<&str> = done.iter().map(|d| d.host.as_str()).collect();
         hosts.sort_unstable();
         hosts.dedup();
-        on_writer!(self, |pool| {
-            async {
-                let mut tx = pool.begin().await?;
-                for chunk in done.chunks(INSERT_CHUNK) {
-                    // Only claims that are still ours: a row whose lease ran
-                    // out and was claimed again has a higher attempt count.
-                    let claims = (0..chunk.len())
-                        .map(|i| format!("(id = ${} AND attempts = ${})", 2 + 2 * i, 3 + 2 * i))
-                        .collect::<Vec<_>>()
-                        .join(" OR ");
-                    let sql = format!(
-                        "UPDATE deliveries SET state = 'delivered', last_error = NULL, locked_until = NULL, \
-                         finished_at = $1 WHERE state = 'sending' AND ({claims})"
-                    );
-                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
-                    for delivery in chunk {
-                        query = query.bind(delivery.id).bind(delivery.attempts);
-                    }
-                    query.execute(&mut *tx).await?;
-                }
-                for chunk in hosts.chunks(INSERT_CHUNK) {
-                    let placeholders = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect::<Vec<_>>().join(",");
-                    let sql = format!("DELETE FROM delivery_hosts WHERE host IN ({placeholders})");
-                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                    for host in chunk {
-                        query = query.bind(*host);
-                    }
-                    query.execute(&mut *tx).await?;
-                }
-                tx.commit().await
+        match &self.backend {
+            Backend::Sqlite { writer, .. } => {
+                // Only claims that are still ours: a row whose lease ran out
+                // and was claimed again has a higher attempt count.
+                let claims = serde_json::to_string(
+                    &done.iter().map(|d| (d.id, d.attempts)).collect::<Vec<_>>(),
+                )
+                .map_err(|err| sqlx::Error::Encode(err.into()))?;
+                let hosts =
+                    serde_json::to_string(&hosts).map_err(|err| sqlx::Error::Encode(err.into()))?;
+                writer
+                    .transaction(
+                        "UPDATE deliveries SET state = 'delivered', last_error = NULL, \
+                         locked_until = NULL, finished_at = $1 \
+                         FROM (SELECT value ->> 0 AS id, value ->> 1 AS attempts FROM json_each($2)) AS claim \
+                         WHERE deliveries.id = claim.id AND deliveries.attempts = claim.attempts \
+                         AND deliveries.state = 'sending'; \
+                         DELETE FROM delivery_hosts WHERE host IN (SELECT value FROM json_each($3))",
+                        arguments!(sqlx::sqlite::SqliteArguments; now, claims, hosts),
+                    )
+                    .await?;
             }
-            .await
-        })?;
+            Backend::Postgres(pool) => {
+                let ids: Vec<i64> = done.iter().map(|d| d.id).collect();
+                let attempts: Vec<i32> = done.iter().map(|d| d.attempts).collect();
+                sqlx::query(
+                    "WITH delivered AS (UPDATE deliveries SET state = 'delivered', last_error = NULL, \
+                     locked_until = NULL, finished_at = $1 \
+                     FROM unnest($2::bigint[], $3::integer[]) AS claim (id, attempts) \
+                     WHERE deliveries.id = claim.id AND deliveries.attempts = claim.attempts \
+                     AND deliveries.state = 'sending') \
+                     DELETE FROM delivery_hosts WHERE host = ANY($4)",
+                )
+                .bind(now)
+                .bind(&ids)
+                .bind(&attempts)
+                .bind(&hosts)
+                .execute(pool)
+                .await?;
+            }
+        }
         if !self
             .cache
             .failing_hosts

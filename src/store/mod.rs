@@ -29,7 +29,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
 };
 
-use sqlite::Connections;
+use sqlite::{Combined, Connections};
 
 pub(crate) use deliveries::INSERT_CHUNK;
 pub use deliveries::*;
@@ -83,6 +83,9 @@ pub(crate) enum Backend {
     Sqlite {
         readers: Arc<Connections>,
         writer: Arc<Connections>,
+        /// Actors' upserts, combined while they wait for the writer: one
+        /// for every Follow from an actor fetched for the first time.
+        actor_upserts: Arc<Combined<RemoteActorData>>,
     },
     Postgres(PgPool),
 }
@@ -94,6 +97,17 @@ pub struct Store {
     /// Per-process copies of what every inbound request reads (`cache`).
     cache: std::sync::Arc<cache::Cache>,
 }
+
+/// Arguments for one command, in `$1, $2, …` order, for either database.
+macro_rules! arguments {
+    ($kind:ty; $($value:expr),* $(,)?) => {{
+        use sqlx::Arguments as _;
+        let mut arguments = <$kind>::default();
+        $( arguments.add($value).map_err(sqlx::Error::Encode)?; )*
+        arguments
+    }};
+}
+pub(crate) use arguments;
 
 /// Runs the same sqlx code against whichever database the store holds:
 /// `$pool` is bound to a `&mut SqliteConnection` lent by the readers or a
@@ -187,7 +201,11 @@ impl Store {
                     .statement_cache_capacity(64);
                 Arc::new(Connections::open(&options, 4).await?)
             };
-            Backend::Sqlite { readers, writer }
+            Backend::Sqlite {
+                readers,
+                writer,
+                actor_upserts: Arc::new(Combined::new(remote_actors::upsert_actors_command)),
+            }
         } else {
             // sqlx pings a connection when it comes back to the pool (in a
             // spawned task) and, by default, again when it is lent: two
@@ -303,7 +321,9 @@ impl Store {
 
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite { readers, writer } => {
+            Backend::Sqlite {
+                readers, writer, ..
+            } => {
                 readers.close().await;
                 writer.close().await;
             }

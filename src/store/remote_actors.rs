@@ -1,7 +1,10 @@
 //! Remote actors (their inboxes and cached keys), domain blocks and the
 //! record of activity ids already processed.
 
-use super::{INSERT_CHUNK, Store, StoreResult, now_ms, on_pool, on_writer, placeholders};
+use super::{
+    Backend, INSERT_CHUNK, Store, StoreResult, arguments, now_ms, on_pool, on_writer, placeholders,
+};
+use sqlx::{FromRow, Row, sqlite::SqliteArguments};
 use std::sync::Arc;
 
 use crate::domains::BlockList;
@@ -31,7 +34,7 @@ impl RemoteActor {
 }
 
 /// What we learned from fetching an actor document.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct RemoteActorData {
     pub uri: String,
     pub domain: String,
@@ -63,22 +66,70 @@ macro_rules! actor_columns {
     };
 }
 
+/// What an upsert changes of an actor we know, and what it returns.
+macro_rules! upsert_actor_tail {
+    () => {
+        concat!(
+            " ON CONFLICT (uri) DO UPDATE SET domain = excluded.domain, inbox = excluded.inbox, \
+             shared_inbox = excluded.shared_inbox, public_key_id = excluded.public_key_id, \
+             public_key_pem = excluded.public_key_pem, \
+             preferred_username = excluded.preferred_username, name = excluded.name, \
+             kind = excluded.kind, fetched_at = excluded.fetched_at, icon_url = excluded.icon_url \
+             RETURNING ",
+            actor_columns!()
+        )
+    };
+}
+
+/// The combined upsert of several actors on SQLite (`Combined`): one
+/// statement whatever their number, the actors as one JSON array. An actor
+/// twice in one batch is inserted, then updated by its second copy.
+pub(super) fn upsert_actors_command(
+    actors: &[RemoteActorData],
+) -> sqlx::Result<(&'static str, SqliteArguments)> {
+    let actors = serde_json::to_string(actors).map_err(|err| sqlx::Error::Encode(err.into()))?;
+    let sql = concat!(
+        "INSERT INTO remote_actors (uri, domain, inbox, shared_inbox, public_key_id, \
+         public_key_pem, preferred_username, name, kind, fetched_at, created_at, icon_url) \
+         SELECT value ->> 'uri', value ->> 'domain', value ->> 'inbox', value ->> 'shared_inbox', \
+         value ->> 'public_key_id', value ->> 'public_key_pem', value ->> 'preferred_username', \
+         value ->> 'name', value ->> 'kind', $2, $2, value ->> 'icon_url' \
+         FROM json_each($1) WHERE true",
+        upsert_actor_tail!()
+    );
+    Ok((sql, arguments!(SqliteArguments; actors, now_ms())))
+}
+
 impl Store {
-    /// Inserts or refreshes an actor by its URI.
+    /// Inserts or refreshes an actor by its URI. On SQLite, upserts that
+    /// wait for the writer at the same time go in one command
+    /// (`sqlite::Combined`).
     pub async fn upsert_remote_actor(&self, a: &RemoteActorData) -> StoreResult<RemoteActor> {
+        if let Backend::Sqlite {
+            writer,
+            actor_upserts,
+            ..
+        } = &self.backend
+            && let Some(rows) = actor_upserts.run(writer, a.clone()).await
+        {
+            // The last row for this URI is the actor as the batch left it.
+            let ours = rows
+                .iter()
+                .rev()
+                .find(|row| row.try_get::<&str, _>("uri").is_ok_and(|uri| uri == a.uri));
+            if let Some(row) = ours {
+                return Ok(RemoteActor::from_row(row)?);
+            }
+        }
+        // PostgreSQL, or a batch that failed: alone, with this call's own
+        // error if it fails again.
         let now = now_ms();
         Ok(on_writer!(self, |pool| {
             sqlx::query_as(concat!(
                 "INSERT INTO remote_actors (uri, domain, inbox, shared_inbox, public_key_id, \
                  public_key_pem, preferred_username, name, kind, fetched_at, created_at, icon_url) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) \
-                 ON CONFLICT (uri) DO UPDATE SET domain = excluded.domain, inbox = excluded.inbox, \
-                 shared_inbox = excluded.shared_inbox, public_key_id = excluded.public_key_id, \
-                 public_key_pem = excluded.public_key_pem, \
-                 preferred_username = excluded.preferred_username, name = excluded.name, \
-                 kind = excluded.kind, fetched_at = excluded.fetched_at, icon_url = excluded.icon_url \
-                 RETURNING ",
-                actor_columns!()
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
+                upsert_actor_tail!()
             ))
             .bind(&a.uri)
             .bind(&a.domain)
