@@ -679,6 +679,70 @@ both_backends!(
     }
 );
 
+/// On PostgreSQL a received Follow's statement announces its Accept's
+/// delivery to the workers of every process (`LISTEN`) when it commits, and
+/// a Follow that queues nothing announces nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_follow_that_queues_its_accept_announces_it_to_every_worker() {
+    let Some(db) = TestDb::new(common::Backend::Postgres).await else {
+        return;
+    };
+    let store = store(&db).await;
+    let org = store_org(&store).await;
+    let mut listener = store.listen_for_deliveries().await.unwrap().unwrap();
+    let receive = |id: &'static str, actor_id: i64, accept_now: bool, accept: &'static str| {
+        let (store, org) = (&store, &org);
+        async move {
+            let follow = ReceivedFollow {
+                activity_id: id,
+                organisation_id: org.id,
+                actor_id,
+                accept_now,
+            };
+            let inbox = format!("https://{actor_id}.example/inbox");
+            store
+                .follow_received(follow, &activity(accept, org, "Accept", None), &inbox)
+                .await
+                .unwrap()
+        }
+    };
+    let wait = std::time::Duration::from_secs(5);
+
+    let ana = remote(&store, "a.example", "ana").await;
+    assert_eq!(
+        receive("f1", ana, true, "a1").await,
+        FollowStored::Accepted { queued: 1 }
+    );
+    tokio::time::timeout(wait, listener.next())
+        .await
+        .expect("the Accept's delivery is announced")
+        .unwrap();
+
+    // A request waiting for the editor, and the same Follow again, queue
+    // nothing and announce nothing; the next accepted Follow does.
+    let bo = remote(&store, "b.example", "bo").await;
+    assert_eq!(receive("f2", bo, false, "a2").await, FollowStored::Pending);
+    assert_eq!(receive("f1", ana, true, "a3").await, FollowStored::Replayed);
+    let cy = remote(&store, "c.example", "cy").await;
+    assert_eq!(
+        receive("f3", cy, true, "a4").await,
+        FollowStored::Accepted { queued: 1 }
+    );
+    tokio::time::timeout(wait, listener.next())
+        .await
+        .expect("the second Accept's delivery is announced")
+        .unwrap();
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), listener.next())
+            .await
+            .is_err(),
+        "one announcement per queued Accept, none for the others"
+    );
+    // The listener holds a connection of the pool, which closing waits for.
+    drop(listener);
+    store.close().await;
+}
+
 /// PostgreSQL connections are not pinged when lent (`Store::connect`): a
 /// connection the server closed while idle fails the one call that gets it,
 /// and the pool goes on with fresh ones, as after a database restart.

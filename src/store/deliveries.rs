@@ -350,12 +350,20 @@ fn follow_received_sql(sqlite: bool, deliveries: usize) -> String {
             follow_conflict!()
         );
         if deliveries > 0 {
+            // The workers of every process hear of the Accept from this
+            // statement itself (sent when it commits), not from a
+            // `pg_notify` call of its own: one round trip, and one pooled
+            // connection, less per Follow.
             sql += &format!(
                 ", {targets}, queued AS ({queue} FROM a, v \
-                 ON CONFLICT (activity_id, inbox) DO NOTHING RETURNING 1)"
+                 ON CONFLICT (activity_id, inbox) DO NOTHING RETURNING 1), \
+                 announced AS (SELECT pg_notify('{DELIVERIES_CHANNEL}', '') \
+                 FROM (SELECT 1 FROM queued LIMIT 1) AS one) \
+                 SELECT state, (SELECT COUNT(*) FROM announced) AS announced FROM follow"
             );
+        } else {
+            sql += " SELECT state FROM follow";
         }
-        sql += " SELECT state FROM follow";
         sql
     }
 }
@@ -666,9 +674,8 @@ impl Store {
             },
             Some(_) => FollowStored::Pending,
         };
-        if matches!(stored, FollowStored::Accepted { queued } if queued > 0) {
-            self.announce_deliveries().await;
-        }
+        // PostgreSQL's statement announced its delivery itself; SQLite's
+        // workers are woken in this process (`Outbox`).
         Ok(stored)
     }
 
