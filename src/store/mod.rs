@@ -11,6 +11,7 @@
 //! `impl Store` block.
 
 mod cache;
+mod combined;
 pub(crate) mod deliveries;
 mod editors;
 mod followers;
@@ -29,7 +30,8 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
 };
 
-use sqlite::{Combined, Connections};
+use combined::Combined;
+use sqlite::Connections;
 
 pub(crate) use deliveries::INSERT_CHUNK;
 pub use deliveries::*;
@@ -83,9 +85,6 @@ pub(crate) enum Backend {
     Sqlite {
         readers: Arc<Connections>,
         writer: Arc<Connections>,
-        /// Actors' upserts, combined while they wait for the writer: one
-        /// for every Follow from an actor fetched for the first time.
-        actor_upserts: Arc<Combined<RemoteActorData>>,
     },
     Postgres(PgPool),
 }
@@ -96,6 +95,9 @@ pub struct Store {
     pub(crate) backend: Backend,
     /// Per-process copies of what every inbound request reads (`cache`).
     cache: std::sync::Arc<cache::Cache>,
+    /// Actors' upserts, one for every Follow from an actor fetched for the
+    /// first time: those that wait at the same time share a statement.
+    actor_upserts: Arc<Combined<RemoteActorData, Arc<Vec<RemoteActor>>>>,
 }
 
 /// Arguments for one command, in `$1, $2, …` order, for either database.
@@ -201,11 +203,7 @@ impl Store {
                     .statement_cache_capacity(64);
                 Arc::new(Connections::open(&options, 4).await?)
             };
-            Backend::Sqlite {
-                readers,
-                writer,
-                actor_upserts: Arc::new(Combined::new(remote_actors::upsert_actors_command)),
-            }
+            Backend::Sqlite { readers, writer }
         } else {
             // sqlx pings a connection when it comes back to the pool (in a
             // spawned task) and, by default, again when it is lent: two
@@ -226,6 +224,7 @@ impl Store {
         Ok(Store {
             backend,
             cache: Default::default(),
+            actor_upserts: Default::default(),
         })
     }
 
@@ -321,9 +320,7 @@ impl Store {
 
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite {
-                readers, writer, ..
-            } => {
+            Backend::Sqlite { readers, writer } => {
                 readers.close().await;
                 writer.close().await;
             }

@@ -1,10 +1,7 @@
 //! Remote actors (their inboxes and cached keys), domain blocks and the
 //! record of activity ids already processed.
 
-use super::{
-    Backend, INSERT_CHUNK, Store, StoreResult, arguments, now_ms, on_pool, on_writer, placeholders,
-};
-use sqlx::{FromRow, Row, sqlite::SqliteArguments};
+use super::{Backend, INSERT_CHUNK, Store, StoreResult, now_ms, on_pool, on_writer, placeholders};
 use std::sync::Arc;
 
 use crate::domains::BlockList;
@@ -81,48 +78,80 @@ macro_rules! upsert_actor_tail {
     };
 }
 
-/// The combined upsert of several actors on SQLite (`Combined`): one
-/// statement whatever their number, the actors as one JSON array. An actor
-/// twice in one batch is inserted, then updated by its second copy.
-pub(super) fn upsert_actors_command(
-    actors: &[RemoteActorData],
-) -> sqlx::Result<(&'static str, SqliteArguments)> {
-    let actors = serde_json::to_string(actors).map_err(|err| sqlx::Error::Encode(err.into()))?;
-    let sql = concat!(
-        "INSERT INTO remote_actors (uri, domain, inbox, shared_inbox, public_key_id, \
-         public_key_pem, preferred_username, name, kind, fetched_at, created_at, icon_url) \
-         SELECT value ->> 'uri', value ->> 'domain', value ->> 'inbox', value ->> 'shared_inbox', \
-         value ->> 'public_key_id', value ->> 'public_key_pem', value ->> 'preferred_username', \
-         value ->> 'name', value ->> 'kind', $2, $2, value ->> 'icon_url' \
-         FROM json_each($1) WHERE true",
-        upsert_actor_tail!()
-    );
-    Ok((sql, arguments!(SqliteArguments; actors, now_ms())))
+/// Several actors' upserts in one statement whatever their number (the
+/// actors as one JSON array), for `Store::actor_upserts`. PostgreSQL refuses
+/// to update a row twice in one statement, so an actor that comes twice
+/// goes once, as its last copy. `None` if the statement failed.
+async fn upsert_actors(
+    backend: Backend,
+    mut actors: Vec<RemoteActorData>,
+) -> Option<Arc<Vec<RemoteActor>>> {
+    let mut seen = std::collections::HashSet::new();
+    actors.reverse();
+    actors.retain(|a| seen.insert(a.uri.clone()));
+    let count = actors.len();
+    let written = async {
+        let actors =
+            serde_json::to_string(&actors).map_err(|err| sqlx::Error::Encode(err.into()))?;
+        let now = now_ms();
+        match &backend {
+            Backend::Sqlite { writer, .. } => {
+                sqlx::query_as(concat!(
+                    "INSERT INTO remote_actors (uri, domain, inbox, shared_inbox, public_key_id, \
+                     public_key_pem, preferred_username, name, kind, fetched_at, created_at, icon_url) \
+                     SELECT value ->> 'uri', value ->> 'domain', value ->> 'inbox', \
+                     value ->> 'shared_inbox', value ->> 'public_key_id', value ->> 'public_key_pem', \
+                     value ->> 'preferred_username', value ->> 'name', value ->> 'kind', $2, $2, \
+                     value ->> 'icon_url' FROM json_each($1) WHERE true",
+                    upsert_actor_tail!()
+                ))
+                .bind(actors)
+                .bind(now)
+                .fetch_all(&mut *writer.lend().await?)
+                .await
+            }
+            Backend::Postgres(pool) => {
+                sqlx::query_as(concat!(
+                    "INSERT INTO remote_actors (uri, domain, inbox, shared_inbox, public_key_id, \
+                     public_key_pem, preferred_username, name, kind, fetched_at, created_at, icon_url) \
+                     SELECT a.uri, a.domain, a.inbox, a.shared_inbox, a.public_key_id, a.public_key_pem, \
+                     a.preferred_username, a.name, a.kind, $2, $2, a.icon_url \
+                     FROM jsonb_to_recordset($1::jsonb) AS a (uri text, domain text, inbox text, \
+                     shared_inbox text, public_key_id text, public_key_pem text, \
+                     preferred_username text, name text, kind text, icon_url text)",
+                    upsert_actor_tail!()
+                ))
+                .bind(actors)
+                .bind(now)
+                .fetch_all(pool)
+                .await
+            }
+        }
+    };
+    match written.await {
+        Ok(rows) => Some(Arc::new(rows)),
+        Err(err) => {
+            tracing::warn!(error = %err, actors = count, "a batch of actors' upserts failed; each is written alone");
+            None
+        }
+    }
 }
 
 impl Store {
-    /// Inserts or refreshes an actor by its URI. On SQLite, upserts that
-    /// wait for the writer at the same time go in one command
-    /// (`sqlite::Combined`).
+    /// Inserts or refreshes an actor by its URI. Upserts that arrive while
+    /// another is being written go together in the next statement
+    /// (`combined`).
     pub async fn upsert_remote_actor(&self, a: &RemoteActorData) -> StoreResult<RemoteActor> {
-        if let Backend::Sqlite {
-            writer,
-            actor_upserts,
-            ..
-        } = &self.backend
-            && let Some(rows) = actor_upserts.run(writer, a.clone()).await
-        {
-            // The last row for this URI is the actor as the batch left it.
-            let ours = rows
-                .iter()
-                .rev()
-                .find(|row| row.try_get::<&str, _>("uri").is_ok_and(|uri| uri == a.uri));
-            if let Some(row) = ours {
-                return Ok(RemoteActor::from_row(row)?);
-            }
+        let backend = self.backend.clone();
+        let batch = self
+            .actor_upserts
+            .run(a.clone(), move |actors| upsert_actors(backend, actors))
+            .await;
+        if let Some(ours) = batch.and_then(|rows| rows.iter().find(|r| r.uri == a.uri).cloned()) {
+            return Ok(ours);
         }
-        // PostgreSQL, or a batch that failed: alone, with this call's own
-        // error if it fails again.
+        // The batch failed: alone, with this call's own error if it fails
+        // again.
         let now = now_ms();
         Ok(on_writer!(self, |pool| {
             sqlx::query_as(concat!(
