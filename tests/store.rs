@@ -380,8 +380,8 @@ both_backends!(
     |db: TestDb| async move {
         let store = store(&db).await;
         // Forty actors arrive at once, each twice (a refetch racing the
-        // first fetch), the second copy with a new name and key; on SQLite
-        // they share commands (`sqlite::Combined`).
+        // first fetch), the second copy with a new name and key; they share
+        // statements (`store::combined`).
         let actor = |n: usize, copy: usize| RemoteActorData {
             uri: format!("https://s{n}.example/users/a"),
             domain: format!("s{n}.example"),

@@ -8,7 +8,9 @@
 //! claim uses `FOR UPDATE SKIP LOCKED` on PostgreSQL only).
 //!
 //! Submodules group queries by what they are about; each adds an
-//! `impl Store` block.
+//! `impl Store` block. Two are about how calls reach the database instead:
+//! `sqlite` (SQLite's connections, lent without sqlx's pool) and `combined`
+//! (group commit: writes of one kind that wait together share a statement).
 
 mod cache;
 mod combined;
