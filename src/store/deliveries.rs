@@ -7,12 +7,11 @@
 //! row whose lease expired (its worker died) is claimed again.
 
 use serde::Serialize;
+use sqlx::types::Json;
 
 use std::sync::Arc;
 
-use super::{
-    Backend, Store, StoreResult, arguments, cache::FailingHosts, now_ms, on_pool, on_writer,
-};
+use super::{Backend, Store, StoreResult, cache::FailingHosts, now_ms, on_pool, on_writer};
 use crate::{
     domains::BlockList,
     organisations::Profile,
@@ -42,6 +41,16 @@ pub enum FollowStored {
     /// Accepted, its Accept queued for `queued` inboxes (none when the
     /// follower's server is marked unavailable).
     Accepted { queued: usize },
+}
+
+/// Arguments for one command, in `$1, $2, …` order, for either database.
+macro_rules! arguments {
+    ($kind:ty; $($value:expr),* $(,)?) => {{
+        use sqlx::Arguments as _;
+        let mut arguments = <$kind>::default();
+        $( arguments.add($value).map_err(sqlx::Error::Encode)?; )*
+        arguments
+    }};
 }
 
 /// An activity to store and deliver.
@@ -816,12 +825,7 @@ impl Store {
             Backend::Sqlite { writer, .. } => {
                 // Only claims that are still ours: a row whose lease ran out
                 // and was claimed again has a higher attempt count.
-                let claims = serde_json::to_string(
-                    &done.iter().map(|d| (d.id, d.attempts)).collect::<Vec<_>>(),
-                )
-                .map_err(|err| sqlx::Error::Encode(err.into()))?;
-                let hosts =
-                    serde_json::to_string(&hosts).map_err(|err| sqlx::Error::Encode(err.into()))?;
+                let claims = Json(done.iter().map(|d| (d.id, d.attempts)).collect::<Vec<_>>());
                 writer
                     .transaction(
                         "UPDATE deliveries SET state = 'delivered', last_error = NULL, \
@@ -830,7 +834,7 @@ impl Store {
                          WHERE deliveries.id = claim.id AND deliveries.attempts = claim.attempts \
                          AND deliveries.state = 'sending'; \
                          DELETE FROM delivery_hosts WHERE host IN (SELECT value FROM json_each($3))",
-                        arguments!(sqlx::sqlite::SqliteArguments; now, claims, hosts),
+                        arguments!(sqlx::sqlite::SqliteArguments; now, claims, Json(&hosts)),
                     )
                     .await?;
             }

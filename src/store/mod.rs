@@ -102,17 +102,6 @@ pub struct Store {
     actor_upserts: Arc<Combined<RemoteActorData, Arc<Vec<RemoteActor>>>>,
 }
 
-/// Arguments for one command, in `$1, $2, …` order, for either database.
-macro_rules! arguments {
-    ($kind:ty; $($value:expr),* $(,)?) => {{
-        use sqlx::Arguments as _;
-        let mut arguments = <$kind>::default();
-        $( arguments.add($value).map_err(sqlx::Error::Encode)?; )*
-        arguments
-    }};
-}
-pub(crate) use arguments;
-
 /// Runs the same sqlx code against whichever database the store holds:
 /// `$pool` is bound to a `&mut SqliteConnection` lent by the readers or a
 /// `&mut PgConnection` from the pool, for the whole body (so pass it on as

@@ -1,7 +1,9 @@
 //! Remote actors (their inboxes and cached keys), domain blocks and the
 //! record of activity ids already processed.
 
-use super::{Backend, INSERT_CHUNK, Store, StoreResult, now_ms, on_pool, on_writer, placeholders};
+use super::{
+    Backend, INSERT_CHUNK, Store, StoreError, StoreResult, now_ms, on_pool, on_writer, placeholders,
+};
 use std::sync::Arc;
 
 use crate::domains::BlockList;
@@ -63,10 +65,15 @@ macro_rules! actor_columns {
     };
 }
 
-/// What an upsert changes of an actor we know, and what it returns.
-macro_rules! upsert_actor_tail {
-    () => {
+/// Inserts or refreshes, by URI, the actors `$rows` selects (the columns
+/// of `RemoteActorData` in order, then `fetched_at`), returning each as
+/// stored.
+macro_rules! upsert_actors_sql {
+    ($rows:literal) => {
         concat!(
+            "INSERT INTO remote_actors (uri, domain, inbox, shared_inbox, public_key_id, \
+             public_key_pem, preferred_username, name, kind, icon_url, fetched_at, created_at) ",
+            $rows,
             " ON CONFLICT (uri) DO UPDATE SET domain = excluded.domain, inbox = excluded.inbox, \
              shared_inbox = excluded.shared_inbox, public_key_id = excluded.public_key_id, \
              public_key_pem = excluded.public_key_pem, \
@@ -78,61 +85,41 @@ macro_rules! upsert_actor_tail {
     };
 }
 
-/// Several actors' upserts in one statement whatever their number (the
-/// actors as one JSON array), for `Store::actor_upserts`. PostgreSQL refuses
-/// to update a row twice in one statement, so an actor that comes twice
-/// goes once, as its last copy. `None` if the statement failed.
+/// Actors' upserts in one statement whatever their number, the actors as
+/// one JSON array: a batch of `Store::actor_upserts`, or one alone.
+/// PostgreSQL refuses to update a row twice in one statement, so an actor
+/// that comes twice goes once, as its last copy.
 async fn upsert_actors(
-    backend: Backend,
+    backend: &Backend,
     mut actors: Vec<RemoteActorData>,
-) -> Option<Arc<Vec<RemoteActor>>> {
+) -> sqlx::Result<Vec<RemoteActor>> {
     let mut seen = std::collections::HashSet::new();
     actors.reverse();
     actors.retain(|a| seen.insert(a.uri.clone()));
-    let count = actors.len();
-    let written = async {
-        let actors =
-            serde_json::to_string(&actors).map_err(|err| sqlx::Error::Encode(err.into()))?;
-        let now = now_ms();
-        match &backend {
-            Backend::Sqlite { writer, .. } => {
-                sqlx::query_as(concat!(
-                    "INSERT INTO remote_actors (uri, domain, inbox, shared_inbox, public_key_id, \
-                     public_key_pem, preferred_username, name, kind, fetched_at, created_at, icon_url) \
-                     SELECT value ->> 'uri', value ->> 'domain', value ->> 'inbox', \
-                     value ->> 'shared_inbox', value ->> 'public_key_id', value ->> 'public_key_pem', \
-                     value ->> 'preferred_username', value ->> 'name', value ->> 'kind', $2, $2, \
-                     value ->> 'icon_url' FROM json_each($1) WHERE true",
-                    upsert_actor_tail!()
-                ))
-                .bind(actors)
-                .bind(now)
-                .fetch_all(&mut *writer.lend().await?)
-                .await
-            }
-            Backend::Postgres(pool) => {
-                sqlx::query_as(concat!(
-                    "INSERT INTO remote_actors (uri, domain, inbox, shared_inbox, public_key_id, \
-                     public_key_pem, preferred_username, name, kind, fetched_at, created_at, icon_url) \
-                     SELECT a.uri, a.domain, a.inbox, a.shared_inbox, a.public_key_id, a.public_key_pem, \
-                     a.preferred_username, a.name, a.kind, $2, $2, a.icon_url \
-                     FROM jsonb_to_recordset($1::jsonb) AS a (uri text, domain text, inbox text, \
-                     shared_inbox text, public_key_id text, public_key_pem text, \
-                     preferred_username text, name text, kind text, icon_url text)",
-                    upsert_actor_tail!()
-                ))
-                .bind(actors)
-                .bind(now)
-                .fetch_all(pool)
-                .await
-            }
+    let (actors, now) = (sqlx::types::Json(actors), now_ms());
+    match backend {
+        Backend::Sqlite { writer, .. } => {
+            sqlx::query_as(upsert_actors_sql!(
+                "SELECT value ->> 'uri', value ->> 'domain', value ->> 'inbox', \
+                 value ->> 'shared_inbox', value ->> 'public_key_id', value ->> 'public_key_pem', \
+                 value ->> 'preferred_username', value ->> 'name', value ->> 'kind', \
+                 value ->> 'icon_url', $2, $2 FROM json_each($1) WHERE true"
+            ))
+            .bind(actors)
+            .bind(now)
+            .fetch_all(&mut *writer.lend().await?)
+            .await
         }
-    };
-    match written.await {
-        Ok(rows) => Some(Arc::new(rows)),
-        Err(err) => {
-            tracing::warn!(error = %err, actors = count, "a batch of actors' upserts failed; each is written alone");
-            None
+        Backend::Postgres(pool) => {
+            sqlx::query_as(upsert_actors_sql!(
+                "SELECT *, $2, $2 FROM jsonb_to_recordset($1) AS a (uri text, domain text, \
+                 inbox text, shared_inbox text, public_key_id text, public_key_pem text, \
+                 preferred_username text, name text, kind text, icon_url text)"
+            ))
+            .bind(actors)
+            .bind(now)
+            .fetch_all(pool)
+            .await
         }
     }
 }
@@ -140,40 +127,28 @@ async fn upsert_actors(
 impl Store {
     /// Inserts or refreshes an actor by its URI. Upserts that arrive while
     /// another is being written go together in the next statement
-    /// (`combined`).
+    /// (`combined`); if that batch fails, this one is written alone, for
+    /// its own error.
     pub async fn upsert_remote_actor(&self, a: &RemoteActorData) -> StoreResult<RemoteActor> {
         let backend = self.backend.clone();
         let batch = self
             .actor_upserts
-            .run(a.clone(), move |actors| upsert_actors(backend, actors))
+            .run(a.clone(), |actors| async move {
+                let count = actors.len();
+                upsert_actors(&backend, actors)
+                    .await
+                    .inspect_err(|err| {
+                        tracing::warn!(error = %err, actors = count, "a batch of actors' upserts failed; each is written alone");
+                    })
+                    .ok()
+                    .map(Arc::new)
+            })
             .await;
-        if let Some(ours) = batch.and_then(|rows| rows.iter().find(|r| r.uri == a.uri).cloned()) {
-            return Ok(ours);
-        }
-        // The batch failed: alone, with this call's own error if it fails
-        // again.
-        let now = now_ms();
-        Ok(on_writer!(self, |pool| {
-            sqlx::query_as(concat!(
-                "INSERT INTO remote_actors (uri, domain, inbox, shared_inbox, public_key_id, \
-                 public_key_pem, preferred_username, name, kind, fetched_at, created_at, icon_url) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
-                upsert_actor_tail!()
-            ))
-            .bind(&a.uri)
-            .bind(&a.domain)
-            .bind(&a.inbox)
-            .bind(&a.shared_inbox)
-            .bind(&a.public_key_id)
-            .bind(&a.public_key_pem)
-            .bind(&a.preferred_username)
-            .bind(&a.name)
-            .bind(&a.kind)
-            .bind(now)
-            .bind(&a.icon_url)
-            .fetch_one(&mut *pool)
-            .await
-        })?)
+        let stored = match batch {
+            Some(rows) => rows.iter().find(|r| r.uri == a.uri).cloned(),
+            None => upsert_actors(&self.backend, vec![a.clone()]).await?.pop(),
+        };
+        stored.ok_or(StoreError::NotFound)
     }
 
     pub async fn remote_actor(&self, uri: &str) -> StoreResult<Option<RemoteActor>> {
