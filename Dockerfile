@@ -11,7 +11,7 @@ FROM rust:1.95-slim-bookworm AS build
 # The data folder the runtime image's volume starts from, owned by nonroot.
 RUN mkdir -p /out/data
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY migrations ./migrations
 COPY benches ./benches

@@ -199,7 +199,7 @@ async fn main() {
     let verified = state.verified.lock().unwrap().len();
     let failures = *state.failures.lock().unwrap();
     let log = bench.log();
-    bench.stop();
+    bench.stop().await;
     if let Ok(path) = std::env::var("FANOUT_KEEP_LOG") {
         let _ = std::fs::write(path, &log);
     }

@@ -185,7 +185,7 @@ async fn main() {
     drop(memory);
     let rate_after = common::rsa_signing_rate();
     let log = bench.log();
-    bench.stop();
+    bench.stop().await;
     if let Ok(path) = std::env::var("BENCH_SERVER_LOG") {
         std::fs::write(&path, &log).unwrap();
         println!("server log written to {path}");

@@ -155,5 +155,5 @@ async fn main() {
         .stderr(Stdio::null())
         .status();
     let _ = nginx.wait();
-    bench.stop();
+    bench.stop().await;
 }

@@ -115,7 +115,7 @@ async fn main() {
     let counts = bench.store.reaction_counts(stored.id).await.unwrap();
     let rate_after = common::rsa_signing_rate();
     let log = bench.log();
-    bench.stop();
+    bench.stop().await;
 
     println!("RSA-2048 signing (aws-lc-rs, one core), after: {rate_after:.0}/s");
     println!("server log: {} lines (shipped level)", log.lines().count());

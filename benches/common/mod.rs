@@ -87,9 +87,12 @@ impl BenchServer {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
-    pub fn stop(mut self) {
+    /// Stops the server and, on PostgreSQL, drops the run's database.
+    pub async fn stop(mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();
+        self.store.close().await;
+        drop_database(&self.db_url).await;
     }
 }
 
@@ -225,6 +228,29 @@ pub async fn database_url(dir: &std::path::Path) -> String {
         }
         Err(_) => format!("sqlite://{}/bench.db", dir.display()),
     }
+}
+
+/// Drops a database [`database_url`] created on PostgreSQL (nothing to do
+/// for SQLite: the file goes with its folder). A run that panics leaves
+/// its `broadside_bench_*` database behind.
+pub async fn drop_database(db_url: &str) {
+    use sqlx::{Connection, Executor};
+    let (Ok(admin), Ok(url)) = (std::env::var("BENCH_POSTGRES_URL"), url::Url::parse(db_url))
+    else {
+        return;
+    };
+    let name = url.path().trim_start_matches('/');
+    if !name.starts_with("broadside_bench_") {
+        return;
+    }
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("PostgreSQL");
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .await
+    .expect("drop database");
 }
 
 /// RSA-2048 PKCS#1 v1.5 SHA-256 signatures per second on one core
