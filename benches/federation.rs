@@ -147,6 +147,7 @@ async fn main() {
     let split_start = common::cpu_split(bench.process.id());
     let cpu_start = split_start.0 + split_start.1;
     let harness_start = common::cpu_split(std::process::id());
+    let postgres_start = common::postgres_cpu_seconds();
     let started = Instant::now();
     let answered = common::send_all(requests, concurrency).await;
     let sent = started.elapsed();
@@ -162,6 +163,9 @@ async fn main() {
     let follows_cpu = follows_user + follows_system;
     let harness = common::cpu_split(std::process::id());
     let harness_cpu = harness.0 + harness.1 - harness_start.0 - harness_start.1;
+    let postgres_cpu = common::postgres_cpu_seconds()
+        .zip(postgres_start)
+        .map(|(end, start)| end - start);
 
     memory.phase(FANOUT);
     let mut fanouts = Vec::new();
@@ -217,9 +221,13 @@ async fn main() {
         2 * total,
         follows_time.as_secs_f64() / follow_signing
     );
+    let (postgres_part, postgres_cpu) = match postgres_cpu {
+        Some(cpu) => (format!("; PostgreSQL {cpu:.1} s; all three"), cpu),
+        None => ("; both".to_string(), 0.0),
+    };
     println!(
-        "follows: server CPU {follows_user:.1} s user + {follows_system:.1} s system; this harness (1,000 peers) {harness_cpu:.1} s; both {:.2} of the machine's {} cores",
-        (follows_cpu + harness_cpu) / follows_time.as_secs_f64() / cores() as f64,
+        "follows: server CPU {follows_user:.1} s user + {follows_system:.1} s system; this harness (1,000 peers) {harness_cpu:.1} s{postgres_part} {:.2} of the machine's {} cores",
+        (follows_cpu + harness_cpu + postgres_cpu) / follows_time.as_secs_f64() / cores() as f64,
         cores()
     );
     let ceiling = servers as f64 / rate;

@@ -119,6 +119,55 @@ both_backends!(
     }
 );
 
+// A claim on PostgreSQL brings each activity's body with the first of its
+// rows, so a worker sends a received Follow's Accept without another round
+// trip; whatever a claim carries is the activity as stored.
+both_backends!(
+    a_claim_carries_each_activity_once_and_as_stored,
+    |db: TestDb| async move {
+        let store = store(&db).await;
+        let org = store_org(&store).await;
+        let (create, accept) = (inboxes(3), inboxes(1));
+        let (done, _) = store
+            .enqueue_batch(
+                None,
+                &[
+                    (activity("c1", &org, "Create", None), &create),
+                    (activity("a1", &org, "Accept", None), &accept),
+                ],
+            )
+            .await
+            .unwrap();
+        assert!(done);
+        store.worker_heartbeat("all").await.unwrap();
+        let claimed = store.claim_deliveries(10, 60_000, "all").await.unwrap();
+        assert_eq!(claimed.len(), 4);
+        let mut carried = BTreeSet::new();
+        for delivery in &claimed {
+            let Some(activity) = &delivery.activity else {
+                continue;
+            };
+            let stored = store.activity_to_send(delivery.activity_id).await.unwrap();
+            assert_eq!(activity.id, delivery.activity_id);
+            assert_eq!(activity.organisation_id, org.id);
+            assert_eq!(
+                (activity.kind.as_str(), activity.body.as_str()),
+                (stored.kind.as_str(), stored.body.as_str())
+            );
+            assert!(
+                carried.insert(delivery.activity_id),
+                "an activity comes once per claim"
+            );
+        }
+        let activities: BTreeSet<i64> = claimed.iter().map(|d| d.activity_id).collect();
+        if db.url.starts_with("postgres") {
+            assert_eq!(carried, activities, "each activity comes with the claim");
+        } else {
+            assert!(carried.is_empty(), "SQLite's worker reads it in-process");
+        }
+    }
+);
+
 both_backends!(
     each_delivery_goes_to_one_claimant_until_its_lease_ends,
     |db: TestDb| async move {

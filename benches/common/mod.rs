@@ -209,6 +209,34 @@ pub fn cpu_split(pid: u32) -> (f64, f64) {
         .unwrap_or((0.0, 0.0))
 }
 
+/// CPU seconds used so far by this machine's PostgreSQL (`BENCH_POSTGRES_URL`
+/// on loopback): every process named `postgres`, with what the server's
+/// ended backends used (their parent's children's time). `None` on SQLite.
+pub fn postgres_cpu_seconds() -> Option<f64> {
+    std::env::var("BENCH_POSTGRES_URL").ok()?;
+    let mut ticks = 0u64;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((head, tail)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        if !head.ends_with("(postgres") {
+            continue;
+        }
+        // utime, stime, cutime, cstime: fields 14-17 of stat(5).
+        let fields: Vec<&str> = tail.split_whitespace().collect();
+        ticks += fields
+            .get(11..15)
+            .into_iter()
+            .flatten()
+            .filter_map(|field| field.parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    Some(ticks as f64 / 100.0)
+}
+
 /// The database a benchmark runs on: a fresh SQLite file in `dir`, or with
 /// `BENCH_POSTGRES_URL` (an admin URL) a fresh PostgreSQL database.
 pub async fn database_url(dir: &std::path::Path) -> String {

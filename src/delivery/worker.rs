@@ -39,7 +39,7 @@ use crate::{
     config::Config,
     keys::Signer,
     ops::metrics,
-    store::{ClaimedDelivery, Store, StoreError, now_ms},
+    store::{ActivityToSend, ClaimedDelivery, Store, StoreError, now_ms},
     transport::{self, message_signatures, signatures},
     urls::Urls,
     vocabulary::Kind,
@@ -331,9 +331,10 @@ impl Worker {
         after.next
     }
 
-    async fn deliver(&self, delivery: ClaimedDelivery) -> Outcome {
+    async fn deliver(&self, mut delivery: ClaimedDelivery) -> Outcome {
         let started = Instant::now();
-        let result = self.try_deliver(&delivery).await;
+        let carried = delivery.activity.take();
+        let result = self.try_deliver(&delivery, carried).await;
         let elapsed = started.elapsed();
         let outcome = self.outcome(delivery, result, elapsed);
         metrics::delivery_finished(
@@ -400,7 +401,11 @@ impl Worker {
         }
     }
 
-    async fn try_deliver(&self, delivery: &ClaimedDelivery) -> Result<u16, DeliverError> {
+    async fn try_deliver(
+        &self,
+        delivery: &ClaimedDelivery,
+        carried: Option<ActivityToSend>,
+    ) -> Result<u16, DeliverError> {
         // Checked at each send (the store's copy is at most
         // `store::cache::MAX_AGE` old), so a delivery claimed before a block
         // went in is not sent after it.
@@ -408,7 +413,7 @@ impl Worker {
         if blocks.blocks(&delivery.host) {
             return Err(DeliverError::Permanent("domain blocked".into()));
         }
-        let activity = self.prepared(delivery.activity_id).await?;
+        let activity = self.prepared(delivery.activity_id, carried).await?;
         let signer = self.signer(activity.organisation_id).await?;
         let url = Url::parse(&delivery.inbox)
             .map_err(|e| DeliverError::Permanent(format!("bad inbox URL: {e}")))?;
@@ -505,15 +510,24 @@ impl Worker {
         Ok(response.status().as_u16())
     }
 
-    async fn prepared(&self, activity_id: i64) -> Result<Arc<Prepared>, DeliverError> {
+    /// The activity ready to send: from the cache, else from what the
+    /// claim `carried`, else read.
+    async fn prepared(
+        &self,
+        activity_id: i64,
+        carried: Option<ActivityToSend>,
+    ) -> Result<Arc<Prepared>, DeliverError> {
         if let Some(found) = self.prepared.lock().expect("cache lock").get(&activity_id) {
             return Ok(found.clone());
         }
-        let activity = self
-            .store
-            .activity_to_send(activity_id)
-            .await
-            .map_err(DeliverError::store)?;
+        let activity = match carried {
+            Some(activity) => activity,
+            None => self
+                .store
+                .activity_to_send(activity_id)
+                .await
+                .map_err(DeliverError::store)?,
+        };
         let digest = signatures::digest_header(activity.body.as_bytes());
         let prepared = Arc::new(Prepared {
             answer: [Kind::Accept, Kind::Reject]

@@ -100,6 +100,8 @@ pub struct Store {
     /// Actors' upserts, one for every Follow from an actor fetched for the
     /// first time: those that wait at the same time share a statement.
     actor_upserts: Arc<Combined<RemoteActorData, Arc<Vec<RemoteActor>>>>,
+    /// Notifications to other processes' workers, one at a time.
+    announcements: Arc<deliveries::Announcements>,
 }
 
 /// Runs the same sqlx code against whichever database the store holds:
@@ -216,6 +218,7 @@ impl Store {
             backend,
             cache: Default::default(),
             actor_upserts: Default::default(),
+            announcements: Default::default(),
         })
     }
 
