@@ -197,14 +197,12 @@ pub fn cpu_seconds(server: &Child) -> f64 {
 /// User and system CPU seconds of process `pid` so far (`/proc/PID/stat`);
 /// `std::process::id()` gives the harness's own.
 pub fn cpu_split(pid: u32) -> (f64, f64) {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            // Fields after the command name, which is in parentheses.
-            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-            let user: u64 = fields.get(11)?.parse().ok()?;
-            let system: u64 = fields.get(12)?.parse().ok()?;
-            Some((user as f64 / 100.0, system as f64 / 100.0))
+    proc_stat(&pid.to_string())
+        .and_then(|(_, ticks)| {
+            Some((
+                *ticks.first()? as f64 / 100.0,
+                *ticks.get(1)? as f64 / 100.0,
+            ))
         })
         .unwrap_or((0.0, 0.0))
 }
@@ -214,27 +212,30 @@ pub fn cpu_split(pid: u32) -> (f64, f64) {
 /// ended backends used (their parent's children's time). `None` on SQLite.
 pub fn postgres_cpu_seconds() -> Option<f64> {
     std::env::var("BENCH_POSTGRES_URL").ok()?;
-    let mut ticks = 0u64;
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let Some((head, tail)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        if !head.ends_with("(postgres") {
-            continue;
-        }
-        // utime, stime, cutime, cstime: fields 14-17 of stat(5).
-        let fields: Vec<&str> = tail.split_whitespace().collect();
-        ticks += fields
-            .get(11..15)
-            .into_iter()
-            .flatten()
-            .filter_map(|field| field.parse::<u64>().ok())
-            .sum::<u64>();
-    }
+    let ticks: u64 = std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|entry| proc_stat(entry.file_name().to_str()?))
+        .filter(|(name, _)| name == "postgres")
+        .map(|(_, ticks)| ticks.iter().sum::<u64>())
+        .sum();
     Some(ticks as f64 / 100.0)
+}
+
+/// A process's command name and its CPU time in clock ticks (1/100 s):
+/// user, system, and its waited-for children's user and system (fields
+/// 14-17 of `/proc/PID/stat`, after the name in parentheses).
+fn proc_stat(pid: &str) -> Option<(String, Vec<u64>)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (head, tail) = stat.rsplit_once(')')?;
+    let name = head.split_once('(')?.1.to_string();
+    let fields: Vec<&str> = tail.split_whitespace().collect();
+    let ticks = fields
+        .get(11..15)?
+        .iter()
+        .map(|field| field.parse().ok())
+        .collect::<Option<Vec<u64>>>()?;
+    Some((name, ticks))
 }
 
 /// The database a benchmark runs on: a fresh SQLite file in `dir`, or with
