@@ -34,12 +34,18 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 /// caller can report beats a request that never ends.
 pub const WAIT: Duration = Duration::from_secs(30);
 
-/// A fixed set of open connections. Borrowers wait in turn (first come,
+/// A set of up to `size` connections. Borrowers wait in turn (first come,
 /// first served) when all are lent.
+///
+/// Only the first is opened up front; the others when a borrower finds
+/// every open one lent. Each connection is a thread with its own heap
+/// arena, page cache and parsed schema (about 150 kB resident), and an
+/// idle server that has only answered a request at a time needs one.
 pub(crate) struct Connections {
     idle: Mutex<Vec<SqliteConnection>>,
     turns: Semaphore,
     size: u32,
+    options: SqliteConnectOptions,
 }
 
 impl std::fmt::Debug for Connections {
@@ -52,16 +58,16 @@ impl std::fmt::Debug for Connections {
 }
 
 impl Connections {
-    /// Opens `n` connections with `options` (the first creates the file).
+    /// A set of up to `n` connections with `options`; the first is opened
+    /// now (it creates the file, and a database that cannot be opened fails
+    /// here rather than at the first request).
     pub async fn open(options: &SqliteConnectOptions, n: usize) -> sqlx::Result<Connections> {
-        let mut idle = Vec::with_capacity(n);
-        for _ in 0..n {
-            idle.push(options.connect().await?);
-        }
+        let first = options.connect().await?;
         Ok(Connections {
-            idle: Mutex::new(idle),
-            turns: Semaphore::new(n),
-            size: n as u32,
+            idle: Mutex::new(vec![first]),
+            turns: Semaphore::new(n.max(1)),
+            size: n.max(1) as u32,
+            options: options.clone(),
         })
     }
 
@@ -73,10 +79,15 @@ impl Connections {
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)?
             .map_err(|_| sqlx::Error::PoolClosed)?;
-        // A turn is only had while a connection is idle.
-        let connection = self.idle.lock().expect("never poisoned").pop();
+        // With a turn, fewer than `size` connections are lent: either one
+        // is idle, or fewer than `size` are open and one more may be.
+        let idle = self.idle.lock().expect("never poisoned").pop();
+        let connection = match idle {
+            Some(connection) => connection,
+            None => self.options.connect().await?,
+        };
         Ok(Lent {
-            connection: Some(connection.ok_or(sqlx::Error::PoolClosed)?),
+            connection: Some(connection),
             home: self,
             _turn: turn,
         })
@@ -179,6 +190,22 @@ mod tests {
             .unwrap()
             .create_if_missing(true);
         Connections::open(&options, n).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn connections_are_opened_only_when_every_open_one_is_lent() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = connections(&dir, 3).await;
+        let open = |set: &Connections| set.idle.lock().unwrap().len();
+        assert_eq!(open(&set), 1, "one connection up front");
+        for _ in 0..3 {
+            drop(set.lend().await.unwrap());
+        }
+        assert_eq!(open(&set), 1, "one borrower at a time needs one");
+        let first = set.lend().await.unwrap();
+        let second = set.lend().await.unwrap();
+        drop((first, second));
+        assert_eq!(open(&set), 2, "two at once opened a second, not a third");
     }
 
     #[tokio::test]
