@@ -40,8 +40,8 @@ fn main() {
 /// every window, and an idle server had 10.5 of its 13 MB of code
 /// resident. `link/hot-code.py` lists the functions that ran under
 /// callgrind (start-up, the admin API, publishing, the public documents
-/// and pages: 3.5 MB); laid out together, an idle server has 5.5 MB of
-/// code resident. README "Benchmarks" has the figures. Only release builds
+/// and pages, on SQLite and on PostgreSQL: 3.7 MB); laid out together, an
+/// idle server has about 6 MB of code resident. README "Benchmarks" has the figures. Only release builds
 /// get it; the tests' debug builds link as before.
 ///
 /// The list names each function's section by a pattern without the hash

@@ -3,7 +3,8 @@
 
     BROADSIDE_HOT_CODE=off cargo build --release --bin broadside \
         --config profile.release.strip=false
-    python3 link/hot-code.py target/release/broadside > link/hot-code.txt
+    python3 link/hot-code.py target/release/broadside \
+        postgres://postgres@127.0.0.1:5432/test > link/hot-code.txt
 
 (Without the layout: callgrind attributes the functions build.rs moved out
 of `.text` to no object, and would list none of them.)
@@ -16,7 +17,10 @@ a fresh SQLite database each time, each run going one stage further:
   discovered  a follower's server finds the organisation: WebFinger and
               the actor document;
   serving     a statement is published and every public document and page
-              is read, as HTML and as ActivityPub, and the admin API's lists.
+              is read, as HTML and as ActivityPub, and the admin API's lists;
+  postgres    with a PostgreSQL URL as the second argument: start-up and
+              discovery again, on a fresh database on that server (created
+              and dropped with psql), for the code only PostgreSQL runs.
 
 and writes one section-name pattern per executed function, grouped by the
 stage that first ran it, in that order: a server that has only got as far
@@ -83,8 +87,21 @@ def request(base, path, token=None, body=None, accept=None):
         return err.code
 
 
-def executed(binary, stage):
-    """Names of the functions of `binary` that ran up to `stage` (0, 1, 2)."""
+def executed(binary, stage, postgres=None):
+    """Names of the functions of `binary` that ran up to `stage` (0, 1, 2),
+    on SQLite or on a fresh database on the PostgreSQL server `postgres`."""
+    if postgres:
+        name = f"broadside_hot_code_{os.getpid()}"
+        subprocess.run(["psql", "-q", postgres, "-c", f"CREATE DATABASE {name}"], check=True)
+        try:
+            return executed_on(binary, stage, postgres.rsplit("/", 1)[0] + "/" + name)
+        finally:
+            subprocess.run(["psql", "-q", postgres, "-c", f"DROP DATABASE {name} WITH (FORCE)"],
+                           check=True)
+    return executed_on(binary, stage, None)
+
+
+def executed_on(binary, stage, database):
     with tempfile.TemporaryDirectory() as tmp:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -93,7 +110,7 @@ def executed(binary, stage):
         env = dict(
             os.environ,
             BROADSIDE_CONFIG=os.path.join(ROOT, "config/broadside.toml"),
-            BROADSIDE_DATABASE_URL=f"sqlite://{tmp}/broadside.db",
+            BROADSIDE_DATABASE_URL=database or f"sqlite://{tmp}/broadside.db",
             BROADSIDE_MEDIA_DIR=f"{tmp}/media",
             BROADSIDE_LISTEN=f"127.0.0.1:{port}",
             BROADSIDE_BASE_URL=base,
@@ -172,6 +189,8 @@ def main():
                  "was it built with BROADSIDE_HOT_CODE=off and its symbols?")
     stages.append(("discovered", executed(binary, 1)))
     stages.append(("serving", executed(binary, 2)))
+    if len(sys.argv) > 2:
+        stages.append(("postgres", executed(binary, 1, postgres=sys.argv[2])))
     ran = set().union(*(functions for _, functions in stages))
     sizes = collections.defaultdict(lambda: [0, 0])  # pattern -> [all, ran]
     listing = subprocess.run(["nm", "-S", "--defined-only", binary],
