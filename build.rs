@@ -41,8 +41,9 @@ fn main() {
 /// resident. `link/hot-code.py` lists the functions that ran under
 /// callgrind (start-up, the admin API, publishing, the public documents
 /// and pages, on SQLite and on PostgreSQL: 3.7 MB); laid out together, an
-/// idle server has about 6 MB of code resident. README "Benchmarks" has the figures. Only release builds
-/// get it; the tests' debug builds link as before.
+/// idle server has about 6 MB of code resident. README "Benchmarks" has
+/// the figures. Only release builds get it; the tests' debug builds link
+/// as before.
 ///
 /// The list names each function's section by a pattern without the hash
 /// a symbol carries (`_ZN…17h*`, `Cs*_` for the crate in v0 names), so it

@@ -9,8 +9,8 @@
 (Without the layout: callgrind attributes the functions build.rs moved out
 of `.text` to no object, and would list none of them.)
 
-Runs the binary (it must keep its symbols) under callgrind three times, on
-a fresh SQLite database each time, each run going one stage further:
+Runs the binary (it must keep its symbols) under callgrind once per stage,
+on a fresh database each time, each SQLite run going one stage further:
 
   start-up    the server starts, answers /healthz, and an organisation is
               created through the admin API (an RSA key is generated);
@@ -27,13 +27,14 @@ stage that first ran it, in that order: a server that has only got as far
 as a stage has only the code up to that stage resident. A pattern drops
 the hash a symbol carries (`_ZN…17h*`, and `Cs*_` for a crate in v0 names)
 so that it still matches after a change of compiler, dependency or
-profile. Legacy names do not spell out generic
-arguments, so a pattern matches every instance of a generic function; a
-pattern whose instances are mostly code that did not run (more than 16 kB
-of it and three times what ran) goes into a group of its own after the
-others of its stage, so that the unused instances do not dilute them.
+profile. Legacy names do not spell out generic arguments, so a pattern
+matches every instance of a generic function; a pattern whose instances
+are mostly code that did not run (more than 16 kB of it and three times
+what ran) goes into a group of its own after the others of its stage, so
+that the unused instances do not dilute them.
 
-Needs valgrind and nm (binutils). Takes about a minute.
+Needs valgrind and nm (binutils), and psql for the PostgreSQL stage.
+Takes about two minutes.
 """
 
 import collections
