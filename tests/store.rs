@@ -567,6 +567,136 @@ both_backends!(
     }
 );
 
+/// Follows that arrive at once (`(Follow id, actor row, Accept id)`), each
+/// in a task of its own, with what became of each.
+async fn receive_at_once(
+    store: &Store,
+    org: &Organisation,
+    follows: Vec<(String, i64, String)>,
+) -> Vec<(String, String, Option<FollowStored>)> {
+    let calls: Vec<_> = follows
+        .into_iter()
+        .map(|(id, actor_id, accept)| {
+            let (store, org) = (store.clone(), org.clone());
+            tokio::spawn(async move {
+                let follow = ReceivedFollow {
+                    activity_id: &id,
+                    organisation_id: org.id,
+                    actor_id,
+                    accept_now: true,
+                };
+                let inbox = format!("https://{actor_id}.example/inbox");
+                let outcome = store
+                    .follow_received(follow, &activity(&accept, &org, "Accept", None), &inbox)
+                    .await;
+                (id, accept, outcome.ok())
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for call in calls {
+        outcomes.push(call.await.unwrap());
+    }
+    outcomes
+}
+
+both_backends!(
+    follows_received_at_the_same_time_are_each_stored_as_if_alone,
+    |db: TestDb| async move {
+        let store = store(&db).await;
+        let org = store_org(&store).await;
+        let mut actors = Vec::new();
+        for n in 0..50 {
+            actors.push(remote(&store, &format!("s{n}.example"), "a").await);
+        }
+        let accepted = Some(FollowStored::Accepted { queued: 1 });
+        let outcome_of = |outcomes: &[(String, String, Option<FollowStored>)], id: &str| {
+            let mut found: Vec<_> = outcomes
+                .iter()
+                .filter(|(f, _, _)| f == id)
+                .map(|(_, accept, outcome)| (accept.clone(), *outcome))
+                .collect();
+            found.sort_by_key(|(accept, _)| accept.clone());
+            found
+        };
+
+        // Forty actors follow at once (on PostgreSQL in shared statements,
+        // `store::combined`); one Follow comes twice (a retried delivery)
+        // and one actor sends a second Follow of its own.
+        let mut follows: Vec<(String, i64, String)> = (0..40)
+            .map(|n| (format!("f{n}"), actors[n], format!("a{n}")))
+            .collect();
+        follows.push(("f7".into(), actors[7], "a7-again".into()));
+        follows.push(("f9-second".into(), actors[9], "a9-second".into()));
+        let outcomes = receive_at_once(&store, &org, follows).await;
+        for n in (0..40).filter(|n| *n != 7) {
+            assert_eq!(
+                outcome_of(&outcomes, &format!("f{n}")),
+                [(format!("a{n}"), accepted)]
+            );
+        }
+        // The Follow that came twice is acted on once, whichever copy won.
+        let twice: Vec<_> = outcome_of(&outcomes, "f7")
+            .into_iter()
+            .map(|(_, o)| o)
+            .collect();
+        assert!(
+            twice == [accepted, Some(FollowStored::Replayed)]
+                || twice == [Some(FollowStored::Replayed), accepted],
+            "{twice:?}"
+        );
+        let a7 = store.activity_body("a7", &[]).await.unwrap().is_some();
+        let a7_again = store
+            .activity_body("a7-again", &[])
+            .await
+            .unwrap()
+            .is_some();
+        assert!(a7 != a7_again, "one Accept for the Follow that came twice");
+        // A second Follow from a follower is accepted again, and the follow
+        // keeps the id of whichever was written last.
+        assert_eq!(
+            outcome_of(&outcomes, "f9-second"),
+            [("a9-second".into(), accepted)]
+        );
+        let nine = store.follow_of(org.id, "https://s9.example/users/a").await;
+        let nine = nine.unwrap().unwrap().follow_activity_id;
+        assert!(nine == "f9" || nine == "f9-second", "{nine}");
+        assert_eq!(store.count_followers(org.id, "accepted").await.unwrap(), 40);
+        assert_eq!(store.delivery_counts(None).await.unwrap().queued, 41);
+
+        // Ten more at once, one of them answered with an Accept id that is
+        // taken: that one fails alone and leaves nothing, the others are
+        // stored.
+        let mut follows: Vec<(String, i64, String)> = (40..50)
+            .map(|n| (format!("f{n}"), actors[n], format!("a{n}")))
+            .collect();
+        follows.insert(5, ("f-bad".into(), actors[45], "a3".into()));
+        let outcomes = receive_at_once(&store, &org, follows).await;
+        assert_eq!(outcome_of(&outcomes, "f-bad"), [("a3".into(), None)]);
+        for n in 40..50 {
+            assert_eq!(
+                outcome_of(&outcomes, &format!("f{n}")),
+                [(format!("a{n}"), accepted)]
+            );
+        }
+        let of_45 = store.follow_of(org.id, "https://s45.example/users/a").await;
+        assert_eq!(of_45.unwrap().unwrap().follow_activity_id, "f45");
+        assert_eq!(store.count_followers(org.id, "accepted").await.unwrap(), 50);
+        assert_eq!(store.delivery_counts(None).await.unwrap().queued, 51);
+
+        // The failed Follow's id is not spent: it is stored when it comes again.
+        let (_, _, again) = receive_at_once(
+            &store,
+            &org,
+            vec![("f-bad".into(), actors[45], "a-bad".into())],
+        )
+        .await
+        .remove(0);
+        assert_eq!(again, accepted);
+        store.close().await;
+    }
+);
+
 both_backends!(
     the_outbox_lists_the_kinds_asked_for_of_published_statements,
     |db: TestDb| async move {

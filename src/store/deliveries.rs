@@ -9,9 +9,12 @@
 use serde::Serialize;
 use sqlx::types::Json;
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        Arc,
+        atomic::{AtomicI64, AtomicUsize, Ordering},
+    },
 };
 
 use super::{Backend, Store, StoreResult, cache::FailingHosts, now_ms, on_pool, on_writer};
@@ -342,60 +345,109 @@ fn delivery_targets(
 
 /// A Follow's id recorded, the follow stored and its Accept queued — only
 /// for a fresh Follow, the Accept only if the follow ends up accepted —
-/// in one round trip ([`Store::follow_received`]). Parameters: $1
-/// organisation, $2 actor, $3 Follow id, $4 state asked, $5 now, $6 the
-/// Accept's public id, $7 its kind, $8 its body, then `deliveries`
-/// `(inbox, host)` pairs from $9. The follow's state comes back, as a row,
-/// when the Follow was fresh.
-fn follow_received_sql(sqlite: bool, deliveries: usize) -> String {
+/// in one round trip of SQLite's writer ([`Store::follow_received`]).
+/// Parameters: $1 organisation, $2 actor, $3 Follow id, $4 state asked, $5
+/// now, $6 the Accept's public id, $7 its kind, $8 its body, then
+/// `deliveries` `(inbox, host)` pairs from $9. The follow's state comes
+/// back, as a row, when the Follow was fresh.
+fn follow_received_sqlite(deliveries: usize) -> String {
     use super::followers::{follow_conflict, follow_insert};
-    let accept = "INSERT INTO outbound_activities (public_id, organisation_id, kind, statement_id, body, created_at) \
-                  SELECT $6, $1, $7, NULL, $8, $5";
-    let targets = format!("v (inbox, host) AS (VALUES {})", value_pairs(9, deliveries));
-    let queue = "INSERT INTO deliveries (activity_id, inbox, host, run_at, created_at) \
-                 SELECT a.id, v.inbox, v.host, $5, $5";
-    if sqlite {
-        // `changes()` is the row count of the statement before: the
-        // follow is stored only if the Follow's id was new, the Accept
-        // only if that follow was stored and is accepted.
-        let mut sql = format!(
-            "INSERT INTO received_activities (activity_id, received_at) VALUES ($3, $5) \
-             ON CONFLICT (activity_id) DO NOTHING; \
-             {} WHERE changes() = 1{} RETURNING state; \
-             {accept} WHERE changes() = 1 AND (SELECT state FROM followers \
-             WHERE organisation_id = $1 AND actor_id = $2) = 'accepted'",
-            follow_insert!(),
-            follow_conflict!()
+    // `changes()` is the row count of the statement before: the follow is
+    // stored only if the Follow's id was new, the Accept only if that
+    // follow was stored and is accepted.
+    let mut sql = format!(
+        "INSERT INTO received_activities (activity_id, received_at) VALUES ($3, $5) \
+         ON CONFLICT (activity_id) DO NOTHING; \
+         {} WHERE changes() = 1{} RETURNING state; \
+         INSERT INTO outbound_activities (public_id, organisation_id, kind, statement_id, body, created_at) \
+         SELECT $6, $1, $7, NULL, $8, $5 WHERE changes() = 1 AND (SELECT state FROM followers \
+         WHERE organisation_id = $1 AND actor_id = $2) = 'accepted'",
+        follow_insert!(),
+        follow_conflict!()
+    );
+    if deliveries > 0 {
+        sql += &format!(
+            "; WITH v (inbox, host) AS (VALUES {}) \
+             INSERT INTO deliveries (activity_id, inbox, host, run_at, created_at) \
+             SELECT a.id, v.inbox, v.host, $5, $5 FROM outbound_activities a, v WHERE a.public_id = $6 \
+             ON CONFLICT (activity_id, inbox) DO NOTHING",
+            value_pairs(9, deliveries)
         );
-        if deliveries > 0 {
-            sql += &format!(
-                "; WITH {targets} {queue} FROM outbound_activities a, v WHERE a.public_id = $6 \
-                 ON CONFLICT (activity_id, inbox) DO NOTHING"
-            );
-        }
-        sql
-    } else {
-        // One statement: PostgreSQL runs every data-modifying CTE to its
-        // end, read or not, and a statement outside a transaction is one.
-        // Other processes' workers hear of the Accept from
-        // `Store::announce_deliveries` once it is committed, not from a
-        // NOTIFY in here: that would make every Follow's commit wait its
-        // turn (there).
-        let mut sql = format!(
-            "WITH fresh AS (INSERT INTO received_activities (activity_id, received_at) VALUES ($3, $5) \
-             ON CONFLICT (activity_id) DO NOTHING RETURNING 1), \
-             follow AS ({} WHERE EXISTS (SELECT 1 FROM fresh){} RETURNING state), \
-             a AS ({accept} FROM follow WHERE follow.state = 'accepted' RETURNING id)",
-            follow_insert!(),
-            follow_conflict!()
-        );
-        if deliveries > 0 {
-            sql += &format!(
-                ", {targets}, queued AS ({queue} FROM a, v ON CONFLICT (activity_id, inbox) DO NOTHING)"
-            );
-        }
-        sql + " SELECT state FROM follow"
     }
+    sql
+}
+
+/// One received Follow in PostgreSQL's statement for a batch of them
+/// ([`write_follows`]), as an element of its JSON array.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct FollowRow {
+    /// Tells this caller's outcome from the others' in its batch.
+    ticket: i64,
+    activity_id: String,
+    organisation_id: i64,
+    actor_id: i64,
+    /// The state asked: accepted, or pending.
+    state: &'static str,
+    accept_public_id: String,
+    accept_kind: String,
+    accept_body: String,
+    /// Where the Accept goes; none when the server is not delivered to.
+    inbox: Option<String>,
+    host: Option<String>,
+}
+
+/// What a batch of Follows did, by ticket: the follow's state when the
+/// Follow was fresh, `None` when it was a replay. A ticket that is missing
+/// was not in the batch (`write_follows`).
+pub(crate) type FollowOutcomes = Arc<HashMap<i64, Option<String>>>;
+
+/// Tickets for [`FollowRow`]s, unique in this process.
+static FOLLOW_TICKETS: AtomicI64 = AtomicI64::new(0);
+
+/// Received Follows, each recorded, stored and its Accept queued as
+/// [`follow_received_sqlite`] does for one, in one PostgreSQL statement
+/// (every data-modifying CTE runs to its end, and a statement outside a
+/// transaction is one), whatever their number: the batches of
+/// `Store::follow_writes`, or one alone. PostgreSQL refuses to change a row
+/// twice in a statement, so a Follow whose id, or whose follower of the same
+/// organisation, came earlier in the batch is left out of it, for its
+/// caller to write alone after. Other processes' workers hear of the
+/// Accepts from `Store::announce_deliveries` once they are committed, not
+/// from a NOTIFY in here: that would make every Follow's commit wait its
+/// turn (there).
+async fn write_follows(
+    pool: &sqlx::PgPool,
+    mut follows: Vec<FollowRow>,
+) -> sqlx::Result<HashMap<i64, Option<String>>> {
+    let (mut ids, mut followers) = (HashSet::new(), HashSet::new());
+    follows.retain(|f| {
+        ids.insert(f.activity_id.clone()) && followers.insert((f.organisation_id, f.actor_id))
+    });
+    let rows: Vec<(i64, Option<String>)> = sqlx::query_as(concat!(
+        "WITH i AS (SELECT * FROM jsonb_to_recordset($1) AS i (ticket bigint, activity_id text, \
+         organisation_id bigint, actor_id bigint, state text, accept_public_id text, \
+         accept_kind text, accept_body text, inbox text, host text)), \
+         fresh AS (INSERT INTO received_activities (activity_id, received_at) \
+         SELECT activity_id, $2 FROM i ON CONFLICT (activity_id) DO NOTHING RETURNING activity_id), \
+         follow AS (INSERT INTO followers (organisation_id, actor_id, follow_activity_id, state, created_at, accepted_at) \
+         SELECT i.organisation_id, i.actor_id, i.activity_id, i.state, $2, \
+         CASE WHEN i.state = 'accepted' THEN $2 END FROM i JOIN fresh USING (activity_id)",
+        super::followers::follow_conflict!(),
+        " RETURNING follow_activity_id, state), \
+         a AS (INSERT INTO outbound_activities (public_id, organisation_id, kind, statement_id, body, created_at) \
+         SELECT i.accept_public_id, i.organisation_id, i.accept_kind, NULL, i.accept_body, $2 \
+         FROM i JOIN follow f ON f.follow_activity_id = i.activity_id WHERE f.state = 'accepted' \
+         RETURNING id, public_id), \
+         queued AS (INSERT INTO deliveries (activity_id, inbox, host, run_at, created_at) \
+         SELECT a.id, i.inbox, i.host, $2, $2 FROM a JOIN i ON i.accept_public_id = a.public_id \
+         WHERE i.inbox IS NOT NULL ON CONFLICT (activity_id, inbox) DO NOTHING) \
+         SELECT i.ticket, f.state FROM i LEFT JOIN follow f ON f.follow_activity_id = i.activity_id"
+    ))
+    .bind(Json(follows))
+    .bind(now_ms())
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Rows per multi-row INSERT: 4 parameters each stays far below both
@@ -648,17 +700,19 @@ impl Store {
 
     /// A Follow received: its id recorded, the follow stored and, if it
     /// ends up accepted, `accept` queued for `inbox` — all or nothing, in
-    /// one round trip. This is the inbox's busiest write, and on SQLite
-    /// every round trip of a transaction holds the one writer while its
-    /// caller waits to be scheduled again (README "Benchmarks"); a
-    /// [`Transition`] through [`Store::enqueue_batch`] takes four.
+    /// one round trip. This is the inbox's busiest write: on SQLite every
+    /// round trip of a transaction holds the one writer while its caller
+    /// waits to be scheduled again (README "Benchmarks"; a [`Transition`]
+    /// through [`Store::enqueue_batch`] takes four), and on PostgreSQL
+    /// every statement is a commit, so the Follows that arrive while one
+    /// batch is written go together in the next (`follow_writes`); if that
+    /// batch fails, this Follow is written alone, for its own error.
     pub async fn follow_received(
         &self,
         follow: ReceivedFollow<'_>,
         accept: &NewActivity<'_>,
         inbox: &str,
     ) -> StoreResult<FollowStored> {
-        let now = now_ms();
         let (unavailable, blocked) = self.hosts_not_to_deliver_to().await?;
         let targets = delivery_targets(&[inbox.to_string()], &unavailable, &blocked);
         let asked = if follow.accept_now {
@@ -666,35 +720,59 @@ impl Store {
         } else {
             super::PENDING
         };
-        macro_rules! follow_arguments {
-            ($kind:ty) => {{
-                let mut arguments = arguments!($kind; follow.organisation_id, follow.actor_id,
-                    follow.activity_id, asked, now, accept.public_id, accept.kind, accept.body);
+        let state: Option<String> = match &self.backend {
+            Backend::Sqlite { writer, .. } => {
+                let mut arguments = arguments!(sqlx::sqlite::SqliteArguments;
+                    follow.organisation_id, follow.actor_id, follow.activity_id, asked, now_ms(),
+                    accept.public_id, accept.kind, accept.body);
                 for (inbox, host) in &targets {
                     sqlx::Arguments::add(&mut arguments, inbox).map_err(sqlx::Error::Encode)?;
                     sqlx::Arguments::add(&mut arguments, host).map_err(sqlx::Error::Encode)?;
                 }
-                arguments
-            }};
-        }
-        let state: Option<String> = match &self.backend {
-            Backend::Sqlite { writer, .. } => {
-                let sql = follow_received_sql(true, targets.len());
                 let rows = writer
-                    .transaction(&sql, follow_arguments!(sqlx::sqlite::SqliteArguments))
+                    .transaction(&follow_received_sqlite(targets.len()), arguments)
                     .await?;
                 rows.first()
                     .map(|row| sqlx::Row::try_get(row, "state"))
                     .transpose()?
             }
             Backend::Postgres(pool) => {
-                let sql = follow_received_sql(false, targets.len());
-                sqlx::query_scalar_with(
-                    sqlx::AssertSqlSafe(sql),
-                    follow_arguments!(sqlx::postgres::PgArguments),
-                )
-                .fetch_optional(pool)
-                .await?
+                let (inbox, host) = targets.first().cloned().unzip();
+                let row = FollowRow {
+                    ticket: FOLLOW_TICKETS.fetch_add(1, Ordering::Relaxed),
+                    activity_id: follow.activity_id.to_string(),
+                    organisation_id: follow.organisation_id,
+                    actor_id: follow.actor_id,
+                    state: asked,
+                    accept_public_id: accept.public_id.to_string(),
+                    accept_kind: accept.kind.to_string(),
+                    accept_body: accept.body.to_string(),
+                    inbox,
+                    host,
+                };
+                let ticket = row.ticket;
+                let batch = {
+                    let pool = pool.clone();
+                    self.follow_writes
+                        .run(row.clone(), |follows| async move {
+                            let count = follows.len();
+                            write_follows(&pool, follows)
+                                .await
+                                .inspect_err(|err| {
+                                    tracing::warn!(error = %err, follows = count, "a batch of Follows failed; each is written alone");
+                                })
+                                .ok()
+                                .map(Arc::new)
+                        })
+                        .await
+                };
+                match batch.as_ref().and_then(|outcomes| outcomes.get(&ticket)) {
+                    Some(state) => state.clone(),
+                    None => write_follows(pool, vec![row])
+                        .await?
+                        .remove(&ticket)
+                        .flatten(),
+                }
             }
         };
         let stored = match state.as_deref() {

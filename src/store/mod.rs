@@ -100,6 +100,9 @@ pub struct Store {
     /// Actors' upserts, one for every Follow from an actor fetched for the
     /// first time: those that wait at the same time share a statement.
     actor_upserts: Arc<Combined<RemoteActorData, Arc<Vec<RemoteActor>>>>,
+    /// Received Follows on PostgreSQL: those that wait at the same time
+    /// share a statement, and so a commit.
+    follow_writes: Arc<Combined<deliveries::FollowRow, deliveries::FollowOutcomes>>,
     /// Notifications to other processes' workers, one at a time.
     announcements: Arc<deliveries::Announcements>,
 }
@@ -218,6 +221,7 @@ impl Store {
             backend,
             cache: Default::default(),
             actor_upserts: Default::default(),
+            follow_writes: Default::default(),
             announcements: Default::default(),
         })
     }
