@@ -51,7 +51,7 @@ impl AppState {
     /// Builds the state; the instance actor's keys are created on first use.
     pub async fn new(config: Config, store: Store) -> anyhow::Result<Self> {
         let urls = Urls::new(config.base_url.clone());
-        let templates = Templates::new()?;
+        let templates = Templates::default();
         let instance = InstanceActor::load(&store).await?;
         let http = transport::client(config.allow_private_addresses);
         let outbox = Outbox::new(store.clone());
