@@ -3,9 +3,8 @@
 //! `deliver` with their graceful shutdown. The state they share is
 //! [`crate::state::AppState`].
 
-use std::{future::IntoFuture, time::Duration};
+use std::{future::IntoFuture, sync::Arc, time::Duration};
 
-use activitypub_federation::config::FederationMiddleware;
 use axum::{
     Router,
     extract::{DefaultBodyLimit, Request},
@@ -100,18 +99,21 @@ fn probes(store: Store) -> Router {
         .with_state(store)
 }
 
-/// Every route of the server, with logging, body limits and the federation
-/// library's middleware (which gives handlers `Data<AppState>`).
+/// Every route of the server, with logging, body limits and, where
+/// handlers need `Data<AppState>`, the federation library's configuration.
 pub async fn router(state: AppState) -> anyhow::Result<Router> {
     let federation_config = federation::federation_config(state.clone()).await?;
     let mut routes = Router::new()
         .merge(web::routes())
         .merge(desk::routes(&state))
-        .merge(federation::routes(&state.config))
+        .merge(federation::routes(&state.config, &federation_config))
         // Already below /api/v1 (`admin::BASE`), where its document says.
         .merge(admin::routes().layer(DefaultBodyLimit::max(state.config.max_admin_body_bytes)));
     if state.config.authorized_fetch {
-        routes = routes.route_layer(middleware::from_fn(federation::authorized_fetch::gate));
+        routes = routes.route_layer(middleware::from_fn_with_state(
+            Arc::new(federation_config),
+            federation::authorized_fetch::gate,
+        ));
     }
     if state.config.metrics_listen.is_some() {
         routes = routes.route_layer(middleware::from_fn(ops::metrics::track_http));
@@ -119,7 +121,6 @@ pub async fn router(state: AppState) -> anyhow::Result<Router> {
     let router = routes
         .with_state(state.clone())
         .merge(probes(state.store.clone()))
-        .layer(FederationMiddleware::new(federation_config))
         // Every response, JSON and probes included, gets these unless its
         // handler chose stricter or looser ones (pages set their own CSP).
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -14,11 +14,11 @@
 //! `transport::SignedFetches` applies to every fetch), with one refetch
 //! when it does not verify (keys rotate).
 
-use std::time::SystemTime;
+use std::{sync::Arc, time::SystemTime};
 
-use activitypub_federation::config::Data;
+use activitypub_federation::config::{Data, FederationConfig};
 use axum::{
-    extract::Request,
+    extract::{Request, State},
     http::{HeaderMap, HeaderValue, Method, Uri, header},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -61,10 +61,15 @@ pub fn is_gated(path: &str, wants_activitypub: bool) -> bool {
     }
 }
 
-/// The middleware: passes what is not gated, or when the mode is off.
-pub async fn gate(data: Data<AppState>, request: Request, next: Next) -> Response {
-    if !data.config.authorized_fetch
-        || !matches!(*request.method(), Method::GET | Method::HEAD)
+/// The middleware, on every route when the mode is on (`app::router`):
+/// passes what is not gated. The federation library's request data is made
+/// only for a request it checks.
+pub async fn gate(
+    State(federation): State<Arc<FederationConfig<AppState>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !matches!(*request.method(), Method::GET | Method::HEAD)
         || !is_gated(request.uri().path(), wants_activity_json(request.headers()))
     {
         return next.run(request).await;
@@ -76,7 +81,7 @@ pub async fn gate(data: Data<AppState>, request: Request, next: Next) -> Respons
         request.uri().clone(),
         request.headers().clone(),
     );
-    match signed_by(&data, &method, &uri, &headers).await {
+    match signed_by(&federation.to_request_data(), &method, &uri, &headers).await {
         Ok(server) => {
             tracing::debug!(server, "signed fetch");
             let mut response = next.run(request).await;
