@@ -92,6 +92,38 @@ impl<T: Send + 'static, R: Clone + Send + Sync + 'static> Combined<T, R> {
     }
 }
 
+impl<T: Send + 'static, V: Send + Sync + 'static> Combined<T, Arc<V>> {
+    /// [`Self::run`] for a write that can fail: a failed batch is logged
+    /// once, as a batch of `what`, and each of its callers gets `None`, to
+    /// write alone for its own error.
+    pub async fn run_or_alone<F, W, E>(
+        &self,
+        item: T,
+        what: &'static str,
+        write: W,
+    ) -> Option<Arc<V>>
+    where
+        W: FnOnce(Vec<T>) -> F,
+        F: Future<Output = Result<V, E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        self.run(item, move |items| {
+            let count = items.len();
+            let writing = write(items);
+            async move {
+                writing
+                    .await
+                    .inspect_err(|err| {
+                        tracing::warn!(error = %err, items = count, "a batch of {what} failed; each is written alone");
+                    })
+                    .ok()
+                    .map(Arc::new)
+            }
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

@@ -751,21 +751,13 @@ impl Store {
                     host,
                 };
                 let ticket = row.ticket;
-                let batch = {
-                    let pool = pool.clone();
-                    self.follow_writes
-                        .run(row.clone(), |follows| async move {
-                            let count = follows.len();
-                            write_follows(&pool, follows)
-                                .await
-                                .inspect_err(|err| {
-                                    tracing::warn!(error = %err, follows = count, "a batch of Follows failed; each is written alone");
-                                })
-                                .ok()
-                                .map(Arc::new)
-                        })
-                        .await
-                };
+                let shared = pool.clone();
+                let batch = self
+                    .follow_writes
+                    .run_or_alone(row.clone(), "Follows", |follows| async move {
+                        write_follows(&shared, follows).await
+                    })
+                    .await;
                 match batch.as_ref().and_then(|outcomes| outcomes.get(&ticket)) {
                     Some(state) => state.clone(),
                     None => write_follows(pool, vec![row])

@@ -133,15 +133,8 @@ impl Store {
         let backend = self.backend.clone();
         let batch = self
             .actor_upserts
-            .run(a.clone(), |actors| async move {
-                let count = actors.len();
-                upsert_actors(&backend, actors)
-                    .await
-                    .inspect_err(|err| {
-                        tracing::warn!(error = %err, actors = count, "a batch of actors' upserts failed; each is written alone");
-                    })
-                    .ok()
-                    .map(Arc::new)
+            .run_or_alone(a.clone(), "actors' upserts", |actors| async move {
+                upsert_actors(&backend, actors).await
             })
             .await;
         let stored = match batch {
