@@ -4,11 +4,11 @@
 //! activity's type, a remote error — and tracing's text format writes
 //! `Display` values raw, so `%0A…` in a query forged whole log lines and
 //! `%1B[2J` reached the operator's terminal. Every field and message passes
-//! through [`escape_controls`] here, in the one place that formats them,
-//! so no call site has to remember. Writing happens off the request path
+//! through [`Escaping`] here, in the one place that formats them, so no
+//! call site has to remember. Writing happens off the request path
 //! ([`init`]).
 
-use std::fmt::Write as _;
+use std::fmt::Write;
 
 use tracing_subscriber::{
     field::MakeExt,
@@ -90,35 +90,34 @@ fn escaped_field(
     value: &dyn std::fmt::Debug,
 ) -> std::fmt::Result {
     // Strings arrive as their Debug form (quoted, already escaped); Display
-    // values (`%x`) and the message arrive raw.
-    let text = escape_controls(&format!("{value:?}"));
-    if field.name() == "message" {
-        writer.write_str(&text)
-    } else {
-        write!(writer, "{}={text}", field.name())
+    // values (`%x`) and the message arrive raw. Written straight through the
+    // escaping, with no copy: this runs for every field of every line.
+    if field.name() != "message" {
+        write!(writer, "{}=", field.name())?;
     }
+    write!(Escaping(writer), "{value:?}")
 }
 
-/// `text` with every control character (newlines, ESC, DEL, C1) written as
-/// a `\u{…}` escape: one event stays one line, and no byte of it is a
-/// terminal command.
-pub fn escape_controls(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_string();
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+/// Passes text on with every control character (newlines, ESC, DEL, C1)
+/// written as a `\u{…}` escape: one event stays one line, and no byte of it
+/// is a terminal command.
+pub struct Escaping<'a, W: Write + ?Sized>(pub &'a mut W);
+
+impl<W: Write + ?Sized> Write for Escaping<'_, W> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let mut rest = text;
+        while let Some((at, c)) = rest.char_indices().find(|(_, c)| c.is_control()) {
+            self.0.write_str(&rest[..at])?;
+            match c {
+                '\n' => self.0.write_str("\\n")?,
+                '\r' => self.0.write_str("\\r")?,
+                '\t' => self.0.write_str("\\t")?,
+                c => write!(self.0, "\\u{{{:x}}}", c as u32)?,
             }
-            c => out.push(c),
+            rest = &rest[at + c.len_utf8()..];
         }
+        self.0.write_str(rest)
     }
-    out
 }
 
 #[cfg(test)]
@@ -165,9 +164,16 @@ mod tests {
         assert!(log.contains(r"\u{1b}[2J"), "{log}");
     }
 
+    fn escaped(text: &str) -> String {
+        let mut out = String::new();
+        Escaping(&mut out).write_str(text).unwrap();
+        out
+    }
+
     #[test]
-    fn plain_text_is_untouched() {
-        assert_eq!(escape_controls("GET /inbox 202"), "GET /inbox 202");
-        assert_eq!(escape_controls("a\u{7f}b\u{85}"), r"a\u{7f}b\u{85}");
+    fn plain_text_is_untouched_and_controls_are_escaped() {
+        assert_eq!(escaped("GET /inbox 202 ü"), "GET /inbox 202 ü");
+        assert_eq!(escaped("a\u{7f}b\u{85}"), r"a\u{7f}b\u{85}");
+        assert_eq!(escaped("\n\r\tx\u{1b}"), r"\n\r\tx\u{1b}");
     }
 }
