@@ -518,6 +518,11 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+        // And as they are for those that do not (servers fetching documents).
+        let response = server.http.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.headers().get(header::CONTENT_ENCODING).is_none());
+        assert!(response.text().await.unwrap().contains("</html>"));
     }
 );
 
