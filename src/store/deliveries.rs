@@ -379,7 +379,7 @@ fn follow_received_sqlite(deliveries: usize) -> String {
 
 /// One received Follow in PostgreSQL's statement for a batch of them
 /// ([`write_follows`]), as an element of its JSON array.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 pub(crate) struct FollowRow {
     /// Tells this caller's outcome from the others' in its batch.
     ticket: i64,
@@ -737,9 +737,11 @@ impl Store {
                     .transpose()?
             }
             Backend::Postgres(pool) => {
-                let (inbox, host) = targets.first().cloned().unzip();
-                let row = FollowRow {
-                    ticket: FOLLOW_TICKETS.fetch_add(1, Ordering::Relaxed),
+                // Made again only for the rare write alone, rather than
+                // cloned for every Follow in case one is needed.
+                let ticket = FOLLOW_TICKETS.fetch_add(1, Ordering::Relaxed);
+                let row = || FollowRow {
+                    ticket,
                     activity_id: follow.activity_id.to_string(),
                     organisation_id: follow.organisation_id,
                     actor_id: follow.actor_id,
@@ -747,20 +749,19 @@ impl Store {
                     accept_public_id: accept.public_id.to_string(),
                     accept_kind: accept.kind.to_string(),
                     accept_body: accept.body.to_string(),
-                    inbox,
-                    host,
+                    inbox: targets.first().map(|(inbox, _)| inbox.clone()),
+                    host: targets.first().map(|(_, host)| host.clone()),
                 };
-                let ticket = row.ticket;
                 let shared = pool.clone();
                 let batch = self
                     .follow_writes
-                    .run_or_alone(row.clone(), "Follows", |follows| async move {
+                    .run_or_alone(row(), "Follows", |follows| async move {
                         write_follows(&shared, follows).await
                     })
                     .await;
                 match batch.as_ref().and_then(|outcomes| outcomes.get(&ticket)) {
                     Some(state) => state.clone(),
-                    None => write_follows(pool, vec![row])
+                    None => write_follows(pool, vec![row()])
                         .await?
                         .remove(&ticket)
                         .flatten(),
