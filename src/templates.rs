@@ -75,7 +75,7 @@ impl Default for Templates {
     /// Each template is compiled when a page first needs it (minijinja's
     /// loader), then kept. Compiled all at start-up they held 0.8 MB of an
     /// idle server's heap, and a server that only federates may never render
-    /// one (README "Benchmarks").
+    /// one (CHANGELOG.md, "Performance history").
     fn default() -> Self {
         let mut env = Environment::new();
         env.set_loader(|name| {

@@ -99,8 +99,8 @@ both_backends!(
         let server = TestServer::start(&db).await;
         let cli = Cli::new(&server);
 
-        // The example organisations, from the file the README uses; a second
-        // run leaves them as they are.
+        // The example organisations, from the file the quick start uses; a
+        // second run leaves them as they are.
         let made = cli
             .run(&["org", "create", "--file", EXAMPLE_ORGANISATIONS])
             .await;

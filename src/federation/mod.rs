@@ -30,7 +30,8 @@ use crate::{config::Config, state::AppState, transport};
 /// Routes other servers use. Only the inboxes get the federation library's
 /// middleware (which gives handlers `Data<AppState>`): it clones the whole
 /// `FederationConfig` into every request it sees, and on the reads that
-/// need none of it that was 5–7 % of the server's CPU (README "Benchmarks").
+/// need none of it that was 5–7 % of the server's CPU (CHANGELOG.md,
+/// "Performance history").
 pub fn routes(config: &Config, federation: &FederationConfig<AppState>) -> Router<AppState> {
     let inboxes = Router::new()
         .route(
