@@ -107,6 +107,7 @@ pub(super) fn view(state: &AppState, s: Statement) -> StatementView {
             .map(|m| MediaView::of_attachment(state, m))
             .collect(),
         translations: s
+            .content
             .translations
             .iter()
             .map(|t| (t.language.clone(), t.text()))

@@ -86,7 +86,12 @@ pub fn profile_fields(org: &Organisation) -> Vec<(String, String)> {
     {
         fields.push(("Website".to_string(), website.clone()));
     }
-    fields.extend(org.profile.fields.iter().map(|f| (f.name.clone(), f.value.clone())));
+    fields.extend(
+        org.profile
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), f.value.clone())),
+    );
     fields
 }
 

@@ -67,7 +67,10 @@ fn hashtag_html(tag: &str, urls: &Urls) -> String {
 /// The full HTML of a statement: title, original date, abstract (Notes),
 /// body, signatories, hashtags and disclaimer.
 pub fn content_html(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> String {
-    let mut out = format!("<p><strong>{}</strong></p>", escape(&statement.content.title));
+    let mut out = format!(
+        "<p><strong>{}</strong></p>",
+        escape(&statement.content.title)
+    );
     if let Some(date) = &statement.content.original_date {
         out.push_str(&format!("<p><em>{}</em></p>", escape(&display_date(date))));
     }
@@ -85,6 +88,7 @@ pub fn content_html(statement: &Statement, urls: &Urls, default_disclaimer: &str
     out.push_str(&format!("<p>Signed by: {}</p>", signed.join(", ")));
     if !statement.content.tags.is_empty() {
         let tags: Vec<String> = statement
+            .content
             .tags
             .iter()
             .map(|t| hashtag_html(t, urls))
@@ -92,6 +96,7 @@ pub fn content_html(statement: &Statement, urls: &Urls, default_disclaimer: &str
         out.push_str(&format!("<p>{}</p>", tags.join(" ")));
     }
     let disclaimer = statement
+        .content
         .disclaimer
         .as_deref()
         .unwrap_or(default_disclaimer)
@@ -124,6 +129,7 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
         .collect();
     tags.extend(
         statement
+            .content
             .tags
             .iter()
             .map(|t| json!({"type": "Hashtag", "href": urls.tag(t), "name": format!("#{t}")})),
@@ -163,6 +169,7 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
     // Every language: the statement's own first (it is also `content`),
     // then each translation, rendered the same way (docs/interop.md §4).
     let translated: Vec<Statement> = statement
+        .content
         .translations
         .iter()
         .map(|t| statement.in_language(t))
@@ -172,7 +179,7 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
         content_map.insert(language.clone(), json!(content));
         for version in &translated {
             content_map.insert(
-                version.language.clone().unwrap_or_default(),
+                version.content.language.clone().unwrap_or_default(),
                 json!(content_html(version, urls, default_disclaimer)),
             );
         }
@@ -220,7 +227,8 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
         Format::Article => {
             object["name"] = json!(statement.content.title);
             let summary_html = |s: &Statement| {
-                s.content.summary
+                s.content
+                    .summary
                     .as_deref()
                     .map(escape)
                     .map(|s| format!("<p>{s}</p>"))
@@ -237,8 +245,8 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
                     summaries.insert(language.clone(), json!(summary));
                 }
                 for version in &translated {
-                    let language = version.language.clone().unwrap_or_default();
-                    names.insert(language.clone(), json!(version.title));
+                    let language = version.content.language.clone().unwrap_or_default();
+                    names.insert(language.clone(), json!(version.content.title));
                     if let Some(summary) = summary_html(version) {
                         summaries.insert(language, json!(summary));
                     }

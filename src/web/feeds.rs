@@ -194,6 +194,7 @@ fn entry(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> Entry 
         .collect();
     body.push_str(&format!("<p>Signed by: {}</p>", names.join(", ")));
     let disclaimer = statement
+        .content
         .disclaimer
         .as_deref()
         .unwrap_or(default_disclaimer)
@@ -214,6 +215,7 @@ fn entry(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> Entry 
         .links(vec![link(&url, "alternate", "text/html")])
         .categories(
             statement
+                .content
                 .tags
                 .iter()
                 .map(|tag| atom_syndication::Category {

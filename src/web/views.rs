@@ -200,7 +200,10 @@ impl LanguageLink {
     /// The links of every language `statement` reads in, with `current`
     /// (a translation's tag, or `None` for its own language) marked.
     pub fn all(statement: &Statement, urls: &Urls, current: Option<&str>) -> Vec<LanguageLink> {
-        let (Some(own), false) = (&statement.content.language, statement.content.translations.is_empty()) else {
+        let (Some(own), false) = (
+            &statement.content.language,
+            statement.content.translations.is_empty(),
+        ) else {
             return Vec::new();
         };
         let mut links = vec![LanguageLink {
@@ -264,17 +267,27 @@ impl StatementPage {
                 .map(|m| ImageView::of(m, urls))
                 .collect(),
             language: statement.content.language.clone(),
-            summary: statement.content.summary.clone().filter(|s| !s.trim().is_empty()),
+            summary: statement
+                .content
+                .summary
+                .clone()
+                .filter(|s| !s.trim().is_empty()),
             content_warning: statement
+                .content
                 .content_warning
                 .clone()
                 .filter(|s| !s.trim().is_empty()),
-            original_date: statement.content.original_date.as_deref().map(Moment::original),
+            original_date: statement
+                .content
+                .original_date
+                .as_deref()
+                .map(Moment::original),
             published: statement.published_at.map(Moment::at),
             edited: statement.edited_at.map(Moment::at),
             body_html: statement.content.rendered.page.clone(),
             signatories: signatories(statement, urls),
             tags: statement
+                .content
                 .tags
                 .iter()
                 .map(|tag| TagView {
@@ -283,6 +296,7 @@ impl StatementPage {
                 })
                 .collect(),
             disclaimer: statement
+                .content
                 .disclaimer
                 .as_deref()
                 .unwrap_or(default_disclaimer)
