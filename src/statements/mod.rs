@@ -882,6 +882,39 @@ mod tests {
     }
 
     #[test]
+    fn changes_apply_to_the_current_content() {
+        let current = content().validate().unwrap();
+        let changes = Changes {
+            summary: Some(Some("Short.".into())),
+            tags: Some(vec!["Kazakhstan".into()]),
+            ..Changes::default()
+        };
+        let edited = changes.apply(&current).validate().unwrap();
+        assert_eq!(edited.title, current.title, "absent keeps it");
+        assert_eq!(edited.summary.as_deref(), Some("Short."));
+        assert_eq!(edited.tags, ["Kazakhstan"]);
+        let cleared = Changes {
+            summary: Some(None),
+            ..Changes::default()
+        };
+        assert_eq!(cleared.apply(&edited).validate().unwrap().summary, None);
+        // Replacing with the content as it is changes nothing.
+        let same = Changes::replacing(Content::from(&edited)).apply(&edited);
+        assert_eq!(same.validate().unwrap().summary, edited.summary);
+    }
+
+    #[test]
+    fn a_form_reads_as_content() {
+        let form: Content = serde_json::from_value(serde_json::json!({
+            "title": "T", "body": "B", "tags": "#one, two three", "format": " ", "summary": "",
+        }))
+        .unwrap();
+        assert_eq!(form.tags, ["one", "two", "three"]);
+        assert_eq!(form.format, None, "an empty choice is no choice");
+        assert_eq!(form.validate().unwrap().summary, None);
+    }
+
+    #[test]
     fn dates_read_as_people_write_them() {
         assert_eq!(display_date("2022-01-13"), "13 January 2022");
     }
