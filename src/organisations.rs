@@ -13,23 +13,13 @@ use url::Url;
 
 use crate::keys::PrivateKey;
 
-/// An organisation as stored.
+/// An organisation as stored: its profile, and what the server keeps.
 #[derive(Clone, Debug)]
 pub struct Organisation {
     pub id: i64,
     pub handle: String,
-    pub name: String,
-    /// Markdown, rendered to HTML for the actor's `summary`.
-    pub summary: String,
-    pub website: Option<String>,
-    pub fields: Vec<ProfileField>,
-    pub avatar_url: Option<String>,
-    pub header_url: Option<String>,
-    pub manually_approves_followers: bool,
-    pub discoverable: bool,
-    pub indexable: bool,
-    /// Replies to its statements are approved without review.
-    pub approve_replies: bool,
+    /// What the editor wrote about it (name, summary, links, choices).
+    pub profile: Profile,
     pub public_key_pem: String,
     pub private_key: PrivateKey,
     pub created_at: i64,
@@ -39,18 +29,8 @@ pub struct Organisation {
 impl Organisation {
     /// This organisation with `profile` in place of its own, edited at `at`.
     pub fn with_profile(&self, profile: &Profile, at: i64) -> Organisation {
-        let p = profile.clone();
         Organisation {
-            name: p.name,
-            summary: p.summary,
-            website: p.website,
-            fields: p.fields,
-            avatar_url: p.avatar_url,
-            header_url: p.header_url,
-            manually_approves_followers: p.manually_approves_followers,
-            discoverable: p.discoverable,
-            indexable: p.indexable,
-            approve_replies: p.approve_replies,
+            profile: profile.clone(),
             updated_at: at,
             ..self.clone()
         }
@@ -140,6 +120,7 @@ pub fn validate_handle(handle: &str) -> Result<(), Invalid> {
 #[derive(Clone, Debug)]
 pub struct Profile {
     pub name: String,
+    /// Markdown, rendered to HTML for the actor's `summary`.
     pub summary: String,
     pub website: Option<String>,
     pub fields: Vec<ProfileField>,
@@ -148,6 +129,7 @@ pub struct Profile {
     pub manually_approves_followers: bool,
     pub discoverable: bool,
     pub indexable: bool,
+    /// Replies to its statements are approved without review.
     pub approve_replies: bool,
 }
 

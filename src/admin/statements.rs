@@ -85,27 +85,29 @@ pub(super) fn view(state: &AppState, s: Statement) -> StatementView {
             .iter()
             .map(|o| SignatoryView {
                 handle: o.handle.clone(),
-                name: o.name.clone(),
+                name: o.profile.name.clone(),
                 actor_url: state.urls.organisation(&o.handle).to_string(),
             })
             .collect(),
         id: s.public_id,
-        title: s.title,
-        body: s.body,
-        summary: s.summary,
-        content_warning: s.content_warning,
-        language: s.language,
-        tags: s.tags,
-        format: s.format.as_str(),
-        original_date: s.original_date,
-        disclaimer: s.disclaimer,
-        quote_policy: s.quote_policy.as_str(),
+        title: s.content.title,
+        body: s.content.body,
+        summary: s.content.summary,
+        content_warning: s.content.content_warning,
+        language: s.content.language,
+        tags: s.content.tags,
+        format: s.content.format.as_str(),
+        original_date: s.content.original_date,
+        disclaimer: s.content.disclaimer,
+        quote_policy: s.content.quote_policy.as_str(),
         media: s
+            .content
             .media
             .iter()
             .map(|m| MediaView::of_attachment(state, m))
             .collect(),
         translations: s
+            .content
             .translations
             .iter()
             .map(|t| (t.language.clone(), t.text()))

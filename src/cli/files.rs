@@ -22,7 +22,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::client::{ApiError, Failure};
-use crate::services::statements::{Changes, Draft};
+use crate::{
+    services::statements::{Changes, Draft},
+    statements::Content,
+};
 
 /// The most a statement file may weigh: the API caps bodies well below.
 const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -136,19 +139,17 @@ impl StatementFile {
         if published {
             fields.remove("publish_at");
         }
-        for clearable in [
-            "language",
-            "summary",
-            "content_warning",
-            "original_date",
-            "disclaimer",
-        ] {
-            fields.entry(clearable).or_insert(Value::Null);
+        // What clears each optional field (`null`, `[]`, `{}`) is what the
+        // changes to empty content say: the required texts stay as they are.
+        if let Ok(Value::Object(cleared)) =
+            serde_json::to_value(Changes::replacing(Content::default()))
+        {
+            for (name, value) in cleared {
+                if !value.is_string() {
+                    fields.entry(name).or_insert(value);
+                }
+            }
         }
-        fields.entry("tags").or_insert(Value::Array(Vec::new()));
-        fields
-            .entry("translations")
-            .or_insert(Value::Object(Map::new()));
         fields.insert("body".into(), Value::String(self.body.clone()));
         self.typed(fields)
     }

@@ -65,14 +65,14 @@ impl Fields {
     fn from_organisation(org: &Organisation) -> Fields {
         Fields {
             handle: org.handle.clone(),
-            name: org.name.clone(),
-            summary: org.summary.clone(),
-            website: org.website.clone().unwrap_or_default(),
-            avatar_url: org.avatar_url.clone().unwrap_or_default(),
-            header_url: org.header_url.clone().unwrap_or_default(),
-            fields: org.fields.clone(),
-            manually_approves_followers: org.manually_approves_followers,
-            approve_replies: org.approve_replies,
+            name: org.profile.name.clone(),
+            summary: org.profile.summary.clone(),
+            website: org.profile.website.clone().unwrap_or_default(),
+            avatar_url: org.profile.avatar_url.clone().unwrap_or_default(),
+            header_url: org.profile.header_url.clone().unwrap_or_default(),
+            fields: org.profile.fields.clone(),
+            manually_approves_followers: org.profile.manually_approves_followers,
+            approve_replies: org.profile.approve_replies,
         }
     }
 
@@ -103,7 +103,7 @@ pub async fn list(State(state): State<AppState>, editor: Editor) -> DeskResult {
         .map(|o| {
             context! {
                 handle => o.handle,
-                name => o.name,
+                name => o.profile.name,
                 acct => format!("@{}@{}", o.handle, state.urls.domain()),
             }
         })

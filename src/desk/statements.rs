@@ -2,22 +2,22 @@
 //! preview built by the same code that federates), editing, publishing,
 //! deleting, and the delivery view that follows a statement out.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Path, Query, State};
 use minijinja::context;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::value::MapDeserializer};
 
 use super::{DeskForm, DeskResult, Editor, done, page, refusal, signed_in};
 use crate::{
     clock::from_ms,
-    organisations::Organisation,
+    organisations::{Invalid, Organisation},
     services::{
         ServiceError, moderation,
         statements::{self as service, Changes, Draft, Listing},
     },
     state::AppState,
-    statements::{State as StatementState, Statement},
+    statements::{Content, Format, QuotePolicy, State as StatementState, Statement},
 };
 
 /// A statement as the desk lists it.
@@ -38,7 +38,7 @@ fn when(ms: Option<i64>) -> String {
 fn row(statement: &Statement) -> Row {
     Row {
         id: statement.public_id.clone(),
-        title: statement.title.clone(),
+        title: statement.content.title.clone(),
         state: statement.state.as_str(),
         signatories: statement
             .signatories
@@ -125,95 +125,50 @@ pub async fn list(
     )
 }
 
-/// What the compose form holds, to show it again as it was sent.
-#[derive(Serialize, Default)]
-struct Fields {
-    title: String,
-    body: String,
-    summary: String,
-    content_warning: String,
-    language: String,
-    tags: String,
-    format: String,
-    original_date: String,
-    disclaimer: String,
-    quote_policy: String,
+/// The compose form as sent: the statement's content under its own
+/// field names (the form's serde shape is `Content`'s), the signatories'
+/// positions and `publish_at`. It becomes the service's `Draft` or
+/// `Changes` through the `statements` leaf's own conversions, so the desk
+/// names no content field.
+#[derive(Deserialize)]
+struct StatementForm {
+    #[serde(flatten)]
+    content: Content,
+    /// `datetime-local`: minutes, in UTC.
+    #[serde(default)]
     publish_at: String,
-    /// Position of each signatory by handle ("1" for the lead).
-    order: HashMap<String, String>,
+    /// `csrf`, `action`, `statement`, and `order_{handle}`: the position of
+    /// each signatory ("1" for the lead).
+    #[serde(flatten)]
+    others: BTreeMap<String, String>,
 }
 
-impl Fields {
-    fn from_form(form: &DeskForm) -> Fields {
-        let text = |name: &str| form.get(name).unwrap_or_default().to_string();
-        Fields {
-            title: text("title"),
-            body: text("body"),
-            summary: text("summary"),
-            content_warning: text("content_warning"),
-            language: text("language"),
-            tags: text("tags"),
-            format: text("format"),
-            original_date: text("original_date"),
-            disclaimer: text("disclaimer"),
-            quote_policy: text("quote_policy"),
-            publish_at: text("publish_at"),
-            order: form
-                .fields()
-                .filter_map(|(key, value)| {
-                    let handle = key.strip_prefix("order_")?;
-                    (!value.trim().is_empty())
-                        .then(|| (handle.to_string(), value.trim().to_string()))
-                })
-                .collect(),
-        }
-    }
-
-    fn from_statement(statement: &Statement) -> Fields {
-        Fields {
-            title: statement.title.clone(),
-            body: statement.body.clone(),
-            summary: statement.summary.clone().unwrap_or_default(),
-            content_warning: statement.content_warning.clone().unwrap_or_default(),
-            language: statement.language.clone().unwrap_or_default(),
-            tags: statement.tags.join(", "),
-            format: statement.format.as_str().to_string(),
-            original_date: statement.original_date.clone().unwrap_or_default(),
-            disclaimer: statement.disclaimer.clone().unwrap_or_default(),
-            quote_policy: statement.quote_policy.as_str().to_string(),
-            publish_at: statement
-                .publish_at
-                .map(|ms| from_ms(ms).format("%Y-%m-%dT%H:%M").to_string())
-                .unwrap_or_default(),
-            order: statement
-                .signatories
-                .iter()
-                .enumerate()
-                .map(|(i, org)| (org.handle.clone(), (i + 1).to_string()))
-                .collect(),
-        }
+impl StatementForm {
+    /// The form's fields, typed; a form serde cannot read (a field given
+    /// twice) is refused beside the form, like any other refusal.
+    fn read(form: &DeskForm) -> Result<StatementForm, ServiceError> {
+        let pairs = form
+            .fields()
+            .map(|(key, value)| (key.to_string(), value.to_string()));
+        StatementForm::deserialize(MapDeserializer::<_, serde::de::value::Error>::new(pairs))
+            .map_err(|err| Invalid::new("form", err.to_string()).into())
     }
 
     /// The signatories' handles, in the order the editor numbered them.
     /// A position that is not a number sorts last (and the service then
     /// says what is wrong with the list).
     fn signatories(&self) -> Vec<String> {
-        let mut numbered: Vec<(u32, &String)> = self
-            .order
+        let order = order(
+            self.others
+                .iter()
+                .map(|(key, value)| (key.as_str(), value.as_str())),
+        );
+        let mut numbered: Vec<(u32, &String)> = order
             .iter()
             .map(|(handle, n)| (n.parse().unwrap_or(u32::MAX), handle))
             .collect();
         numbered.sort();
         numbered.into_iter().map(|(_, h)| h.clone()).collect()
-    }
-
-    fn tags(&self) -> Vec<String> {
-        self.tags
-            .split([',', ' '])
-            .map(|t| t.trim().trim_start_matches('#'))
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .collect()
     }
 
     /// `datetime-local` gives minutes without a zone: the desk says UTC.
@@ -228,50 +183,114 @@ impl Fields {
         }
     }
 
-    fn optional(value: &str) -> Option<String> {
-        let value = value.trim();
-        (!value.is_empty()).then(|| value.to_string())
-    }
-
     fn draft(&self, publish: bool) -> Draft {
         Draft {
-            title: self.title.clone(),
-            body: self.body.clone(),
-            signatories: self.signatories(),
-            language: Self::optional(&self.language),
-            summary: Self::optional(&self.summary),
-            content_warning: Self::optional(&self.content_warning),
-            tags: self.tags(),
-            format: Self::optional(&self.format),
-            original_date: Self::optional(&self.original_date),
-            disclaimer: Self::optional(&self.disclaimer),
-            quote_policy: Self::optional(&self.quote_policy),
             publish,
             publish_at: self.publish_at(),
-            // The desk has no translation fields yet: the API and the CLI do.
-            translations: Default::default(),
-            media: Vec::new(),
-            allow_missing_alt: false,
+            // The desk has no translation or image fields yet: the API and
+            // the CLI do.
+            ..Draft::of(self.content.clone(), self.signatories())
         }
     }
 
     fn changes(&self) -> Changes {
         Changes {
-            title: Some(self.title.clone()),
-            body: Some(self.body.clone()),
-            language: Some(Self::optional(&self.language)),
-            summary: Some(Self::optional(&self.summary)),
-            content_warning: Some(Self::optional(&self.content_warning)),
-            tags: Some(self.tags()),
-            format: Self::optional(&self.format),
-            original_date: Some(Self::optional(&self.original_date)),
-            disclaimer: Some(Self::optional(&self.disclaimer)),
-            quote_policy: Self::optional(&self.quote_policy),
-            publish_at: None,
             // Left as they are: the form does not show them.
             translations: None,
-            media: None,
-            allow_missing_alt: false,
+            ..Changes::replacing(self.content.clone())
+        }
+    }
+}
+
+/// Position of each signatory by handle, from the `order_{handle}` fields.
+fn order<'a>(fields: impl Iterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
+    fields
+        .filter_map(|(key, value)| {
+            let handle = key.strip_prefix("order_")?;
+            (!value.trim().is_empty()).then(|| (handle.to_string(), value.trim().to_string()))
+        })
+        .collect()
+}
+
+/// `content`'s form fields as the form shows them, by name: text as it is
+/// to be typed (nothing for an absent value, tags separated by commas).
+fn texts(content: &Content) -> BTreeMap<String, String> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::to_value(content) else {
+        return BTreeMap::new();
+    };
+    map.into_iter()
+        .filter_map(|(name, value)| {
+            let text = match value {
+                serde_json::Value::String(text) => text,
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                serde_json::Value::Null => String::new(),
+                // Translations: not a field of the form.
+                _ => return None,
+            };
+            Some((name, text))
+        })
+        .collect()
+}
+
+/// What the compose form shows in its fields, by name; the signatories'
+/// positions in `order`.
+#[derive(Serialize)]
+struct Shown {
+    #[serde(flatten)]
+    texts: BTreeMap<String, String>,
+    publish_at: String,
+    order: BTreeMap<String, String>,
+}
+
+impl Shown {
+    /// The form as it was sent: each field as typed.
+    fn sent(form: &DeskForm) -> Shown {
+        let texts = texts(&Content::default())
+            .into_keys()
+            .map(|name| {
+                let value = form.get(&name).unwrap_or_default().to_string();
+                (name, value)
+            })
+            .collect();
+        Shown {
+            texts,
+            publish_at: form.get("publish_at").unwrap_or_default().to_string(),
+            order: order(form.fields()),
+        }
+    }
+
+    /// The form showing `statement`.
+    fn of(statement: &Statement) -> Shown {
+        Shown {
+            texts: texts(&Content::from(&statement.content)),
+            publish_at: statement
+                .publish_at
+                .map(|ms| from_ms(ms).format("%Y-%m-%dT%H:%M").to_string())
+                .unwrap_or_default(),
+            order: statement
+                .signatories
+                .iter()
+                .enumerate()
+                .map(|(i, org)| (org.handle.clone(), (i + 1).to_string()))
+                .collect(),
+        }
+    }
+
+    /// An empty form, with the defaults chosen.
+    fn new() -> Shown {
+        let defaults = Content {
+            format: Some(Format::Note.as_str().into()),
+            quote_policy: Some(QuotePolicy::default().as_str().into()),
+            ..Content::default()
+        };
+        Shown {
+            texts: texts(&defaults),
+            publish_at: String::new(),
+            order: BTreeMap::new(),
         }
     }
 }
@@ -288,7 +307,7 @@ async fn organisations(state: &AppState) -> Result<Vec<Choice>, ServiceError> {
         .into_iter()
         .map(|o| Choice {
             handle: o.handle,
-            name: o.name,
+            name: o.profile.name,
         })
         .collect())
 }
@@ -297,7 +316,7 @@ fn preview_view(state: &AppState, preview: service::Preview) -> minijinja::Value
     context! {
         content_html => preview.content_html,
         content_warning => preview.content_warning,
-        lead_name => preview.lead.name,
+        lead_name => preview.lead.profile.name,
         lead_handle => format!("@{}@{}", preview.lead.handle, state.urls.domain()),
     }
 }
@@ -311,17 +330,15 @@ pub async fn live_preview(
     form: DeskForm,
 ) -> DeskResult {
     editor.check(&form)?;
-    let fields = Fields::from_form(&form);
-    let mut draft = fields.draft(false);
-    if let Some(id) = form.text("statement") {
-        let statement = service::find(&state.services, &id).await?;
-        draft.signatories = statement
-            .signatories
-            .iter()
-            .map(|o| o.handle.clone())
-            .collect();
-    }
-    let (preview, preview_error) = match service::preview(&state.services, &draft).await {
+    let previewed = async {
+        let mut draft = StatementForm::read(&form)?.draft(false);
+        if let Some(id) = form.text("statement") {
+            let statement = service::find(&state.services, &id).await?;
+            draft.signatories = handles(&statement);
+        }
+        service::preview(&state.services, &draft).await
+    };
+    let (preview, preview_error) = match previewed.await {
         Ok(preview) => (Some(preview_view(&state, preview)), None),
         Err(ServiceError::Invalid(invalid)) => (
             None,
@@ -336,12 +353,21 @@ pub async fn live_preview(
     )
 }
 
+/// The signatories' handles, the lead first.
+fn handles(statement: &Statement) -> Vec<String> {
+    statement
+        .signatories
+        .iter()
+        .map(|o| o.handle.clone())
+        .collect()
+}
+
 /// The compose (or edit) form, with what was sent, the preview and errors.
 #[allow(clippy::too_many_arguments)]
 async fn compose_page(
     state: &AppState,
     editor: &Editor,
-    fields: &Fields,
+    fields: &Shown,
     statement: Option<&Statement>,
     preview: Option<service::Preview>,
     errors: HashMap<String, String>,
@@ -366,15 +392,10 @@ async fn compose_page(
 
 /// `GET /admin/statements/new`.
 pub async fn compose(State(state): State<AppState>, editor: Editor) -> DeskResult {
-    let fields = Fields {
-        format: "note".into(),
-        quote_policy: "anyone".into(),
-        ..Fields::default()
-    };
     compose_page(
         &state,
         &editor,
-        &fields,
+        &Shown::new(),
         None,
         None,
         HashMap::new(),
@@ -387,11 +408,16 @@ pub async fn compose(State(state): State<AppState>, editor: Editor) -> DeskResul
 /// (the button pressed is `action`).
 pub async fn create(State(state): State<AppState>, editor: Editor, form: DeskForm) -> DeskResult {
     editor.check(&form)?;
-    let fields = Fields::from_form(&form);
+    let fields = Shown::sent(&form);
     let action = form.get("action").unwrap_or("draft");
     let unprocessable = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    let sent = StatementForm::read(&form);
     if action == "preview" {
-        return match service::preview(&state.services, &fields.draft(false)).await {
+        let previewed = match sent {
+            Ok(sent) => service::preview(&state.services, &sent.draft(false)).await,
+            Err(err) => Err(err),
+        };
+        return match previewed {
             Ok(preview) => {
                 compose_page(
                     &state,
@@ -410,11 +436,17 @@ pub async fn create(State(state): State<AppState>, editor: Editor, form: DeskFor
             }
         };
     }
-    let mut draft = fields.draft(action == "publish");
-    if action != "schedule" {
-        draft.publish_at = None;
-    }
-    match service::create(&state.services, draft).await {
+    let created = match sent {
+        Ok(sent) => {
+            let mut draft = sent.draft(action == "publish");
+            if action != "schedule" {
+                draft.publish_at = None;
+            }
+            service::create(&state.services, draft).await
+        }
+        Err(err) => Err(err),
+    };
+    match created {
         Ok(statement) => done(&format!("/admin/statements/{}", statement.public_id)),
         Err(err) => {
             let errors = refusal(err, "form")?;
@@ -434,7 +466,7 @@ pub async fn show(
     compose_page(
         &state,
         &editor,
-        &Fields::from_statement(&statement),
+        &Shown::of(&statement),
         Some(&statement),
         None,
         HashMap::new(),
@@ -453,16 +485,19 @@ pub async fn update(
 ) -> DeskResult {
     editor.check(&form)?;
     let statement = service::find(&state.services, &id).await?;
-    let fields = Fields::from_form(&form);
+    let fields = Shown::sent(&form);
+    let sent = StatementForm::read(&form);
     let unprocessable = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
     if form.get("action") == Some("preview") {
-        let mut draft = fields.draft(false);
-        draft.signatories = statement
-            .signatories
-            .iter()
-            .map(|o| o.handle.clone())
-            .collect();
-        return match service::preview(&state.services, &draft).await {
+        let previewed = match sent {
+            Ok(sent) => {
+                let mut draft = sent.draft(false);
+                draft.signatories = handles(&statement);
+                service::preview(&state.services, &draft).await
+            }
+            Err(err) => Err(err),
+        };
+        return match previewed {
             Ok(preview) => {
                 compose_page(
                     &state,
@@ -490,7 +525,11 @@ pub async fn update(
             }
         };
     }
-    match service::update(&state.services, &id, fields.changes()).await {
+    let updated = match sent {
+        Ok(sent) => service::update(&state.services, &id, sent.changes()).await,
+        Err(err) => Err(err),
+    };
+    match updated {
         Ok(_) => done(&format!("/admin/statements/{id}")),
         Err(err) => {
             let errors = refusal(err, "form")?;

@@ -66,7 +66,7 @@ pub async fn follow_received(
         activity_id: follow_id.as_str(),
         organisation_id: org.id,
         actor_id: sender.row,
-        accept_now: !org.manually_approves_followers,
+        accept_now: !org.profile.manually_approves_followers,
     };
     match services
         .outbox

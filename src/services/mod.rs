@@ -139,11 +139,4 @@ impl Paging {
 
 /// For `PATCH` fields: tells an absent field (`None`) from an explicit
 /// `null` (`Some(None)`), which clears the value.
-pub(crate) fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de>,
-{
-    use serde::Deserialize;
-    Option::<T>::deserialize(deserializer).map(Some)
-}
+pub(crate) use crate::statements::nullable;

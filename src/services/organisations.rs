@@ -219,18 +219,18 @@ pub async fn update(
         }
     }
     let profile = Profile {
-        name: input.name.unwrap_or(org.name.clone()),
-        summary: input.summary.unwrap_or(org.summary.clone()),
-        website: input.website.unwrap_or(org.website.clone()),
-        fields: input.fields.unwrap_or(org.fields.clone()),
-        avatar_url: input.avatar_url.unwrap_or(org.avatar_url.clone()),
-        header_url: input.header_url.unwrap_or(org.header_url.clone()),
+        name: input.name.unwrap_or(org.profile.name.clone()),
+        summary: input.summary.unwrap_or(org.profile.summary.clone()),
+        website: input.website.unwrap_or(org.profile.website.clone()),
+        fields: input.fields.unwrap_or(org.profile.fields.clone()),
+        avatar_url: input.avatar_url.unwrap_or(org.profile.avatar_url.clone()),
+        header_url: input.header_url.unwrap_or(org.profile.header_url.clone()),
         manually_approves_followers: input
             .manually_approves_followers
-            .unwrap_or(org.manually_approves_followers),
-        discoverable: input.discoverable.unwrap_or(org.discoverable),
-        indexable: input.indexable.unwrap_or(org.indexable),
-        approve_replies: input.approve_replies.unwrap_or(org.approve_replies),
+            .unwrap_or(org.profile.manually_approves_followers),
+        discoverable: input.discoverable.unwrap_or(org.profile.discoverable),
+        indexable: input.indexable.unwrap_or(org.profile.indexable),
+        approve_replies: input.approve_replies.unwrap_or(org.profile.approve_replies),
     }
     .validate()?;
     let at = now_ms();

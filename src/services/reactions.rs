@@ -140,7 +140,7 @@ pub async fn posted(
     let Some(statement) = our_statement(services, target).await? else {
         return Ok(());
     };
-    let approved = services.approve_replies || statement.lead().approve_replies;
+    let approved = services.approve_replies || statement.lead().profile.approve_replies;
     let published = post
         .published
         .map(|d| d.timestamp_millis())
@@ -190,7 +190,7 @@ pub async fn quote_requested(
         return Ok(());
     };
     let lead = statement.lead();
-    let admitted = match statement.quote_policy {
+    let admitted = match statement.content.quote_policy {
         QuotePolicy::Anyone => true,
         QuotePolicy::Followers => services
             .store

@@ -7,71 +7,22 @@
 //! activities, so a statement is never published twice (two processes
 //! racing on a scheduled one) nor marked published without them.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::{ServiceError, ServiceResult, Services, media, named, nullable, organisations};
+use super::{ServiceError, ServiceResult, Services, media, named, organisations};
+/// The request types are the statement's own (`statements` owns its fields).
+pub use crate::statements::{Changes, Draft};
 use crate::{
     clock::{from_ms, now_ms},
     delivery::Outgoing,
     organisations::{Invalid, Organisation},
-    statements::{
-        Change, Content, MAX_SIGNATORIES, State, Statement, TranslationText, ValidContent,
-        parse_publish_at,
-    },
+    statements::{Change, MAX_SIGNATORIES, State, Statement, ValidContent, parse_publish_at},
     store::{NewStatement, StatementFilter, StoreError, StoreResult, Transition},
     vocabulary::{Activity, statement},
 };
-
-/// A new statement, as the editor writes it. A draft unless `publish` or
-/// `publish_at`. The admin API reads it, and the CLI builds it from a
-/// statement file's front matter and body and sends it.
-#[derive(Deserialize, Serialize, Default)]
-#[serde(deny_unknown_fields)]
-#[derive(utoipa::ToSchema)]
-pub struct Draft {
-    /// The headline (at most 300 characters).
-    pub title: String,
-    /// The text, in Markdown (at most 100,000 characters).
-    pub body: String,
-    /// Handles, the lead first.
-    pub signatories: Vec<String>,
-    /// A language tag such as `en` or `pt-BR`.
-    pub language: Option<String>,
-    /// A short text shown before the body (at most 2,000 characters).
-    pub summary: Option<String>,
-    /// Shown in front of the text by fediverse clients, which hide the
-    /// text behind it (at most 2,000 characters).
-    pub content_warning: Option<String>,
-    /// Hashtags, without `#` (at most 20).
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// `note` (the default) or `article`.
-    pub format: Option<String>,
-    /// When the statement was first made, if earlier: a date such as
-    /// `2022-01-13` or an RFC 3339 time.
-    pub original_date: Option<String>,
-    /// Printed under the statement; the instance's disclaimer if absent.
-    pub disclaimer: Option<String>,
-    /// Who may quote it: anyone (the default), followers or nobody.
-    pub quote_policy: Option<String>,
-    /// Publish at once.
-    #[serde(default)]
-    pub publish: bool,
-    /// RFC 3339.
-    pub publish_at: Option<String>,
-    /// The statement in other languages, by language tag (not its own).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub translations: BTreeMap<String, TranslationText>,
-    /// Uploaded images (`POST /api/v1/media`), at most four, in order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub media: Vec<String>,
-    /// Publish even though an image has no alt text.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub allow_missing_alt: bool,
-}
 
 /// How a draft reaches the fediverse when it is published.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -92,89 +43,6 @@ pub enum Imported {
     Unchanged(Statement),
     /// Dry run: valid, and would be created.
     WouldCreate,
-}
-
-/// Changes to a statement: every field optional; `null` clears the
-/// optional ones. Absent fields are not serialised, so what the CLI sends
-/// means what the API reads.
-#[derive(Deserialize, Serialize, Default)]
-#[serde(deny_unknown_fields)]
-#[derive(utoipa::ToSchema)]
-pub struct Changes {
-    /// The new headline; absent or `null` keeps it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    /// The new Markdown text; absent or `null` keeps it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
-    /// A language tag; absent keeps it, `null` clears it.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[schema(value_type = Option<String>)]
-    pub language: Option<Option<String>>,
-    /// Absent keeps it, `null` clears it.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[schema(value_type = Option<String>)]
-    pub summary: Option<Option<String>>,
-    /// Absent keeps it, `null` clears it.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[schema(value_type = Option<String>)]
-    pub content_warning: Option<Option<String>>,
-    /// Replaces every tag; absent or `null` keeps them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tags: Option<Vec<String>>,
-    /// `note` or `article`; cannot change once published.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
-    /// Absent keeps it, `null` clears it.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[schema(value_type = Option<String>)]
-    pub original_date: Option<Option<String>>,
-    /// Absent keeps it, `null` clears it (the instance's applies).
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[schema(value_type = Option<String>)]
-    pub disclaimer: Option<Option<String>>,
-    /// anyone, followers or nobody; absent or `null` keeps it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub quote_policy: Option<String>,
-    /// Drafts and scheduled statements only; `null` makes it a draft again.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[schema(value_type = Option<String>)]
-    pub publish_at: Option<Option<String>>,
-    /// Every translation the statement is to have (`{}`: none); absent
-    /// leaves them as they are.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub translations: Option<BTreeMap<String, TranslationText>>,
-    /// Every image the statement is to carry (`[]`: none); absent leaves
-    /// them as they are. Giving them again picks up edited alt text.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub media: Option<Vec<String>>,
-    /// Keep (or publish) images without alt text.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub allow_missing_alt: bool,
 }
 
 /// Which statements a listing shows.
@@ -294,19 +162,7 @@ pub async fn preview(services: &Services, draft: &Draft) -> ServiceResult<Previe
     let statement = Statement {
         id: 0,
         public_id: "preview".into(),
-        title: content.title,
-        body: content.body,
-        rendered: content.rendered,
-        summary: content.summary,
-        content_warning: content.content_warning,
-        language: content.language,
-        tags: content.tags,
-        format: content.format,
-        original_date: content.original_date,
-        disclaimer: content.disclaimer,
-        quote_policy: content.quote_policy,
-        translations: content.translations,
-        media: content.media,
+        content,
         state: State::Draft,
         publish_at: None,
         published_at: Some(now),
@@ -317,28 +173,9 @@ pub async fn preview(services: &Services, draft: &Draft) -> ServiceResult<Previe
     };
     Ok(Preview {
         content_html: statement::content_html(&statement, &services.urls, &services.disclaimer),
-        content_warning: statement.content_warning.clone(),
+        content_warning: statement.content.content_warning.clone(),
         lead: statement.lead().clone(),
     })
-}
-
-impl Draft {
-    /// The statement's content, to validate.
-    fn content(&self) -> Content {
-        Content {
-            title: self.title.clone(),
-            body: self.body.clone(),
-            summary: self.summary.clone(),
-            content_warning: self.content_warning.clone(),
-            language: self.language.clone(),
-            tags: self.tags.clone(),
-            format: self.format.clone(),
-            original_date: self.original_date.clone(),
-            disclaimer: self.disclaimer.clone(),
-            quote_policy: self.quote_policy.clone(),
-            translations: self.translations.clone(),
-        }
-    }
 }
 
 /// Writes a new statement: a draft, scheduled with `publish_at`, or
@@ -548,48 +385,16 @@ pub async fn update(
         && changes
             .format
             .as_deref()
-            .is_some_and(|f| f != current.format.as_str())
+            .is_some_and(|f| f != current.content.format.as_str())
     {
         // Mastodon before 4.5 ignores Update{Article}: the change would
         // silently freeze the statement on those servers.
         return Err(Invalid::new("format", "cannot change once the statement is published").into());
     }
-    let content = Content {
-        title: changes.title.unwrap_or(current.title.clone()),
-        body: changes.body.unwrap_or(current.body.clone()),
-        summary: changes.summary.unwrap_or(current.summary.clone()),
-        content_warning: changes
-            .content_warning
-            .unwrap_or(current.content_warning.clone()),
-        language: changes.language.unwrap_or(current.language.clone()),
-        tags: changes.tags.unwrap_or(current.tags.clone()),
-        format: Some(
-            changes
-                .format
-                .unwrap_or(current.format.as_str().to_string()),
-        ),
-        original_date: changes
-            .original_date
-            .unwrap_or(current.original_date.clone()),
-        disclaimer: changes.disclaimer.unwrap_or(current.disclaimer.clone()),
-        quote_policy: Some(
-            changes
-                .quote_policy
-                .unwrap_or(current.quote_policy.as_str().to_string()),
-        ),
-        translations: changes.translations.unwrap_or_else(|| {
-            current
-                .translations
-                .iter()
-                .map(|t| (t.language.clone(), t.text()))
-                .collect()
-        }),
-    }
-    .validate()?;
-    let mut content = content;
+    let mut content = changes.apply(&current.content).validate()?;
     content.media = match &changes.media {
         Some(ids) => media::attachments(services, ids, Some(current.id)).await?,
-        None => current.media.clone(),
+        None => current.content.media.clone(),
     };
     let publish_at = match &changes.publish_at {
         Some(Some(at)) => Some(Some(parse_publish_at(at)?)),
@@ -620,7 +425,7 @@ pub async fn publish_now(
 ) -> ServiceResult<Statement> {
     let statement = find(services, public_id).await?;
     if statement.state != State::Published {
-        media::check_alt(&statement.media, allow_missing_alt)?;
+        media::check_alt(&statement.content.media, allow_missing_alt)?;
     }
     if statement.state == State::Published
         || !publish(services, &statement, now_ms(), Audience::Followers).await?

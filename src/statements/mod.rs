@@ -1,5 +1,6 @@
-//! Joint statements: what one is, which input makes a valid one, and the
-//! states it goes through (`Change`). The Note or Article followers read is
+//! Joint statements: what one is (`Statement`, embedding its
+//! `ValidContent`), the input that writes or edits one (`Draft`, `Changes`)
+//! and which makes a valid one, and the states it goes through (`Change`). The Note or Article followers read is
 //! built in `vocabulary::statement`; publishing is `services::statements`.
 
 use std::{collections::BTreeMap, sync::LazyLock};
@@ -14,28 +15,14 @@ use crate::{
     organisations::{Invalid, Organisation, check_len},
 };
 
-/// A statement as stored, with its signatories in order (lead first).
+/// A statement as stored, with its signatories in order (lead first): its
+/// validated content, and what the server keeps about it.
 #[derive(Clone, Debug)]
 pub struct Statement {
     pub id: i64,
     pub public_id: String,
-    pub title: String,
-    /// Markdown.
-    pub body: String,
-    /// The body as HTML, rendered once when it was written.
-    pub rendered: Rendered,
-    pub summary: Option<String>,
-    pub content_warning: Option<String>,
-    pub language: Option<String>,
-    pub tags: Vec<String>,
-    pub format: Format,
-    pub original_date: Option<String>,
-    pub disclaimer: Option<String>,
-    pub quote_policy: QuotePolicy,
-    /// The statement in other languages than its own, by language tag.
-    pub translations: Vec<Translation>,
-    /// Its images, in order.
-    pub media: Vec<Attachment>,
+    /// What the editor wrote (title, text, tags, translations, images …).
+    pub content: ValidContent,
     pub state: State,
     pub publish_at: Option<i64>,
     pub published_at: Option<i64>,
@@ -48,21 +35,8 @@ pub struct Statement {
 impl Statement {
     /// This statement with `content` in place of its own.
     pub fn with_content(&self, content: &ValidContent) -> Statement {
-        let c = content.clone();
         Statement {
-            title: c.title,
-            body: c.body,
-            rendered: c.rendered,
-            summary: c.summary,
-            content_warning: c.content_warning,
-            language: c.language,
-            tags: c.tags,
-            format: c.format,
-            original_date: c.original_date,
-            disclaimer: c.disclaimer,
-            quote_policy: c.quote_policy,
-            translations: c.translations,
-            media: c.media,
+            content: content.clone(),
             ..self.clone()
         }
     }
@@ -71,20 +45,21 @@ impl Statement {
     /// that title, summary and text, in that language; everything else
     /// (signatories, dates, tags, disclaimer) as it is.
     pub fn in_language(&self, translation: &Translation) -> Statement {
-        Statement {
-            title: translation.title.clone(),
-            body: translation.body.clone(),
-            rendered: translation.rendered.clone(),
-            summary: translation.summary.clone(),
-            language: Some(translation.language.clone()),
-            translations: Vec::new(),
-            ..self.clone()
-        }
+        let mut translated = self.clone();
+        let content = &mut translated.content;
+        content.title = translation.title.clone();
+        content.body = translation.body.clone();
+        content.rendered = translation.rendered.clone();
+        content.summary = translation.summary.clone();
+        content.language = Some(translation.language.clone());
+        content.translations = Vec::new();
+        translated
     }
 
     /// The translation into `language` (compared as BCP 47 does, ignoring case).
     pub fn translation(&self, language: &str) -> Option<&Translation> {
-        self.translations
+        self.content
+            .translations
             .iter()
             .find(|t| t.language.eq_ignore_ascii_case(language))
     }
@@ -288,22 +263,312 @@ impl Translation {
     }
 }
 
-/// The editable text of a statement, validated.
-#[derive(Clone, Debug, Default)]
+/// The editable text of a statement, as given: what [`Content::validate`]
+/// checks. Its serde form is the desk's compose form (every field a text
+/// box; tags one comma-separated text, or a list), which the desk reads
+/// and fills by these names, so a new field here needs no desk code: only
+/// an input in its template.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Content {
     pub title: String,
     pub body: String,
+    pub language: Option<String>,
+    pub original_date: Option<String>,
+    #[serde(deserialize_with = "tag_list")]
+    pub tags: Vec<String>,
+    /// note (the default) or article.
+    #[serde(deserialize_with = "blank_is_none")]
+    pub format: Option<String>,
     pub summary: Option<String>,
     pub content_warning: Option<String>,
-    pub language: Option<String>,
-    pub tags: Vec<String>,
-    pub format: Option<String>,
-    pub original_date: Option<String>,
     pub disclaimer: Option<String>,
     /// anyone (the default), followers or nobody.
+    #[serde(deserialize_with = "blank_is_none")]
     pub quote_policy: Option<String>,
-    /// The same statement in other languages, by language tag.
+    /// The same statement in other languages, by language tag. (Not a
+    /// form field: the API and the CLI give them.)
+    #[serde(skip_deserializing)]
     pub translations: BTreeMap<String, TranslationText>,
+}
+
+/// Tags as a list, or as one text separated by commas or spaces (`#`s
+/// allowed), as people type them into a form.
+fn tag_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Tags {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Tags::deserialize(deserializer)? {
+        Tags::List(tags) => tags,
+        Tags::Text(text) => text
+            .split([',', ' '])
+            .map(|t| t.trim().trim_start_matches('#'))
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
+}
+
+/// A choice left empty is no choice (the default, or, in an edit, the
+/// current one).
+fn blank_is_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty()))
+}
+
+impl From<&ValidContent> for Content {
+    /// The content as the editor would give it again (validating it gives
+    /// it back).
+    fn from(valid: &ValidContent) -> Content {
+        let v = valid.clone();
+        Content {
+            title: v.title,
+            body: v.body,
+            language: v.language,
+            original_date: v.original_date,
+            tags: v.tags,
+            format: Some(v.format.as_str().to_string()),
+            summary: v.summary,
+            content_warning: v.content_warning,
+            disclaimer: v.disclaimer,
+            quote_policy: Some(v.quote_policy.as_str().to_string()),
+            translations: v
+                .translations
+                .iter()
+                .map(|t| (t.language.clone(), t.text()))
+                .collect(),
+        }
+    }
+}
+
+/// `Option<Option<T>>` from a field that may be absent (`None`), `null`
+/// (`Some(None)`) or a value: with `#[serde(default)]`, "absent keeps it,
+/// `null` clears it".
+pub(crate) fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// A new statement, as the editor writes it. A draft unless `publish` or
+/// `publish_at`. The admin API reads it, and the CLI builds it from a
+/// statement file's front matter and body and sends it.
+#[derive(Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
+pub struct Draft {
+    /// The headline (at most 300 characters).
+    pub title: String,
+    /// The text, in Markdown (at most 100,000 characters).
+    pub body: String,
+    /// Handles, the lead first.
+    pub signatories: Vec<String>,
+    /// A language tag such as `en` or `pt-BR`.
+    pub language: Option<String>,
+    /// A short text shown before the body (at most 2,000 characters).
+    pub summary: Option<String>,
+    /// Shown in front of the text by fediverse clients, which hide the
+    /// text behind it (at most 2,000 characters).
+    pub content_warning: Option<String>,
+    /// Hashtags, without `#` (at most 20).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// `note` (the default) or `article`.
+    pub format: Option<String>,
+    /// When the statement was first made, if earlier: a date such as
+    /// `2022-01-13` or an RFC 3339 time.
+    pub original_date: Option<String>,
+    /// Printed under the statement; the instance's disclaimer if absent.
+    pub disclaimer: Option<String>,
+    /// Who may quote it: anyone (the default), followers or nobody.
+    pub quote_policy: Option<String>,
+    /// Publish at once.
+    #[serde(default)]
+    pub publish: bool,
+    /// RFC 3339.
+    pub publish_at: Option<String>,
+    /// The statement in other languages, by language tag (not its own).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub translations: BTreeMap<String, TranslationText>,
+    /// Uploaded images (`POST /api/v1/media`), at most four, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<String>,
+    /// Publish even though an image has no alt text.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_missing_alt: bool,
+}
+
+impl Draft {
+    /// A draft of `content` signed by `signatories` (handles, the lead
+    /// first), neither published nor scheduled.
+    pub fn of(content: Content, signatories: Vec<String>) -> Draft {
+        Draft {
+            title: content.title,
+            body: content.body,
+            signatories,
+            language: content.language,
+            summary: content.summary,
+            content_warning: content.content_warning,
+            tags: content.tags,
+            format: content.format,
+            original_date: content.original_date,
+            disclaimer: content.disclaimer,
+            quote_policy: content.quote_policy,
+            translations: content.translations,
+            ..Draft::default()
+        }
+    }
+
+    /// The statement's content, to validate.
+    pub fn content(&self) -> Content {
+        Content {
+            title: self.title.clone(),
+            body: self.body.clone(),
+            summary: self.summary.clone(),
+            content_warning: self.content_warning.clone(),
+            language: self.language.clone(),
+            tags: self.tags.clone(),
+            format: self.format.clone(),
+            original_date: self.original_date.clone(),
+            disclaimer: self.disclaimer.clone(),
+            quote_policy: self.quote_policy.clone(),
+            translations: self.translations.clone(),
+        }
+    }
+}
+
+/// Changes to a statement: every field optional; `null` clears the
+/// optional ones. Absent fields are not serialised, so what the CLI sends
+/// means what the API reads.
+#[derive(Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
+pub struct Changes {
+    /// The new headline; absent or `null` keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The new Markdown text; absent or `null` keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// A language tag; absent keeps it, `null` clears it.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub language: Option<Option<String>>,
+    /// Absent keeps it, `null` clears it.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub summary: Option<Option<String>>,
+    /// Absent keeps it, `null` clears it.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub content_warning: Option<Option<String>>,
+    /// Replaces every tag; absent or `null` keeps them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    /// `note` or `article`; cannot change once published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// Absent keeps it, `null` clears it.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub original_date: Option<Option<String>>,
+    /// Absent keeps it, `null` clears it (the instance's applies).
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub disclaimer: Option<Option<String>>,
+    /// anyone, followers or nobody; absent or `null` keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quote_policy: Option<String>,
+    /// Drafts and scheduled statements only; `null` makes it a draft again.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub publish_at: Option<Option<String>>,
+    /// Every translation the statement is to have (`{}`: none); absent
+    /// leaves them as they are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub translations: Option<BTreeMap<String, TranslationText>>,
+    /// Every image the statement is to carry (`[]`: none); absent leaves
+    /// them as they are. Giving them again picks up edited alt text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<Vec<String>>,
+    /// Keep (or publish) images without alt text.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_missing_alt: bool,
+}
+
+impl Changes {
+    /// Changes that make the content `content`: every field given, an
+    /// optional one left empty cleared (a choice left empty keeps the
+    /// current one).
+    pub fn replacing(content: Content) -> Changes {
+        Changes {
+            title: Some(content.title),
+            body: Some(content.body),
+            language: Some(content.language),
+            summary: Some(content.summary),
+            content_warning: Some(content.content_warning),
+            tags: Some(content.tags),
+            format: content.format,
+            original_date: Some(content.original_date),
+            disclaimer: Some(content.disclaimer),
+            quote_policy: content.quote_policy,
+            translations: Some(content.translations),
+            ..Changes::default()
+        }
+    }
+
+    /// `current` with these changes applied, to validate: the one place a
+    /// partial edit meets a statement's content. (Images and `publish_at`
+    /// are not text: `services::statements` applies them.)
+    pub fn apply(&self, current: &ValidContent) -> Content {
+        let current = Content::from(current);
+        let c = self;
+        Content {
+            title: c.title.clone().unwrap_or(current.title),
+            body: c.body.clone().unwrap_or(current.body),
+            language: c.language.clone().unwrap_or(current.language),
+            original_date: c.original_date.clone().unwrap_or(current.original_date),
+            tags: c.tags.clone().unwrap_or(current.tags),
+            format: c.format.clone().or(current.format),
+            summary: c.summary.clone().unwrap_or(current.summary),
+            content_warning: c.content_warning.clone().unwrap_or(current.content_warning),
+            disclaimer: c.disclaimer.clone().unwrap_or(current.disclaimer),
+            quote_policy: c.quote_policy.clone().or(current.quote_policy),
+            translations: c.translations.clone().unwrap_or(current.translations),
+        }
+    }
 }
 
 /// A statement's body as HTML, rendered when the body is written (never
@@ -614,6 +879,39 @@ mod tests {
         .unwrap();
         assert_eq!(valid.tags, ["Kazakhstan"]);
         assert_eq!(valid.format, Format::Note);
+    }
+
+    #[test]
+    fn changes_apply_to_the_current_content() {
+        let current = content().validate().unwrap();
+        let changes = Changes {
+            summary: Some(Some("Short.".into())),
+            tags: Some(vec!["Kazakhstan".into()]),
+            ..Changes::default()
+        };
+        let edited = changes.apply(&current).validate().unwrap();
+        assert_eq!(edited.title, current.title, "absent keeps it");
+        assert_eq!(edited.summary.as_deref(), Some("Short."));
+        assert_eq!(edited.tags, ["Kazakhstan"]);
+        let cleared = Changes {
+            summary: Some(None),
+            ..Changes::default()
+        };
+        assert_eq!(cleared.apply(&edited).validate().unwrap().summary, None);
+        // Replacing with the content as it is changes nothing.
+        let same = Changes::replacing(Content::from(&edited)).apply(&edited);
+        assert_eq!(same.validate().unwrap().summary, edited.summary);
+    }
+
+    #[test]
+    fn a_form_reads_as_content() {
+        let form: Content = serde_json::from_value(serde_json::json!({
+            "title": "T", "body": "B", "tags": "#one, two three", "format": " ", "summary": "",
+        }))
+        .unwrap();
+        assert_eq!(form.tags, ["one", "two", "three"]);
+        assert_eq!(form.format, None, "an empty choice is no choice");
+        assert_eq!(form.validate().unwrap().summary, None);
     }
 
     #[test]

@@ -130,24 +130,26 @@ impl StatementRow {
             _ => Rendered::of(&row.body),
         };
         Ok(Statement {
-            rendered,
-            tags: serde_json::from_str(&row.tags).map_err(|_| corrupt("tags"))?,
-            translations: serde_json::from_str(&row.translations)
-                .map_err(|_| corrupt("translations"))?,
-            media: serde_json::from_str(&row.media).map_err(|_| corrupt("media"))?,
-            format: Format::parse(&row.format).ok_or_else(|| corrupt("format"))?,
+            content: ValidContent {
+                rendered,
+                tags: serde_json::from_str(&row.tags).map_err(|_| corrupt("tags"))?,
+                translations: serde_json::from_str(&row.translations)
+                    .map_err(|_| corrupt("translations"))?,
+                media: serde_json::from_str(&row.media).map_err(|_| corrupt("media"))?,
+                format: Format::parse(&row.format).ok_or_else(|| corrupt("format"))?,
+                quote_policy: QuotePolicy::parse(&row.quote_policy)
+                    .ok_or_else(|| corrupt("quote_policy"))?,
+                title: row.title,
+                body: row.body,
+                summary: row.summary,
+                content_warning: row.content_warning,
+                language: row.language,
+                original_date: row.original_date,
+                disclaimer: row.disclaimer,
+            },
             state: State::parse(&row.state).ok_or_else(|| corrupt("state"))?,
-            quote_policy: QuotePolicy::parse(&row.quote_policy)
-                .ok_or_else(|| corrupt("quote_policy"))?,
             id: row.id,
             public_id: row.public_id,
-            title: row.title,
-            body: row.body,
-            summary: row.summary,
-            content_warning: row.content_warning,
-            language: row.language,
-            original_date: row.original_date,
-            disclaimer: row.disclaimer,
             publish_at: row.publish_at,
             published_at: row.published_at,
             edited_at: row.edited_at,

@@ -80,13 +80,18 @@ fn image(url: &Option<String>) -> Option<Image> {
 
 /// The profile fields shown on the actor: the website first, then the rest.
 pub fn profile_fields(org: &Organisation) -> Vec<(String, String)> {
-    let mut fields = Vec::with_capacity(org.fields.len() + 1);
-    if let Some(website) = &org.website
-        && !org.fields.iter().any(|f| f.value == *website)
+    let mut fields = Vec::with_capacity(org.profile.fields.len() + 1);
+    if let Some(website) = &org.profile.website
+        && !org.profile.fields.iter().any(|f| f.value == *website)
     {
         fields.push(("Website".to_string(), website.clone()));
     }
-    fields.extend(org.fields.iter().map(|f| (f.name.clone(), f.value.clone())));
+    fields.extend(
+        org.profile
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), f.value.clone())),
+    );
     fields
 }
 
@@ -96,8 +101,8 @@ pub fn organisation_actor(org: &Organisation, urls: &Urls) -> OrganisationActor 
     OrganisationActor {
         kind: "Organization".into(),
         preferred_username: org.handle.clone(),
-        name: org.name.clone(),
-        summary: html::markdown_to_html(&org.summary),
+        name: org.profile.name.clone(),
+        summary: html::markdown_to_html(&org.profile.summary),
         url: id.clone(),
         inbox: urls.inbox(&org.handle),
         outbox: urls.outbox(&org.handle),
@@ -112,8 +117,8 @@ pub fn organisation_actor(org: &Organisation, urls: &Urls) -> OrganisationActor 
             owner: id.clone(),
             public_key_pem: org.public_key_pem.clone(),
         },
-        icon: image(&org.avatar_url),
-        image: image(&org.header_url),
+        icon: image(&org.profile.avatar_url),
+        image: image(&org.profile.header_url),
         attachment: profile_fields(org)
             .into_iter()
             .map(|(name, value)| PropertyValue {
@@ -122,9 +127,9 @@ pub fn organisation_actor(org: &Organisation, urls: &Urls) -> OrganisationActor 
                 name,
             })
             .collect(),
-        manually_approves_followers: org.manually_approves_followers,
-        discoverable: org.discoverable,
-        indexable: org.indexable,
+        manually_approves_followers: org.profile.manually_approves_followers,
+        discoverable: org.profile.discoverable,
+        indexable: org.profile.indexable,
         published: from_ms(org.created_at),
         updated: from_ms(org.updated_at),
         attribution_domains: vec![urls.base().host_str().unwrap_or_default().to_string()],

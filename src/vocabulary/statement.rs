@@ -52,7 +52,7 @@ fn mention_html(org: &Organisation, urls: &Urls) -> String {
         r#"<span class="h-card" translate="no"><a href="{href}" class="u-url mention">@<span>{handle}</span></a></span> ({name})"#,
         href = escape(urls.organisation(&org.handle).as_str()),
         handle = escape(&org.handle),
-        name = escape(&org.name),
+        name = escape(&org.profile.name),
     )
 }
 
@@ -67,24 +67,28 @@ fn hashtag_html(tag: &str, urls: &Urls) -> String {
 /// The full HTML of a statement: title, original date, abstract (Notes),
 /// body, signatories, hashtags and disclaimer.
 pub fn content_html(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> String {
-    let mut out = format!("<p><strong>{}</strong></p>", escape(&statement.title));
-    if let Some(date) = &statement.original_date {
+    let mut out = format!(
+        "<p><strong>{}</strong></p>",
+        escape(&statement.content.title)
+    );
+    if let Some(date) = &statement.content.original_date {
         out.push_str(&format!("<p><em>{}</em></p>", escape(&display_date(date))));
     }
-    if statement.format == Format::Note
-        && let Some(summary) = &statement.summary
+    if statement.content.format == Format::Note
+        && let Some(summary) = &statement.content.summary
     {
         out.push_str(&format!("<p><em>{}</em></p>", escape(summary)));
     }
-    out.push_str(&statement.rendered.federated);
+    out.push_str(&statement.content.rendered.federated);
     let signed: Vec<String> = statement
         .signatories
         .iter()
         .map(|o| mention_html(o, urls))
         .collect();
     out.push_str(&format!("<p>Signed by: {}</p>", signed.join(", ")));
-    if !statement.tags.is_empty() {
+    if !statement.content.tags.is_empty() {
         let tags: Vec<String> = statement
+            .content
             .tags
             .iter()
             .map(|t| hashtag_html(t, urls))
@@ -92,6 +96,7 @@ pub fn content_html(statement: &Statement, urls: &Urls, default_disclaimer: &str
         out.push_str(&format!("<p>{}</p>", tags.join(" ")));
     }
     let disclaimer = statement
+        .content
         .disclaimer
         .as_deref()
         .unwrap_or(default_disclaimer)
@@ -124,6 +129,7 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
         .collect();
     tags.extend(
         statement
+            .content
             .tags
             .iter()
             .map(|t| json!({"type": "Hashtag", "href": urls.tag(t), "name": format!("#{t}")})),
@@ -138,7 +144,7 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
     let published = statement.published_at.unwrap_or(statement.created_at);
     let mut object = json!({
         "id": id,
-        "type": match statement.format { Format::Note => "Note", Format::Article => "Article" },
+        "type": match statement.content.format { Format::Note => "Note", Format::Article => "Article" },
         "attributedTo": attributed_to,
         "content": content,
         "url": id,
@@ -146,11 +152,11 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
         "to": [PUBLIC],
         "cc": cc,
         "tag": tags,
-        "sensitive": statement.content_warning.is_some(),
+        "sensitive": statement.content.content_warning.is_some(),
         // Those the policy admits get their QuoteRequest accepted at once;
         // listing only the lead lets nobody else quote (docs/interop.md §13).
         "interactionPolicy": {
-            "canQuote": { "automaticApproval": [match statement.quote_policy {
+            "canQuote": { "automaticApproval": [match statement.content.quote_policy {
                 QuotePolicy::Anyone => PUBLIC.to_string(),
                 QuotePolicy::Followers => urls.followers(&lead.handle).to_string(),
                 QuotePolicy::Nobody => urls.organisation(&lead.handle).to_string(),
@@ -163,25 +169,27 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
     // Every language: the statement's own first (it is also `content`),
     // then each translation, rendered the same way (docs/interop.md §4).
     let translated: Vec<Statement> = statement
+        .content
         .translations
         .iter()
         .map(|t| statement.in_language(t))
         .collect();
-    if let Some(language) = &statement.language {
+    if let Some(language) = &statement.content.language {
         let mut content_map = serde_json::Map::new();
         content_map.insert(language.clone(), json!(content));
         for version in &translated {
             content_map.insert(
-                version.language.clone().unwrap_or_default(),
+                version.content.language.clone().unwrap_or_default(),
                 json!(content_html(version, urls, default_disclaimer)),
             );
         }
         object["contentMap"] = Value::Object(content_map);
     }
-    if !statement.media.is_empty() {
+    if !statement.content.media.is_empty() {
         // As Mastodon reads them (docs/interop.md §4): `url` a string,
         // `name` the alt text.
         let attachments: Vec<Value> = statement
+            .content
             .media
             .iter()
             .map(|m| {
@@ -210,16 +218,17 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
         object["updated"] =
             json!(from_ms(edited).to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
     }
-    match statement.format {
+    match statement.content.format {
         Format::Note => {
-            if let Some(cw) = &statement.content_warning {
+            if let Some(cw) = &statement.content.content_warning {
                 object["summary"] = json!(cw);
             }
         }
         Format::Article => {
-            object["name"] = json!(statement.title);
+            object["name"] = json!(statement.content.title);
             let summary_html = |s: &Statement| {
-                s.summary
+                s.content
+                    .summary
                     .as_deref()
                     .map(escape)
                     .map(|s| format!("<p>{s}</p>"))
@@ -228,16 +237,16 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
             if let Some(summary) = &summary {
                 object["summary"] = json!(summary);
             }
-            if let Some(language) = &statement.language {
+            if let Some(language) = &statement.content.language {
                 let mut names = serde_json::Map::new();
                 let mut summaries = serde_json::Map::new();
-                names.insert(language.clone(), json!(statement.title));
+                names.insert(language.clone(), json!(statement.content.title));
                 if let Some(summary) = &summary {
                     summaries.insert(language.clone(), json!(summary));
                 }
                 for version in &translated {
-                    let language = version.language.clone().unwrap_or_default();
-                    names.insert(language.clone(), json!(version.title));
+                    let language = version.content.language.clone().unwrap_or_default();
+                    names.insert(language.clone(), json!(version.content.title));
                     if let Some(summary) = summary_html(version) {
                         summaries.insert(language, json!(summary));
                     }
@@ -252,7 +261,7 @@ pub fn statement_object(statement: &Statement, urls: &Urls, default_disclaimer: 
                 "attributedTo": urls.organisation(&lead.handle),
                 "content": format!(
                     "<p><strong>{}</strong></p>{}<p><a href=\"{}\">{}</a></p>",
-                    escape(&statement.title),
+                    escape(&statement.content.title),
                     summary.unwrap_or_default(),
                     escape(id.as_str()),
                     escape(id.as_str()),

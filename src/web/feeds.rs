@@ -51,8 +51,8 @@ pub async fn organisation(
         let org = actor::live_organisation(&state, &handle).await?;
         let page = state.urls.organisation(&org.handle).to_string();
         let url = format!("{page}/feed.atom");
-        let title = format!("{} – {}", org.name, state.config.instance_name);
-        let subtitle = html::excerpt(&html::plain_text(&org.summary), 200);
+        let title = format!("{} – {}", org.profile.name, state.config.instance_name);
+        let subtitle = html::excerpt(&html::plain_text(&org.profile.summary), 200);
         let about = FeedAbout {
             title: &title,
             subtitle: &subtitle,
@@ -180,20 +180,21 @@ fn entry(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> Entry 
         .signatories
         .iter()
         .map(|org| Person {
-            name: org.name.clone(),
+            name: org.profile.name.clone(),
             email: None,
             uri: Some(urls.organisation(&org.handle).to_string()),
             ..Person::default()
         })
         .collect();
-    let mut body = statement.rendered.page.clone();
+    let mut body = statement.content.rendered.page.clone();
     let names: Vec<String> = statement
         .signatories
         .iter()
-        .map(|org| html::escape(&org.name))
+        .map(|org| html::escape(&org.profile.name))
         .collect();
     body.push_str(&format!("<p>Signed by: {}</p>", names.join(", ")));
     let disclaimer = statement
+        .content
         .disclaimer
         .as_deref()
         .unwrap_or(default_disclaimer)
@@ -201,12 +202,12 @@ fn entry(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> Entry 
     if !disclaimer.is_empty() {
         body.push_str(&format!("<p><em>{}</em></p>", html::escape(disclaimer)));
     }
-    let summary = match &statement.summary {
+    let summary = match &statement.content.summary {
         Some(summary) if !summary.trim().is_empty() => html::plain_text(summary),
-        _ => html::excerpt(&html::plain_text(&statement.body), 280),
+        _ => html::excerpt(&html::plain_text(&statement.content.body), 280),
     };
     EntryBuilder::default()
-        .title(statement.title.as_str())
+        .title(statement.content.title.as_str())
         .id(url.as_str())
         .updated(at(statement.edited_at.unwrap_or(published)))
         .published(Some(at(published)))
@@ -214,6 +215,7 @@ fn entry(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> Entry 
         .links(vec![link(&url, "alternate", "text/html")])
         .categories(
             statement
+                .content
                 .tags
                 .iter()
                 .map(|tag| atom_syndication::Category {
@@ -227,7 +229,7 @@ fn entry(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> Entry 
         .content(Some(Content {
             value: Some(body),
             content_type: Some("html".into()),
-            lang: statement.language.clone(),
+            lang: statement.content.language.clone(),
             ..Content::default()
         }))
         .build()

@@ -33,11 +33,11 @@ pub struct SignatoryView {
 impl SignatoryView {
     pub fn of(org: &Organisation, urls: &Urls) -> SignatoryView {
         SignatoryView {
-            name: org.name.clone(),
+            name: org.profile.name.clone(),
             acct: fediverse_handle(&org.handle, urls),
             url: urls.organisation(&org.handle).to_string(),
-            avatar_url: org.avatar_url.clone(),
-            initial: initial(&org.name),
+            avatar_url: org.profile.avatar_url.clone(),
+            initial: initial(&org.profile.name),
         }
     }
 }
@@ -95,9 +95,9 @@ pub struct StatementCard {
 impl StatementCard {
     pub fn of(statement: &Statement, urls: &Urls) -> StatementCard {
         StatementCard {
-            title: statement.title.clone(),
+            title: statement.content.title.clone(),
             url: urls.statement(&statement.public_id).to_string(),
-            language: statement.language.clone(),
+            language: statement.content.language.clone(),
             date: shown_date(statement),
             signatories: signatories(statement, urls),
             excerpt: html::excerpt(&description_text(statement), EXCERPT_CHARS),
@@ -107,7 +107,7 @@ impl StatementCard {
 
 /// The date a reader goes by: the statement's own, else its publication.
 fn shown_date(statement: &Statement) -> Option<Moment> {
-    match (&statement.original_date, statement.published_at) {
+    match (&statement.content.original_date, statement.published_at) {
         (Some(date), _) => Some(Moment::original(date)),
         (None, Some(ms)) => Some(Moment::at(ms)),
         (None, None) => None,
@@ -124,9 +124,9 @@ fn signatories(statement: &Statement, urls: &Urls) -> Vec<SignatoryView> {
 
 /// The summary when there is one, else the body, as plain text.
 fn description_text(statement: &Statement) -> String {
-    match &statement.summary {
+    match &statement.content.summary {
         Some(summary) if !summary.trim().is_empty() => html::plain_text(summary),
-        _ => html::plain_text(&statement.body),
+        _ => html::plain_text(&statement.content.body),
     }
 }
 
@@ -200,7 +200,10 @@ impl LanguageLink {
     /// The links of every language `statement` reads in, with `current`
     /// (a translation's tag, or `None` for its own language) marked.
     pub fn all(statement: &Statement, urls: &Urls, current: Option<&str>) -> Vec<LanguageLink> {
-        let (Some(own), false) = (&statement.language, statement.translations.is_empty()) else {
+        let (Some(own), false) = (
+            &statement.content.language,
+            statement.content.translations.is_empty(),
+        ) else {
             return Vec::new();
         };
         let mut links = vec![LanguageLink {
@@ -209,7 +212,7 @@ impl LanguageLink {
             url: urls.statement(&statement.public_id).to_string(),
             current: current.is_none(),
         }];
-        links.extend(statement.translations.iter().map(|t| {
+        links.extend(statement.content.translations.iter().map(|t| {
             LanguageLink {
                 name: language_name(&t.language),
                 tag: t.language.clone(),
@@ -253,27 +256,38 @@ impl StatementPage {
     pub fn of(statement: &Statement, urls: &Urls, default_disclaimer: &str) -> StatementPage {
         let lead = statement.lead();
         StatementPage {
-            title: statement.title.clone(),
+            title: statement.content.title.clone(),
             url: urls.statement(&statement.public_id).to_string(),
             page_url: urls.statement(&statement.public_id).to_string(),
             languages: Vec::new(),
             images: statement
+                .content
                 .media
                 .iter()
                 .map(|m| ImageView::of(m, urls))
                 .collect(),
-            language: statement.language.clone(),
-            summary: statement.summary.clone().filter(|s| !s.trim().is_empty()),
+            language: statement.content.language.clone(),
+            summary: statement
+                .content
+                .summary
+                .clone()
+                .filter(|s| !s.trim().is_empty()),
             content_warning: statement
+                .content
                 .content_warning
                 .clone()
                 .filter(|s| !s.trim().is_empty()),
-            original_date: statement.original_date.as_deref().map(Moment::original),
+            original_date: statement
+                .content
+                .original_date
+                .as_deref()
+                .map(Moment::original),
             published: statement.published_at.map(Moment::at),
             edited: statement.edited_at.map(Moment::at),
-            body_html: statement.rendered.page.clone(),
+            body_html: statement.content.rendered.page.clone(),
             signatories: signatories(statement, urls),
             tags: statement
+                .content
                 .tags
                 .iter()
                 .map(|tag| TagView {
@@ -282,13 +296,14 @@ impl StatementPage {
                 })
                 .collect(),
             disclaimer: statement
+                .content
                 .disclaimer
                 .as_deref()
                 .unwrap_or(default_disclaimer)
                 .trim()
                 .to_string(),
             description: html::excerpt(&description_text(statement), DESCRIPTION_CHARS),
-            image: lead.avatar_url.clone(),
+            image: lead.profile.avatar_url.clone(),
             creator: fediverse_handle(&lead.handle, urls),
         }
     }
@@ -322,14 +337,14 @@ impl OrganisationPage {
     pub fn of(org: &Organisation, urls: &Urls, followers: i64, statements: i64) -> Self {
         OrganisationPage {
             handle: org.handle.clone(),
-            name: org.name.clone(),
+            name: org.profile.name.clone(),
             acct: fediverse_handle(&org.handle, urls),
             url: urls.organisation(&org.handle).to_string(),
-            summary_html: html::markdown_to_page_html(&org.summary),
-            summary_text: html::excerpt(&html::plain_text(&org.summary), DESCRIPTION_CHARS),
-            avatar_url: org.avatar_url.clone(),
-            header_url: org.header_url.clone(),
-            initial: initial(&org.name),
+            summary_html: html::markdown_to_page_html(&org.profile.summary),
+            summary_text: html::excerpt(&html::plain_text(&org.profile.summary), DESCRIPTION_CHARS),
+            avatar_url: org.profile.avatar_url.clone(),
+            header_url: org.profile.header_url.clone(),
+            initial: initial(&org.profile.name),
             fields: profile_fields(org)
                 .into_iter()
                 .map(|(name, value)| FieldView {
@@ -339,7 +354,7 @@ impl OrganisationPage {
                 .collect(),
             followers,
             statements,
-            locked: org.manually_approves_followers,
+            locked: org.profile.manually_approves_followers,
         }
     }
 }
