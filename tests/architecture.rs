@@ -262,14 +262,11 @@ fn handlers_change_state_only_through_services() {
 /// however it is split into files), not listed by hand.
 #[test]
 fn handlers_call_no_store_writer() {
-    let store: Vec<(PathBuf, String)> = rust_files(&src().join("store"))
-        .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).unwrap();
-            (path, text)
-        })
+    let store: Vec<String> = rust_files(&src().join("store"))
+        .iter()
+        .map(|path| std::fs::read_to_string(path).unwrap())
         .collect();
-    let writers = public_writers(store.iter().map(|(_, text)| text.as_str()));
+    let writers = public_writers(store.iter().map(String::as_str));
     // The analysis sees what it must, and not everything.
     assert!(writers.contains("record_received_activity"), "{writers:?}");
     assert!(writers.contains("upsert_remote_actor"), "{writers:?}");
@@ -281,7 +278,10 @@ fn handlers_call_no_store_writer() {
         for path in rust_files(&src().join(module)) {
             let text = std::fs::read_to_string(&path).unwrap();
             for (line, name) in store_calls(&text, &writers) {
-                offenders.push(format!("{}:{line}: calls the store writer `{name}`", path.display()));
+                offenders.push(format!(
+                    "{}:{line}: calls the store writer `{name}`",
+                    path.display()
+                ));
             }
         }
     }
@@ -355,12 +355,10 @@ fn writes(sql: &str) -> bool {
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter(|w| !w.is_empty())
         .collect();
-    words.windows(2).any(|pair| match pair {
-        ["INSERT", "INTO"] | ["DELETE", "FROM"] => true,
-        _ => false,
-    }) || words
-        .windows(3)
-        .any(|w| w[0] == "UPDATE" && w[2] == "SET")
+    words
+        .windows(2)
+        .any(|pair| matches!(pair, ["INSERT", "INTO"] | ["DELETE", "FROM"]))
+        || words.windows(3).any(|w| w[0] == "UPDATE" && w[2] == "SET")
 }
 
 /// The macro that lends SQLite's one writer connection: a function that
@@ -373,7 +371,11 @@ const WRITER_HELPERS: &[&str] = &["on_writer!"];
 /// checkpoint), whatever its SQL.
 fn borrows_the_writer(code: &[char]) -> bool {
     identifiers(code).into_iter().any(|(_, end, word)| {
-        let next: String = code[end..].iter().filter(|c| !c.is_whitespace()).take(13).collect();
+        let next: String = code[end..]
+            .iter()
+            .filter(|c| !c.is_whitespace())
+            .take(13)
+            .collect();
         word == "writer" && (next.starts_with(".lend(") || next.starts_with(".transaction("))
     })
 }
@@ -552,7 +554,13 @@ fn parts(source: &str) -> Vec<(char, Part)> {
 fn code_of(source: &str) -> Vec<char> {
     parts(source)
         .into_iter()
-        .map(|(c, part)| if part == Part::Code || c == '\n' { c } else { ' ' })
+        .map(|(c, part)| {
+            if part == Part::Code || c == '\n' {
+                c
+            } else {
+                ' '
+            }
+        })
         .collect()
 }
 
@@ -599,7 +607,13 @@ fn items(source: &str) -> Vec<Item> {
     let parts = parts(source);
     let code: Vec<char> = parts
         .iter()
-        .map(|&(c, part)| if part == Part::Code || c == '\n' { c } else { ' ' })
+        .map(|&(c, part)| {
+            if part == Part::Code || c == '\n' {
+                c
+            } else {
+                ' '
+            }
+        })
         .collect();
     let words = identifiers(&code);
     // Unit test modules: their helpers are no part of the store.
@@ -674,7 +688,9 @@ fn items(source: &str) -> Vec<Item> {
         };
         // `pub` or `pub(crate)` before the qualifiers of the `fn`.
         let mut first = n;
-        while first > 0 && ["async", "const", "unsafe", "extern"].contains(&words[first - 1].2.as_str()) {
+        while first > 0
+            && ["async", "const", "unsafe", "extern"].contains(&words[first - 1].2.as_str())
+        {
             first -= 1;
         }
         let lead = &code[words[first].0.saturating_sub(40)..words[first].0];

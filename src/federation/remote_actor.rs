@@ -15,8 +15,8 @@ use url::Url;
 
 use crate::{
     domains::host_and_port,
-    state::AppState,
     services::{ServiceError, inbox},
+    state::AppState,
     store::{RemoteActor, RemoteActorData, StoreError, from_ms},
 };
 
@@ -166,8 +166,9 @@ impl Object for Peer {
                 name: json.name,
                 kind: json.kind,
                 icon_url: json.icon.as_ref().and_then(icon_url),
-            })
-            .await?;
+            },
+        )
+        .await?;
         Ok(Peer {
             id: json.id,
             record,
