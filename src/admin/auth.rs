@@ -17,7 +17,9 @@ use axum::{
 };
 
 pub use crate::secrets::hash_secret as hash_token;
-use crate::{error::AppError, secrets::random_secret, state::AppState, store::AdminToken};
+use crate::{
+    error::AppError, secrets::random_secret, services::tokens, state::AppState, store::AdminToken,
+};
 
 /// A new random token: `bst_` and 43 URL-safe characters.
 pub fn new_token() -> String {
@@ -90,7 +92,7 @@ impl FromRequestParts<AppState> for Admin {
             .ok_or_else(|| {
                 AppError::Unauthorized("an Authorization: Bearer token is required".into())
             })?;
-        let Some(found) = state.store.token_by_hash(&hash_token(token)).await? else {
+        let Some(found) = tokens::presented(&state.services, token).await? else {
             return Err(AppError::Unauthorized("invalid or expired token".into()));
         };
         // An unknown scope (written by a newer version) grants nothing.

@@ -38,7 +38,7 @@ use crate::{
     limits::client_ip,
     services::{
         follows::{self, Sender},
-        reactions,
+        inbox, reactions,
     },
     state::AppState,
     store::StoreError,
@@ -201,7 +201,7 @@ async fn receive(
             .map_err(unauthorized)?;
     }
     // A validly signed request proves the host is up.
-    data.store.host_is_alive(&actor_host).await?;
+    inbox::host_answered(&data.services, &actor_host).await?;
 
     // The request is verified: now read what it says.
     let received = Received::parse(&envelope, &json).map_err(|refused| match refused {
@@ -223,7 +223,7 @@ async fn receive(
         tracing::info!(kind, actor = %actor, "activity received and ignored");
         return Ok(StatusCode::ACCEPTED);
     }
-    if !data.store.record_received_activity(id.as_str()).await? {
+    if !inbox::first_receipt(&data.services, id.as_str()).await? {
         tracing::info!(id = %id, "activity already processed");
         return Ok(StatusCode::ACCEPTED);
     }
@@ -231,7 +231,7 @@ async fn receive(
         Ok(()) => Ok(StatusCode::ACCEPTED),
         Err(err) => {
             // Let the sender retry what we could not act on.
-            if let Err(forget) = data.store.forget_received_activity(id.as_str()).await {
+            if let Err(forget) = inbox::forget_receipt(&data.services, id.as_str()).await {
                 tracing::error!(error = %forget, "could not forget a failed activity id");
             }
             Err(err)
@@ -260,10 +260,7 @@ async fn actor_deleted(
     }
     sig.verify(method, path, headers, &known.public_key_pem)
         .map_err(unauthorized)?;
-    if data.store.record_received_activity(id).await? {
-        data.store.delete_remote_actor(actor.as_str()).await?;
-        tracing::info!(actor = %actor, "remote actor deleted; its follows are gone");
-    }
+    inbox::actor_deleted(&data.services, id, actor).await?;
     Ok(StatusCode::ACCEPTED)
 }
 

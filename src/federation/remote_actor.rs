@@ -15,6 +15,7 @@ use url::Url;
 
 use crate::{
     domains::host_and_port,
+    services::{ServiceError, inbox},
     state::AppState,
     store::{RemoteActor, RemoteActorData, StoreError, from_ms},
 };
@@ -74,6 +75,8 @@ pub enum PeerError {
     Invalid(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
 }
 
 impl PeerError {
@@ -147,9 +150,9 @@ impl Object for Peer {
     }
 
     async fn from_json(json: ActorDocument, data: &Data<AppState>) -> Result<Self, PeerError> {
-        let record = data
-            .store
-            .upsert_remote_actor(&RemoteActorData {
+        let record = inbox::actor_fetched(
+            &data.services,
+            &RemoteActorData {
                 uri: json.id.to_string(),
                 domain: host_and_port(&json.id),
                 inbox: json.inbox.to_string(),
@@ -163,8 +166,9 @@ impl Object for Peer {
                 name: json.name,
                 kind: json.kind,
                 icon_url: json.icon.as_ref().and_then(icon_url),
-            })
-            .await?;
+            },
+        )
+        .await?;
         Ok(Peer {
             id: json.id,
             record,

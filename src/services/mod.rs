@@ -18,11 +18,13 @@
 pub mod domain_blocks;
 pub mod editors;
 pub mod follows;
+pub mod inbox;
 pub mod media;
 pub mod moderation;
 pub mod organisations;
 pub mod reactions;
 pub mod statements;
+pub mod tokens;
 
 use crate::{
     delivery::Outbox,
