@@ -349,8 +349,14 @@ fn sign(
     let params = signature_params(
         names,
         [
-            (const { KeyRef::constant("created") }, RefBareItem::Integer(created)),
-            (const { KeyRef::constant("keyid") }, RefBareItem::String(key_id)),
+            (
+                const { KeyRef::constant("created") },
+                RefBareItem::Integer(created),
+            ),
+            (
+                const { KeyRef::constant("keyid") },
+                RefBareItem::String(key_id),
+            ),
             (
                 const { KeyRef::constant("alg") },
                 RefBareItem::String(const { StringRef::constant(ALGORITHM) }),
