@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::{
     auth::Admin,
     openapi::BodyRejected,
-    statements::{StatementView, view},
+    statements::view,
+    views::ImportOutcome,
 };
 use crate::{
     error::{ApiJson, ApiPath, ApiQuery, AppError, ErrorBody},
@@ -23,17 +24,6 @@ pub struct ImportQuery {
     /// Check everything, store nothing.
     #[serde(default)]
     pub dry_run: bool,
-}
-
-/// What an import did: `created`, `unchanged` (the key was imported
-/// before; nothing changed) or, in a dry run, `would_create`.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ImportOutcome {
-    /// created, unchanged or would_create.
-    #[schema(value_type = String)]
-    outcome: &'static str,
-    /// The statement, unless in a dry run.
-    statement: Option<StatementView>,
 }
 
 /// Import an archived statement
@@ -75,7 +65,7 @@ pub async fn import(
     Ok((
         status,
         Json(ImportOutcome {
-            outcome,
+            outcome: outcome.to_string(),
             statement: statement.map(|s| view(&state, s)),
         }),
     ))
