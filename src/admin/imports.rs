@@ -5,12 +5,7 @@
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 
-use super::{
-    auth::Admin,
-    openapi::BodyRejected,
-    statements::view,
-    views::ImportOutcome,
-};
+use super::{auth::Admin, openapi::BodyRejected, statements::view, views::ImportOutcome};
 use crate::{
     error::{ApiJson, ApiPath, ApiQuery, AppError, ErrorBody},
     services::statements::{self, Draft, Imported},

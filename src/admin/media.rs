@@ -3,16 +3,16 @@
 //! text) and `focus` (`"x,y"`); each handler calls one function of
 //! `services::media`.
 
-use axum::{
-    Json,
-    extract::{Multipart, State},
-    http::StatusCode,
-};
 use super::{auth::Admin, openapi::BodyRejected, views::MediaView};
 use crate::{
     error::{ApiJson, ApiPath, AppError, ErrorBody},
     services::media::{self, MediaChanges, UploadText},
     state::AppState,
+};
+use axum::{
+    Json,
+    extract::{Multipart, State},
+    http::StatusCode,
 };
 
 /// An upload's form (`multipart/form-data`).
@@ -85,7 +85,10 @@ pub async fn upload(
     }
     let file = file.ok_or_else(|| AppError::invalid("file", "an image file is required"))?;
     let stored = media::upload(&state.services, file, text).await?;
-    Ok((StatusCode::CREATED, Json(MediaView::of(&state.urls, &stored))))
+    Ok((
+        StatusCode::CREATED,
+        Json(MediaView::of(&state.urls, &stored)),
+    ))
 }
 
 /// The most a text field of the form may hold (alt text is 1,500

@@ -17,9 +17,7 @@ use super::{
     files::{StatementFile, statement_files},
 };
 use crate::{
-    admin::views::{
-        DeliveryReport, FollowerPage, ImportOutcome, OrganisationView, StatementView,
-    },
+    admin::views::{DeliveryReport, FollowerPage, ImportOutcome, OrganisationView, StatementView},
     services::{
         organisations::{NewProfile, ProfileChanges},
         statements::Listing,
@@ -239,11 +237,7 @@ async fn edit(
         .get(&format!("statements/{}", segment(id)), &[])
         .await?;
     let published = current.status == "published";
-    let signed: Vec<String> = current
-        .signatories
-        .into_iter()
-        .map(|s| s.handle)
-        .collect();
+    let signed: Vec<String> = current.signatories.into_iter().map(|s| s.handle).collect();
     let wanted = file.signatories();
     if !wanted.is_empty() && !wanted.starts_with(&signed) {
         return Err(Failure::Refused(format!(
@@ -352,11 +346,7 @@ async fn wait_for_deliveries(client: &Client, out: Output, id: &str) -> Result<(
                     }
                 );
                 for host in &report.failing_hosts {
-                    println!(
-                        "  failing: {} ({})",
-                        host.host,
-                        text(&host.last_error)
-                    );
+                    println!("  failing: {} ({})", host.host, text(&host.last_error));
                 }
             }
             return Ok(());
@@ -728,11 +718,7 @@ pub async fn import(
     }
 }
 
-async fn import_one(
-    client: &Client,
-    path: &Path,
-    dry_run: bool,
-) -> Result<ImportOutcome, Failure> {
+async fn import_one(client: &Client, path: &Path, dry_run: bool) -> Result<ImportOutcome, Failure> {
     let file = StatementFile::read(path)?;
     let draft = file.draft()?;
     let query = query_of(&crate::admin::ImportQuery { dry_run });
