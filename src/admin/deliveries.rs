@@ -1,13 +1,13 @@
 //! `/api/v1/deliveries`: how the queue is doing.
 
 use axum::{Json, extract::State};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::{auth::Admin, openapi::QueryRejected};
+use super::{auth::Admin, openapi::QueryRejected, views::DeliveryReport};
 use crate::{
     error::{ApiQuery, AppError},
     state::AppState,
-    store::{DELIVERY_STATES, DeliveryCounts, DeliveryInfo, FailingHost},
+    store::DELIVERY_STATES,
 };
 
 /// Which deliveries to list.
@@ -26,18 +26,6 @@ pub struct DeliveryQuery {
 
 fn default_limit() -> i64 {
     50
-}
-
-/// How the delivery of activities is going.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct DeliveryReport {
-    pub counts: DeliveryCounts,
-    /// Servers whose deliveries fail (at most 50).
-    pub failing_hosts: Vec<FailingHost>,
-    /// Only with `?state=`: the latest deliveries in that state.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    pub deliveries: Option<Vec<DeliveryInfo>>,
 }
 
 /// Counts per state, the failing servers with their last error, and with
@@ -63,13 +51,22 @@ pub async fn report(
             state
                 .store
                 .deliveries_in_state(s, statement_id, query.limit)
-                .await?,
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
         ),
         None => None,
     };
     Ok(DeliveryReport {
-        counts: state.store.delivery_counts(statement_id).await?,
-        failing_hosts: state.store.failing_hosts(50).await?,
+        counts: state.store.delivery_counts(statement_id).await?.into(),
+        failing_hosts: state
+            .store
+            .failing_hosts(50)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
         deliveries,
     })
 }

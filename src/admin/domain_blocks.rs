@@ -3,12 +3,11 @@
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
 
-use super::{auth::Admin, openapi::BodyRejected};
+use super::{auth::Admin, openapi::BodyRejected, views::DomainBlockView};
 use crate::{
     error::{ApiJson, ApiPath, AppError, ErrorBody},
     services::domain_blocks,
     state::AppState,
-    store::DomainBlock,
 };
 
 /// A server to block.
@@ -35,7 +34,7 @@ pub struct NewBlock {
     operation_id = "create_domain_block",
     request_body = NewBlock,
     responses(
-        (status = 201, description = "The block.", body = DomainBlock),
+        (status = 201, description = "The block.", body = DomainBlockView),
         BodyRejected,
     ),
 )]
@@ -43,9 +42,9 @@ pub async fn create(
     State(state): State<AppState>,
     _admin: Admin,
     ApiJson(input): ApiJson<NewBlock>,
-) -> Result<(StatusCode, Json<DomainBlock>), AppError> {
+) -> Result<(StatusCode, Json<DomainBlockView>), AppError> {
     let block = domain_blocks::block(&state.services, &input.domain, &input.reason).await?;
-    Ok((StatusCode::CREATED, Json(block)))
+    Ok((StatusCode::CREATED, Json(block.into())))
 }
 
 /// List domain blocks
@@ -55,14 +54,20 @@ pub async fn create(
     tag = "domain-blocks",
     operation_id = "list_domain_blocks",
     responses(
-        (status = 200, description = "Every block.", body = Vec<DomainBlock>),
+        (status = 200, description = "Every block.", body = Vec<DomainBlockView>),
     ),
 )]
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
-) -> Result<Json<Vec<DomainBlock>>, AppError> {
-    Ok(Json(domain_blocks::list(&state.services).await?))
+) -> Result<Json<Vec<DomainBlockView>>, AppError> {
+    Ok(Json(
+        domain_blocks::list(&state.services)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 /// Lift a domain block

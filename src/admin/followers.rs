@@ -3,25 +3,18 @@
 //! Each handler calls one function of `services::follows`.
 
 use axum::{Json, extract::State, http::StatusCode};
-use serde::Serialize;
 
-use super::{auth::Admin, openapi::QueryRejected};
+use super::{
+    auth::Admin,
+    openapi::QueryRejected,
+    views::{FollowerPage, FollowerView},
+};
 use crate::{
     error::{ApiPath, ApiQuery, AppError, ErrorBody},
     services::{Paging, follows},
     state::AppState,
-    store::{ACCEPTED, Follower, PENDING},
+    store::{ACCEPTED, PENDING},
 };
-
-/// A page of follows.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct FollowerPage {
-    /// How many there are in all.
-    total: i64,
-    limit: i64,
-    offset: i64,
-    items: Vec<Follower>,
-}
 
 async fn page(
     state: &AppState,
@@ -34,7 +27,7 @@ async fn page(
         total,
         limit: paging.limit,
         offset: paging.offset,
-        items,
+        items: items.into_iter().map(FollowerView::from).collect(),
     }))
 }
 
@@ -100,7 +93,7 @@ pub async fn requests(
         ("id" = i64, Path, description = "The follow request's id."),
     ),
     responses(
-        (status = 200, description = "The follow, now accepted.", body = Follower),
+        (status = 200, description = "The follow, now accepted.", body = FollowerView),
         (status = 404, description = "No such organisation or pending request.", body = ErrorBody),
     ),
 )]
@@ -108,8 +101,10 @@ pub async fn accept(
     State(state): State<AppState>,
     _admin: Admin,
     ApiPath((handle, id)): ApiPath<(String, i64)>,
-) -> Result<Json<Follower>, AppError> {
-    Ok(Json(follows::approve(&state.services, &handle, id).await?))
+) -> Result<Json<FollowerView>, AppError> {
+    Ok(Json(
+        follows::approve(&state.services, &handle, id).await?.into(),
+    ))
 }
 
 /// Reject a follow request
@@ -125,7 +120,7 @@ pub async fn accept(
         ("id" = i64, Path, description = "The follow request's id."),
     ),
     responses(
-        (status = 200, description = "The follow as it was before it was rejected.", body = Follower),
+        (status = 200, description = "The follow as it was before it was rejected.", body = FollowerView),
         (status = 404, description = "No such organisation or pending request.", body = ErrorBody),
     ),
 )]
@@ -133,8 +128,10 @@ pub async fn reject(
     State(state): State<AppState>,
     _admin: Admin,
     ApiPath((handle, id)): ApiPath<(String, i64)>,
-) -> Result<Json<Follower>, AppError> {
-    Ok(Json(follows::reject(&state.services, &handle, id).await?))
+) -> Result<Json<FollowerView>, AppError> {
+    Ok(Json(
+        follows::reject(&state.services, &handle, id).await?.into(),
+    ))
 }
 
 /// Remove a follower

@@ -5,11 +5,7 @@
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 
-use super::{
-    auth::Admin,
-    openapi::BodyRejected,
-    statements::{StatementView, view},
-};
+use super::{auth::Admin, openapi::BodyRejected, statements::view, views::ImportOutcome};
 use crate::{
     error::{ApiJson, ApiPath, ApiQuery, AppError, ErrorBody},
     services::statements::{self, Draft, Imported},
@@ -23,17 +19,6 @@ pub struct ImportQuery {
     /// Check everything, store nothing.
     #[serde(default)]
     pub dry_run: bool,
-}
-
-/// What an import did: `created`, `unchanged` (the key was imported
-/// before; nothing changed) or, in a dry run, `would_create`.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ImportOutcome {
-    /// created, unchanged or would_create.
-    #[schema(value_type = String)]
-    outcome: &'static str,
-    /// The statement, unless in a dry run.
-    statement: Option<StatementView>,
 }
 
 /// Import an archived statement
@@ -75,7 +60,7 @@ pub async fn import(
     Ok((
         status,
         Json(ImportOutcome {
-            outcome,
+            outcome: outcome.to_string(),
             statement: statement.map(|s| view(&state, s)),
         }),
     ))

@@ -3,44 +3,17 @@
 //! text) and `focus` (`"x,y"`); each handler calls one function of
 //! `services::media`.
 
+use super::{auth::Admin, openapi::BodyRejected, views::MediaView};
+use crate::{
+    error::{ApiJson, ApiPath, AppError, ErrorBody},
+    services::media::{self, MediaChanges, UploadText},
+    state::AppState,
+};
 use axum::{
     Json,
     extract::{Multipart, State},
     http::StatusCode,
 };
-use serde::Serialize;
-
-use super::{auth::Admin, openapi::BodyRejected};
-use crate::{
-    error::{ApiJson, ApiPath, AppError, ErrorBody},
-    media::{Attachment, Media},
-    services::media::{self, MediaChanges, UploadText},
-    state::AppState,
-};
-
-/// An upload as the API shows it (the shape Mastodon's API gives media).
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct MediaView {
-    /// What a statement's `media` and a profile's `avatar_media` name.
-    id: String,
-    /// Always `image`.
-    #[serde(rename = "type")]
-    #[schema(value_type = String)]
-    kind: &'static str,
-    /// The image as we re-encoded it.
-    url: String,
-    /// A thumbnail, at most 640 pixels on its longest side.
-    preview_url: String,
-    /// `image/jpeg` or `image/png`.
-    mime_type: String,
-    width: u32,
-    height: u32,
-    blurhash: String,
-    /// Alt text.
-    description: Option<String>,
-    /// `[x, y]`, each from -1 to 1.
-    focus: Option<[f64; 2]>,
-}
 
 /// An upload's form (`multipart/form-data`).
 #[derive(utoipa::ToSchema)]
@@ -53,27 +26,6 @@ pub struct UploadForm {
     description: Option<String>,
     /// The focal point, `"x,y"` with each from -1 to 1.
     focus: Option<String>,
-}
-
-impl MediaView {
-    pub fn of_attachment(state: &AppState, a: &Attachment) -> MediaView {
-        MediaView {
-            id: a.id.clone(),
-            kind: "image",
-            url: state.urls.media(&a.file).to_string(),
-            preview_url: state.urls.media(&a.thumbnail).to_string(),
-            mime_type: a.mime_type.clone(),
-            width: a.width,
-            height: a.height,
-            blurhash: a.blurhash.clone(),
-            description: a.description.clone(),
-            focus: a.focus.map(|(x, y)| [x, y]),
-        }
-    }
-
-    fn of(state: &AppState, m: &Media) -> MediaView {
-        Self::of_attachment(state, &m.attachment())
-    }
 }
 
 /// Upload an image
@@ -133,7 +85,10 @@ pub async fn upload(
     }
     let file = file.ok_or_else(|| AppError::invalid("file", "an image file is required"))?;
     let stored = media::upload(&state.services, file, text).await?;
-    Ok((StatusCode::CREATED, Json(MediaView::of(&state, &stored))))
+    Ok((
+        StatusCode::CREATED,
+        Json(MediaView::of(&state.urls, &stored)),
+    ))
 }
 
 /// The most a text field of the form may hold (alt text is 1,500
@@ -184,7 +139,7 @@ pub async fn show(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<MediaView>, AppError> {
     let found = media::find(&state.services, &id).await?;
-    Ok(Json(MediaView::of(&state, &found)))
+    Ok(Json(MediaView::of(&state.urls, &found)))
 }
 
 /// Change an upload's alt text or focal point
@@ -211,7 +166,7 @@ pub async fn update(
     ApiJson(changes): ApiJson<MediaChanges>,
 ) -> Result<Json<MediaView>, AppError> {
     let updated = media::update(&state.services, &id, changes).await?;
-    Ok(Json(MediaView::of(&state, &updated)))
+    Ok(Json(MediaView::of(&state.urls, &updated)))
 }
 
 /// Delete an unused upload

@@ -7,7 +7,8 @@
 //! Every handler carries a `#[utoipa::path]` annotation and is registered
 //! only through `routes!` in [`api`]: the router and the OpenAPI document
 //! ([`openapi::openapi`], served at `/api/v1/openapi.json` and, for people,
-//! `/api/v1/docs`) are built from that one list.
+//! `/api/v1/docs`) are built from that one list. Answers are the types of
+//! [`views`], never store rows; the CLI reads them back as the same types.
 
 pub mod auth;
 mod deliveries;
@@ -16,6 +17,7 @@ mod followers;
 mod imports;
 pub mod media;
 pub mod openapi;
+pub mod views;
 
 pub use imports::ImportQuery;
 mod organisations;

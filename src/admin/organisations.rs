@@ -2,81 +2,32 @@
 //! Each handler calls one function of `services::organisations`.
 
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
-use serde::Serialize;
 
-use super::{auth::Admin, openapi::BodyRejected};
+use super::{
+    auth::Admin,
+    openapi::BodyRejected,
+    views::{OrganisationCounts, OrganisationView},
+};
 use crate::{
     error::ErrorBody,
     error::{ApiJson, ApiPath, AppError},
-    organisations::{Organisation, ProfileField},
+    organisations::Organisation,
     services::organisations::{self, NewProfile, ProfileChanges},
     state::AppState,
     store::{ACCEPTED, PENDING},
     vocabulary::activity::OUTBOX,
 };
 
-/// An organisation as the admin API shows it. Never includes a private key.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct OrganisationView {
-    handle: String,
-    /// The display name.
-    name: String,
-    /// The biography, plain text.
-    summary: String,
-    website: Option<String>,
-    fields: Vec<ProfileField>,
-    avatar_url: Option<String>,
-    header_url: Option<String>,
-    /// Follows wait for an editor's approval.
-    manually_approves_followers: bool,
-    /// Listed in directories.
-    discoverable: bool,
-    /// Its statements may be indexed by search.
-    indexable: bool,
-    /// Replies to its statements skip the moderation queue.
-    approve_replies: bool,
-    /// Its ActivityPub id, also its profile page.
-    actor_url: String,
-    /// Its fediverse address, `@handle@host`.
-    acct: String,
-    followers_count: i64,
-    /// Follows awaiting approval.
-    follow_requests_count: i64,
-    /// Activities in its outbox.
-    statuses_count: i64,
-    /// RFC 3339.
-    created_at: String,
-    /// RFC 3339.
-    updated_at: String,
-}
-
 async fn view(state: &AppState, org: Organisation) -> Result<OrganisationView, AppError> {
-    let followers_count = state.store.count_followers(org.id, ACCEPTED).await?;
-    let follow_requests_count = state.store.count_followers(org.id, PENDING).await?;
-    let statuses_count = state
-        .store
-        .count_statement_activities(org.id, &OUTBOX)
-        .await?;
-    Ok(OrganisationView {
-        actor_url: state.urls.organisation(&org.handle).to_string(),
-        acct: format!("@{}@{}", org.handle, state.urls.domain()),
-        followers_count,
-        follow_requests_count,
-        statuses_count,
-        created_at: crate::store::from_ms(org.created_at).to_rfc3339(),
-        updated_at: crate::store::from_ms(org.updated_at).to_rfc3339(),
-        handle: org.handle,
-        name: org.profile.name,
-        summary: org.profile.summary,
-        website: org.profile.website,
-        fields: org.profile.fields,
-        avatar_url: org.profile.avatar_url,
-        header_url: org.profile.header_url,
-        manually_approves_followers: org.profile.manually_approves_followers,
-        discoverable: org.profile.discoverable,
-        indexable: org.profile.indexable,
-        approve_replies: org.profile.approve_replies,
-    })
+    let counts = OrganisationCounts {
+        followers: state.store.count_followers(org.id, ACCEPTED).await?,
+        follow_requests: state.store.count_followers(org.id, PENDING).await?,
+        statuses: state
+            .store
+            .count_statement_activities(org.id, &OUTBOX)
+            .await?,
+    };
+    Ok(OrganisationView::new(&state.urls, org, counts))
 }
 
 /// Create an organisation

@@ -3,18 +3,25 @@
 //! `services::moderation`.
 
 use axum::{Json, extract::State, http::StatusCode};
-use serde::Serialize;
 
-use super::{auth::Admin, openapi::QueryRejected};
+use super::{
+    auth::Admin,
+    openapi::QueryRejected,
+    views::{QuoteView, ReactionsView, RemoteBlockView, ReplyView, ReportView},
+};
 use crate::{
     error::{ApiPath, ApiQuery, AppError, ErrorBody},
     services::{
         Paging,
-        moderation::{self, QuoteListing, Reactions, ReplyListing, ReportListing},
+        moderation::{self, QuoteListing, ReplyListing, ReportListing},
     },
     state::AppState,
-    store::{Quote, RemoteBlock, Reply, Report},
 };
+
+/// Each of `rows` as its view.
+fn views<R, V: From<R>>(rows: Vec<R>) -> Vec<V> {
+    rows.into_iter().map(V::from).collect()
+}
 
 /// Show a statement's reactions
 ///
@@ -27,7 +34,7 @@ use crate::{
     operation_id = "statement_reactions",
     params(("id" = String, Path, description = "The statement's id."), Paging),
     responses(
-        (status = 200, description = "The reactions.", body = Reactions),
+        (status = 200, description = "The reactions.", body = ReactionsView),
         (status = 404, description = "No such statement.", body = ErrorBody),
         QueryRejected,
     ),
@@ -37,9 +44,11 @@ pub async fn reactions(
     _admin: Admin,
     ApiPath(id): ApiPath<String>,
     ApiQuery(paging): ApiQuery<Paging>,
-) -> Result<Json<Reactions>, AppError> {
+) -> Result<Json<ReactionsView>, AppError> {
     Ok(Json(
-        moderation::reactions(&state.services, &id, paging).await?,
+        moderation::reactions(&state.services, &id, paging)
+            .await?
+            .into(),
     ))
 }
 
@@ -53,7 +62,7 @@ pub async fn reactions(
     operation_id = "list_replies",
     params(ReplyListing),
     responses(
-        (status = 200, description = "A page of replies.", body = Vec<Reply>),
+        (status = 200, description = "A page of replies.", body = Vec<ReplyView>),
         (status = 404, description = "No such statement.", body = ErrorBody),
         QueryRejected,
     ),
@@ -62,8 +71,10 @@ pub async fn replies(
     State(state): State<AppState>,
     _admin: Admin,
     ApiQuery(listing): ApiQuery<ReplyListing>,
-) -> Result<Json<Vec<Reply>>, AppError> {
-    Ok(Json(moderation::replies(&state.services, listing).await?))
+) -> Result<Json<Vec<ReplyView>>, AppError> {
+    Ok(Json(views(
+        moderation::replies(&state.services, listing).await?,
+    )))
 }
 
 /// Approve a reply
@@ -76,7 +87,7 @@ pub async fn replies(
     operation_id = "approve_reply",
     params(("id" = i64, Path, description = "The reply's id.")),
     responses(
-        (status = 200, description = "The reply, approved.", body = Reply),
+        (status = 200, description = "The reply, approved.", body = ReplyView),
         (status = 404, description = "No such reply.", body = ErrorBody),
     ),
 )]
@@ -84,9 +95,11 @@ pub async fn approve_reply(
     State(state): State<AppState>,
     _admin: Admin,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<Reply>, AppError> {
+) -> Result<Json<ReplyView>, AppError> {
     Ok(Json(
-        moderation::moderate_reply(&state.services, id, true).await?,
+        moderation::moderate_reply(&state.services, id, true)
+            .await?
+            .into(),
     ))
 }
 
@@ -98,7 +111,7 @@ pub async fn approve_reply(
     operation_id = "hide_reply",
     params(("id" = i64, Path, description = "The reply's id.")),
     responses(
-        (status = 200, description = "The reply, hidden.", body = Reply),
+        (status = 200, description = "The reply, hidden.", body = ReplyView),
         (status = 404, description = "No such reply.", body = ErrorBody),
     ),
 )]
@@ -106,9 +119,11 @@ pub async fn hide_reply(
     State(state): State<AppState>,
     _admin: Admin,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<Reply>, AppError> {
+) -> Result<Json<ReplyView>, AppError> {
     Ok(Json(
-        moderation::moderate_reply(&state.services, id, false).await?,
+        moderation::moderate_reply(&state.services, id, false)
+            .await?
+            .into(),
     ))
 }
 
@@ -145,7 +160,7 @@ pub async fn delete_reply(
     operation_id = "list_quotes",
     params(QuoteListing),
     responses(
-        (status = 200, description = "A page of quotes.", body = Vec<Quote>),
+        (status = 200, description = "A page of quotes.", body = Vec<QuoteView>),
         (status = 404, description = "No such statement.", body = ErrorBody),
         QueryRejected,
     ),
@@ -154,8 +169,10 @@ pub async fn quotes(
     State(state): State<AppState>,
     _admin: Admin,
     ApiQuery(listing): ApiQuery<QuoteListing>,
-) -> Result<Json<Vec<Quote>>, AppError> {
-    Ok(Json(moderation::quotes(&state.services, listing).await?))
+) -> Result<Json<Vec<QuoteView>>, AppError> {
+    Ok(Json(views(
+        moderation::quotes(&state.services, listing).await?,
+    )))
 }
 
 /// Revoke a quote
@@ -169,7 +186,7 @@ pub async fn quotes(
     operation_id = "revoke_quote",
     params(("id" = String, Path, description = "The quote's `public_id`.")),
     responses(
-        (status = 200, description = "The quote, revoked.", body = Quote),
+        (status = 200, description = "The quote, revoked.", body = QuoteView),
         (status = 404, description = "No such quote.", body = ErrorBody),
         (status = 409, description = "The quote is revoked already.", body = ErrorBody),
     ),
@@ -178,17 +195,10 @@ pub async fn revoke_quote(
     State(state): State<AppState>,
     _admin: Admin,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Quote>, AppError> {
-    Ok(Json(moderation::revoke_quote(&state.services, &id).await?))
-}
-
-/// A report as the editor reads it.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ReportView {
-    #[serde(flatten)]
-    report: Report,
-    /// The reported statements' ids.
-    statements: Vec<String>,
+) -> Result<Json<QuoteView>, AppError> {
+    Ok(Json(
+        moderation::revoke_quote(&state.services, &id).await?.into(),
+    ))
 }
 
 /// List reports
@@ -211,16 +221,9 @@ pub async fn reports(
     _admin: Admin,
     ApiQuery(listing): ApiQuery<ReportListing>,
 ) -> Result<Json<Vec<ReportView>>, AppError> {
-    let reports = moderation::reports(&state.services, listing).await?;
-    Ok(Json(
-        reports
-            .into_iter()
-            .map(|report| ReportView {
-                statements: serde_json::from_str(&report.statements_json).unwrap_or_default(),
-                report,
-            })
-            .collect(),
-    ))
+    Ok(Json(views(
+        moderation::reports(&state.services, listing).await?,
+    )))
 }
 
 /// Resolve a report
@@ -254,7 +257,7 @@ pub async fn resolve_report(
     operation_id = "list_remote_blocks",
     params(Paging),
     responses(
-        (status = 200, description = "A page of blocks.", body = Vec<RemoteBlock>),
+        (status = 200, description = "A page of blocks.", body = Vec<RemoteBlockView>),
         QueryRejected,
     ),
 )]
@@ -262,6 +265,8 @@ pub async fn blocks(
     State(state): State<AppState>,
     _admin: Admin,
     ApiQuery(paging): ApiQuery<Paging>,
-) -> Result<Json<Vec<RemoteBlock>>, AppError> {
-    Ok(Json(moderation::blocks(&state.services, paging).await?))
+) -> Result<Json<Vec<RemoteBlockView>>, AppError> {
+    Ok(Json(views(
+        moderation::blocks(&state.services, paging).await?,
+    )))
 }

@@ -2,123 +2,24 @@
 //! statements; add signatories; follow their deliveries; pin them. Each
 //! handler calls one function of `services::statements`.
 
-use std::collections::BTreeMap;
-
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::{
     auth::Admin,
-    deliveries::{DeliveryQuery, DeliveryReport, report},
-    media::MediaView,
+    deliveries::{DeliveryQuery, report},
     openapi::{BodyRejected, QueryRejected},
+    views::{DeliveryReport, StatementView},
 };
 use crate::{
     error::{ApiJson, ApiPath, ApiQuery, AppError, ErrorBody},
     services::statements::{self, Changes, Draft, Listing},
     state::AppState,
-    statements::{Statement, TranslationText},
-    store::from_ms,
+    statements::Statement,
 };
 
-/// An organisation that signed a statement.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct SignatoryView {
-    handle: String,
-    name: String,
-    /// Its ActivityPub id.
-    actor_url: String,
-}
-
-/// A statement as the admin API shows it.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct StatementView {
-    /// The id in its URL and in the API's paths.
-    id: String,
-    /// Its page, also its ActivityPub id.
-    url: String,
-    title: String,
-    /// Markdown, as written.
-    body: String,
-    summary: Option<String>,
-    content_warning: Option<String>,
-    language: Option<String>,
-    tags: Vec<String>,
-    /// note or article.
-    #[schema(value_type = String)]
-    format: &'static str,
-    original_date: Option<String>,
-    disclaimer: Option<String>,
-    /// anyone, followers or nobody.
-    #[schema(value_type = String)]
-    quote_policy: &'static str,
-    /// The statement in other languages, by language tag.
-    translations: BTreeMap<String, TranslationText>,
-    /// Its images, in order.
-    media: Vec<MediaView>,
-    /// draft, scheduled, published or deleted.
-    #[schema(value_type = String)]
-    status: &'static str,
-    /// RFC 3339, while scheduled.
-    publish_at: Option<String>,
-    /// RFC 3339.
-    published_at: Option<String>,
-    /// RFC 3339, the last edit after publication.
-    edited_at: Option<String>,
-    /// The lead first.
-    signatories: Vec<SignatoryView>,
-    /// RFC 3339.
-    created_at: String,
-    /// RFC 3339.
-    updated_at: String,
-}
-
-fn date(ms: Option<i64>) -> Option<String> {
-    ms.map(|ms| from_ms(ms).to_rfc3339())
-}
-
 pub(super) fn view(state: &AppState, s: Statement) -> StatementView {
-    StatementView {
-        url: state.urls.statement(&s.public_id).to_string(),
-        signatories: s
-            .signatories
-            .iter()
-            .map(|o| SignatoryView {
-                handle: o.handle.clone(),
-                name: o.profile.name.clone(),
-                actor_url: state.urls.organisation(&o.handle).to_string(),
-            })
-            .collect(),
-        id: s.public_id,
-        title: s.content.title,
-        body: s.content.body,
-        summary: s.content.summary,
-        content_warning: s.content.content_warning,
-        language: s.content.language,
-        tags: s.content.tags,
-        format: s.content.format.as_str(),
-        original_date: s.content.original_date,
-        disclaimer: s.content.disclaimer,
-        quote_policy: s.content.quote_policy.as_str(),
-        media: s
-            .content
-            .media
-            .iter()
-            .map(|m| MediaView::of_attachment(state, m))
-            .collect(),
-        translations: s
-            .content
-            .translations
-            .iter()
-            .map(|t| (t.language.clone(), t.text()))
-            .collect(),
-        status: s.state.as_str(),
-        publish_at: date(s.publish_at),
-        published_at: date(s.published_at),
-        edited_at: date(s.edited_at),
-        created_at: from_ms(s.created_at).to_rfc3339(),
-        updated_at: from_ms(s.updated_at).to_rfc3339(),
-    }
+    StatementView::new(&state.urls, s)
 }
 
 /// Write a statement

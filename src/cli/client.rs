@@ -6,7 +6,7 @@
 use std::{path::PathBuf, time::Duration};
 
 use reqwest::{Method, StatusCode};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 use url::Url;
 
@@ -197,19 +197,21 @@ impl Client {
     }
 
     /// One request to `path` (below `/api/v1/`, without a leading slash)
-    /// with an optional query and JSON body; the JSON answer, `Null` for an
-    /// empty one.
-    pub async fn call<B: Serialize + ?Sized>(
+    /// with an optional query and JSON body; the answer as the view type
+    /// the API serialised it from (`admin::views`), or `()` for an empty
+    /// one.
+    pub async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
         &self,
         method: Method,
         path: &str,
         query: &[(String, String)],
         body: Option<&B>,
-    ) -> Result<Value, CallError> {
+    ) -> Result<T, CallError> {
         let url = self
             .api
             .join(path)
             .map_err(|err| CallError::Unreachable(format!("{path}: {err}")))?;
+        let method_and_path = format!("{method} /api/v1/{path}");
         let mut request = self
             .http
             .request(method, url.clone())
@@ -225,10 +227,16 @@ impl Client {
         let bytes = response.bytes().await.map_err(|err| {
             CallError::Unreachable(format!("{} stopped answering: {err}", self.server()))
         })?;
-        let json: Option<Value> = serde_json::from_slice(&bytes).ok();
         if status.is_success() {
-            return Ok(json.unwrap_or(Value::Null));
+            let answer: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+            return serde_json::from_slice(answer).map_err(|err| {
+                CallError::Unreachable(format!(
+                    "{}: an answer to {method_and_path} we cannot read: {err}",
+                    self.server()
+                ))
+            });
         }
+        let json: Option<Value> = serde_json::from_slice(&bytes).ok();
         let (message, field) = match &json {
             Some(Value::Object(body)) => (
                 body.get("error")
@@ -251,8 +259,12 @@ impl Client {
         }))
     }
 
-    pub async fn get(&self, path: &str, query: &[(String, String)]) -> Result<Value, CallError> {
-        self.call::<()>(Method::GET, path, query, None).await
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(String, String)],
+    ) -> Result<T, CallError> {
+        self.call::<T, ()>(Method::GET, path, query, None).await
     }
 }
 

@@ -1,12 +1,14 @@
 //! The commands that work against a running server over its admin API:
 //! statements (from files), organisations, followers, deliveries, imports
-//! and `login`. They send the API's own request types and show what comes
-//! back as a table, or as the API's JSON with `--json`.
+//! and `login`. They send the API's own request types, read its answers as
+//! the view types it serialised them from (`admin::views`), and show them
+//! as a table, or as the API's JSON with `--json`.
 
 use std::{io::IsTerminal, path::Path, time::Duration};
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use reqwest::{Method, StatusCode};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::{
@@ -14,9 +16,12 @@ use super::{
     client::{CallError, Client, Failure, Saved, segment},
     files::{StatementFile, statement_files},
 };
-use crate::services::{
-    organisations::{NewProfile, ProfileChanges},
-    statements::Listing,
+use crate::{
+    admin::views::{DeliveryReport, FollowerPage, ImportOutcome, OrganisationView, StatementView},
+    services::{
+        organisations::{NewProfile, ProfileChanges},
+        statements::Listing,
+    },
 };
 
 /// How the answer is shown.
@@ -26,7 +31,7 @@ pub struct Output {
 }
 
 impl Output {
-    fn json(self, value: &Value) {
+    fn json<T: Serialize + ?Sized>(self, value: &T) {
         println!(
             "{}",
             serde_json::to_string_pretty(value).expect("JSON serialises")
@@ -34,12 +39,9 @@ impl Output {
     }
 }
 
-fn text<'a>(value: &'a Value, key: &str) -> &'a str {
-    value.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
-fn number(value: &Value, key: &str) -> i64 {
-    value.get(key).and_then(Value::as_i64).unwrap_or(0)
+/// An optional field as text: empty when absent.
+fn text(value: &Option<String>) -> &str {
+    value.as_deref().unwrap_or("")
 }
 
 fn table(header: &[&str]) -> Table {
@@ -49,45 +51,41 @@ fn table(header: &[&str]) -> Table {
 }
 
 /// The first characters of a date-time: enough for a table.
-fn day(value: &Value, key: &str) -> String {
-    text(value, key)
+fn day(date: &Option<String>) -> String {
+    text(date)
         .chars()
         .take(16)
         .collect::<String>()
         .replace('T', " ")
 }
 
-fn handles(statement: &Value) -> String {
+fn handles(statement: &StatementView) -> String {
     statement
-        .get("signatories")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .map(|s| text(s, "handle").to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default()
+        .signatories
+        .iter()
+        .map(|s| s.handle.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-fn show_statement(out: Output, statement: &Value) {
+fn show_statement(out: Output, statement: &StatementView) {
     if out.json {
         return out.json(statement);
     }
-    println!("{}", text(statement, "title"));
-    println!("  id           {}", text(statement, "id"));
-    println!("  status       {}", text(statement, "status"));
-    println!("  url          {}", text(statement, "url"));
+    println!("{}", statement.title);
+    println!("  id           {}", statement.id);
+    println!("  status       {}", statement.status);
+    println!("  url          {}", statement.url);
     println!("  signatories  {}", handles(statement));
-    for (label, key) in [
-        ("original     ", "original_date"),
-        ("published    ", "published_at"),
-        ("scheduled for", "publish_at"),
-        ("edited       ", "edited_at"),
-        ("language     ", "language"),
+    for (label, value) in [
+        ("original     ", &statement.original_date),
+        ("published    ", &statement.published_at),
+        ("scheduled for", &statement.publish_at),
+        ("edited       ", &statement.edited_at),
+        ("language     ", &statement.language),
     ] {
-        if !text(statement, key).is_empty() {
-            println!("  {label}{}", text(statement, key));
+        if !text(value).is_empty() {
+            println!("  {label}{}", text(value));
         }
     }
 }
@@ -101,8 +99,8 @@ pub async fn statement(
         StatementCommand::Publish { file, no_wait } => {
             let statement = create(client, &file, true).await?;
             report_created(out, &statement);
-            if text(&statement, "status") == "published" && !no_wait {
-                wait_for_deliveries(client, out, text(&statement, "id")).await?;
+            if statement.status == "published" && !no_wait {
+                wait_for_deliveries(client, out, &statement.id).await?;
             }
         }
         StatementCommand::Draft { file } => {
@@ -122,29 +120,29 @@ pub async fn statement(
                 offset,
             };
             let query = query_of(&listing);
-            let found = client.get("statements", &query).await?;
+            let found: Vec<StatementView> = client.get("statements", &query).await?;
             if out.json {
                 out.json(&found);
                 return Ok(());
             }
             let mut rows = table(&["id", "status", "date", "title", "signatories"]);
-            for s in found.as_array().into_iter().flatten() {
-                let date = match text(s, "published_at") {
-                    "" => day(s, "publish_at"),
-                    _ => day(s, "published_at"),
+            for s in &found {
+                let date = match text(&s.published_at) {
+                    "" => day(&s.publish_at),
+                    _ => day(&s.published_at),
                 };
                 rows.add_row(vec![
-                    text(s, "id").to_string(),
-                    text(s, "status").to_string(),
+                    s.id.clone(),
+                    s.status.clone(),
                     date,
-                    text(s, "title").to_string(),
+                    s.title.clone(),
                     handles(s),
                 ]);
             }
             println!("{rows}");
         }
         StatementCommand::Show { id } => {
-            let found = client
+            let found: StatementView = client
                 .get(&format!("statements/{}", segment(&id)), &[])
                 .await?;
             show_statement(out, &found);
@@ -154,7 +152,7 @@ pub async fn statement(
         }
         StatementCommand::Delete { id } => {
             client
-                .call::<()>(
+                .call::<(), ()>(
                     Method::DELETE,
                     &format!("statements/{}", segment(&id)),
                     &[],
@@ -168,7 +166,7 @@ pub async fn statement(
             }
         }
         StatementCommand::Sign { id, handle } => {
-            let signed = client
+            let signed: StatementView = client
                 .call(
                     Method::POST,
                     &format!("statements/{}/signatories", segment(&id)),
@@ -189,7 +187,7 @@ pub async fn statement(
 /// Sends a statement file as a new statement (published, or scheduled if
 /// it says `publish_at`, when `publish`); the API's refusal is placed at
 /// the field's line.
-async fn create(client: &Client, path: &Path, publish: bool) -> Result<Value, Failure> {
+async fn create(client: &Client, path: &Path, publish: bool) -> Result<StatementView, Failure> {
     let file = StatementFile::read(path)?;
     let mut draft = file.draft()?;
     draft.publish = publish && !file.scheduled();
@@ -206,27 +204,21 @@ fn refusal(file: &StatementFile, err: CallError) -> Failure {
     }
 }
 
-fn report_created(out: Output, statement: &Value) {
+fn report_created(out: Output, statement: &StatementView) {
     if out.json {
         return out.json(statement);
     }
-    match text(statement, "status") {
+    match statement.status.as_str() {
         "published" => println!(
             "published {} ({})\n  {}",
-            text(statement, "id"),
-            text(statement, "title"),
-            text(statement, "url")
+            statement.id, statement.title, statement.url
         ),
         "scheduled" => println!(
             "scheduled {} for {}",
-            text(statement, "id"),
-            text(statement, "publish_at")
+            statement.id,
+            text(&statement.publish_at)
         ),
-        status => println!(
-            "{status} {} ({})",
-            text(statement, "id"),
-            text(statement, "title")
-        ),
+        status => println!("{status} {} ({})", statement.id, statement.title),
     }
 }
 
@@ -241,17 +233,11 @@ async fn edit(
     no_wait: bool,
 ) -> Result<(), Failure> {
     let file = StatementFile::read(path)?;
-    let current = client
+    let current: StatementView = client
         .get(&format!("statements/{}", segment(id)), &[])
         .await?;
-    let published = text(&current, "status") == "published";
-    let signed: Vec<String> = current
-        .get("signatories")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|s| text(s, "handle").to_string())
-        .collect();
+    let published = current.status == "published";
+    let signed: Vec<String> = current.signatories.into_iter().map(|s| s.handle).collect();
     let wanted = file.signatories();
     if !wanted.is_empty() && !wanted.starts_with(&signed) {
         return Err(Failure::Refused(format!(
@@ -261,7 +247,7 @@ async fn edit(
         )));
     }
     let changes = file.changes(published)?;
-    let mut edited = client
+    let mut edited: StatementView = client
         .call(
             Method::PATCH,
             &format!("statements/{}", segment(id)),
@@ -290,7 +276,7 @@ async fn edit(
     if out.json {
         out.json(&edited);
     } else {
-        println!("edited {} ({})", id, text(&edited, "title"));
+        println!("edited {} ({})", id, edited.title);
     }
     if published && !no_wait {
         wait_for_deliveries(client, out, id).await?;
@@ -316,14 +302,10 @@ async fn wait_for_deliveries(client: &Client, out: Output, id: &str) -> Result<(
     });
     let mut last = String::new();
     loop {
-        let report = client.get(&path, &[]).await?;
-        let counts = &report["counts"];
-        let (queued, retrying, sending) = (
-            number(counts, "queued"),
-            number(counts, "retrying"),
-            number(counts, "sending"),
-        );
-        let (delivered, failed) = (number(counts, "delivered"), number(counts, "failed"));
+        let report: DeliveryReport = client.get(&path, &[]).await?;
+        let counts = &report.counts;
+        let (queued, retrying, sending) = (counts.queued, counts.retrying, counts.sending);
+        let (delivered, failed) = (counts.delivered, counts.failed);
         let total = queued + sending + delivered + failed;
         let done = delivered + failed + retrying;
         let line = format!(
@@ -363,12 +345,8 @@ async fn wait_for_deliveries(client: &Client, out: Output, id: &str) -> Result<(
                         String::new()
                     }
                 );
-                for host in report["failing_hosts"].as_array().into_iter().flatten() {
-                    println!(
-                        "  failing: {} ({})",
-                        text(host, "host"),
-                        text(host, "last_error")
-                    );
+                for host in &report.failing_hosts {
+                    println!("  failing: {} ({})", host.host, text(&host.last_error));
                 }
             }
             return Ok(());
@@ -387,29 +365,29 @@ pub async fn deliveries(
     if watch {
         return wait_for_deliveries(client, out, id).await;
     }
-    let report = client
+    let report: DeliveryReport = client
         .get(&format!("statements/{}/deliveries", segment(id)), &[])
         .await?;
     if out.json {
         out.json(&report);
         return Ok(());
     }
-    let counts = &report["counts"];
+    let counts = &report.counts;
     let mut rows = table(&["queued", "to retry", "sending", "delivered", "failed"]);
     rows.add_row(vec![
-        number(counts, "queued") - number(counts, "retrying"),
-        number(counts, "retrying"),
-        number(counts, "sending"),
-        number(counts, "delivered"),
-        number(counts, "failed"),
+        counts.queued - counts.retrying,
+        counts.retrying,
+        counts.sending,
+        counts.delivered,
+        counts.failed,
     ]);
     println!("{rows}");
-    for host in report["failing_hosts"].as_array().into_iter().flatten() {
+    for host in &report.failing_hosts {
         println!(
             "failing: {} for {} day(s): {}",
-            text(host, "host"),
-            number(host, "failure_days"),
-            text(host, "last_error")
+            host.host,
+            host.failure_days,
+            text(&host.last_error)
         );
     }
     Ok(())
@@ -463,7 +441,7 @@ pub async fn organisation(
                     indexable: None,
                     approve_replies: false,
                 };
-                let created = client
+                let created: OrganisationView = client
                     .call(Method::POST, "organisations", &[], Some(&profile))
                     .await
                     .map_err(Failure::from)?;
@@ -476,25 +454,25 @@ pub async fn organisation(
             }
         },
         OrgCommand::List => {
-            let found = client.get("organisations", &[]).await?;
+            let found: Vec<OrganisationView> = client.get("organisations", &[]).await?;
             if out.json {
                 out.json(&found);
                 return Ok(());
             }
             let mut rows = table(&["handle", "name", "followers", "requests", "statements"]);
-            for o in found.as_array().into_iter().flatten() {
+            for o in &found {
                 rows.add_row(vec![
-                    text(o, "acct").to_string(),
-                    text(o, "name").to_string(),
-                    number(o, "followers_count").to_string(),
-                    number(o, "follow_requests_count").to_string(),
-                    number(o, "statuses_count").to_string(),
+                    o.acct.clone(),
+                    o.name.clone(),
+                    o.followers_count.to_string(),
+                    o.follow_requests_count.to_string(),
+                    o.statuses_count.to_string(),
                 ]);
             }
             println!("{rows}");
         }
         OrgCommand::Show { handle } => {
-            let found = client
+            let found: OrganisationView = client
                 .get(&format!("organisations/{}", segment(&handle)), &[])
                 .await?;
             show_organisation(out, &found);
@@ -513,7 +491,7 @@ pub async fn organisation(
                 manually_approves_followers,
                 ..ProfileChanges::default()
             };
-            let updated = client
+            let updated: OrganisationView = client
                 .call(
                     Method::PATCH,
                     &format!("organisations/{}", segment(&handle)),
@@ -526,7 +504,7 @@ pub async fn organisation(
         }
         OrgCommand::Delete { handle } => {
             client
-                .call::<()>(
+                .call::<(), ()>(
                     Method::DELETE,
                     &format!("organisations/{}", segment(&handle)),
                     &[],
@@ -543,20 +521,19 @@ pub async fn organisation(
     Ok(())
 }
 
-fn show_organisation(out: Output, org: &Value) {
+fn show_organisation(out: Output, org: &OrganisationView) {
     if out.json {
         return out.json(org);
     }
-    println!("{} ({})", text(org, "name"), text(org, "acct"));
-    println!("  actor       {}", text(org, "actor_url"));
+    println!("{} ({})", org.name, org.acct);
+    println!("  actor       {}", org.actor_url);
     println!(
         "  followers   {} ({} waiting for approval)",
-        number(org, "followers_count"),
-        number(org, "follow_requests_count")
+        org.followers_count, org.follow_requests_count
     );
-    println!("  statements  {}", number(org, "statuses_count"));
-    if !text(org, "summary").is_empty() {
-        println!("  summary     {}", text(org, "summary"));
+    println!("  statements  {}", org.statuses_count);
+    if !org.summary.is_empty() {
+        println!("  summary     {}", org.summary);
     }
 }
 
@@ -583,12 +560,12 @@ async fn create_from_file(client: &Client, out: Output, path: &Path) -> Result<(
     let mut refused = None;
     for (i, profile) in parsed.organisation.iter().enumerate() {
         match client
-            .call(Method::POST, "organisations", &[], Some(profile))
+            .call::<OrganisationView, _>(Method::POST, "organisations", &[], Some(profile))
             .await
         {
             Ok(created) => {
                 if !out.json {
-                    println!("created {}", text(&created, "acct"));
+                    println!("created {}", created.acct);
                 }
                 results.push(created);
             }
@@ -612,7 +589,7 @@ async fn create_from_file(client: &Client, out: Output, path: &Path) -> Result<(
         }
     }
     if out.json {
-        out.json(&Value::Array(results));
+        out.json(&results);
     }
     match refused {
         Some(failure) => Err(failure),
@@ -634,7 +611,7 @@ pub async fn followers(
     } else {
         "followers"
     };
-    let page = client
+    let page: FollowerPage = client
         .get(
             &format!("organisations/{}/{which}", segment(handle)),
             &query_of(&crate::services::Paging { limit, offset }),
@@ -645,27 +622,18 @@ pub async fn followers(
         return Ok(());
     }
     let mut rows = table(&["id", "actor", "server", "since"]);
-    for f in page["items"].as_array().into_iter().flatten() {
+    for f in &page.items {
         rows.add_row(vec![
-            f.get("id").map(|v| v.to_string()).unwrap_or_default(),
-            text(f, "actor_id").to_string(),
-            text(f, "host").to_string(),
-            f.get("created_at")
-                .and_then(Value::as_i64)
-                .map(|ms| {
-                    crate::clock::from_ms(ms)
-                        .format("%Y-%m-%d %H:%M")
-                        .to_string()
-                })
-                .unwrap_or_default(),
+            f.id.to_string(),
+            f.actor.clone(),
+            f.domain.clone(),
+            crate::clock::from_ms(f.created_at)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
         ]);
     }
     println!("{rows}");
-    println!(
-        "{} of {} {which}",
-        page["items"].as_array().map(Vec::len).unwrap_or(0),
-        number(&page, "total")
-    );
+    println!("{} of {} {which}", page.items.len(), page.total);
     Ok(())
 }
 
@@ -692,18 +660,16 @@ pub async fn import(
         let outcome = import_one(client, path, dry_run).await;
         let (label, detail) = match &outcome {
             Ok(answer) => {
-                let outcome = text(answer, "outcome");
+                let outcome = answer.outcome.as_str();
                 let index = match outcome {
                     "created" => 0,
                     "unchanged" => 1,
                     _ => 2,
                 };
                 counts[index] += 1;
-                let statement = &answer["statement"];
-                let detail = if statement.is_null() {
-                    path.display().to_string()
-                } else {
-                    format!("{} {}", path.display(), text(statement, "url"))
+                let detail = match &answer.statement {
+                    None => path.display().to_string(),
+                    Some(statement) => format!("{} {}", path.display(), statement.url),
                 };
                 (outcome.replace('_', " "), detail)
             }
@@ -719,7 +685,7 @@ pub async fn import(
             results.push(serde_json::json!({
                 "file": path.display().to_string(),
                 "outcome": label.replace(' ', "_"),
-                "statement": outcome.as_ref().ok().map(|a| a["statement"].clone()),
+                "statement": outcome.as_ref().ok().and_then(|a| a.statement.as_ref()),
                 "error": outcome.as_ref().err().map(|e| e.to_string()),
             }));
         } else {
@@ -730,7 +696,7 @@ pub async fn import(
         }
     }
     if out.json {
-        out.json(&Value::Array(results));
+        out.json(&results);
     } else if dry_run {
         println!(
             "dry run: {} would be created, {} unchanged, {} refused; nothing was stored",
@@ -752,7 +718,7 @@ pub async fn import(
     }
 }
 
-async fn import_one(client: &Client, path: &Path, dry_run: bool) -> Result<Value, Failure> {
+async fn import_one(client: &Client, path: &Path, dry_run: bool) -> Result<ImportOutcome, Failure> {
     let file = StatementFile::read(path)?;
     let draft = file.draft()?;
     let query = query_of(&crate::admin::ImportQuery { dry_run });
@@ -791,8 +757,9 @@ pub async fn login(remote: &Remote) -> Result<(), Failure> {
         None => read_token()?,
     };
     let client = Client::with(&server, &token)?;
+    // Any answer in the API's shape will do: the token is what is checked.
     client
-        .get("statements", &[("limit".to_string(), "1".to_string())])
+        .get::<Vec<StatementView>>("statements", &[("limit".to_string(), "1".to_string())])
         .await?;
     let path = Saved {
         server: Some(server.clone()),

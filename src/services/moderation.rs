@@ -3,7 +3,7 @@
 //! and their revocation; reports from other servers and their resolution;
 //! the remote actors that block our organisations.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::{Paging, ServiceError, ServiceResult, Services, statements};
 use crate::{
@@ -14,7 +14,6 @@ use crate::{
 };
 
 /// Counts and the people behind them, for one statement.
-#[derive(Serialize, utoipa::ToSchema)]
 pub struct Reactions {
     pub counts: ReactionCounts,
     /// A page of the boosts, newest first.

@@ -176,7 +176,7 @@ pub struct ActivityToSend {
 }
 
 /// How many deliveries are in each state.
-#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Default, Clone, Serialize)]
 pub struct DeliveryCounts {
     pub queued: i64,
     /// Of `queued`, those whose earlier attempts failed and that wait for
@@ -188,7 +188,7 @@ pub struct DeliveryCounts {
 }
 
 /// A server our deliveries fail to reach.
-#[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct FailingHost {
     /// host[:port]
     pub host: String,
@@ -1365,7 +1365,7 @@ fn published_by(kinds: &[&str], first: usize) -> String {
 pub const UNAVAILABLE_AFTER_DAYS: i32 = 7;
 
 /// One activity's delivery to one inbox.
-#[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeliveryInfo {
     pub id: i64,
     /// The activity's id (a URL).

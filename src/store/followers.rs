@@ -5,7 +5,7 @@ use super::{Store, StoreResult, now_ms, on_pool, on_writer};
 
 /// A follow with the follower's addresses, as the admin API and the
 /// collections show it.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct Follower {
     /// The follow's id, for accepting, rejecting or removing it.
     pub id: i64,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{Store, StoreResult, now_ms, on_pool, on_writer};
 
 /// How many of each a statement has.
-#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
 pub struct ReactionCounts {
     pub likes: i64,
     pub boosts: i64,
@@ -21,7 +21,7 @@ pub struct ReactionCounts {
 }
 
 /// Who a remote actor is, as the editor sees it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Author {
     /// The remote actor's id (a URL).
     pub actor: String,
@@ -33,9 +33,8 @@ pub struct Author {
 }
 
 /// A like or a boost.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReactionRow {
-    #[serde(skip)]
     pub id: i64,
     /// like or boost.
     pub kind: String,
@@ -44,12 +43,11 @@ pub struct ReactionRow {
     /// Milliseconds since the epoch.
     pub created_at: i64,
     #[sqlx(flatten)]
-    #[serde(flatten)]
     pub author: Author,
 }
 
 /// A remote reply to one of our statements.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Reply {
     pub id: i64,
     #[serde(skip)]
@@ -90,7 +88,7 @@ pub struct NewReply<'a> {
 }
 
 /// A remote post quoting one of our statements.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Quote {
     pub id: i64,
     /// Names the QuoteAuthorization; the id to revoke it by.
@@ -118,7 +116,7 @@ pub struct Quote {
 }
 
 /// A report (Flag) from another server.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Report {
     pub id: i64,
     /// The Flag activity's id.
@@ -143,7 +141,7 @@ pub struct Report {
 }
 
 /// A remote actor blocking one of our organisations.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RemoteBlock {
     /// The blocked organisation's handle.
     pub organisation: String,
@@ -152,7 +150,6 @@ pub struct RemoteBlock {
     /// Milliseconds since the epoch.
     pub created_at: i64,
     #[sqlx(flatten)]
-    #[serde(flatten)]
     pub author: Author,
 }
 

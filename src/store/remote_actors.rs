@@ -49,7 +49,7 @@ pub struct RemoteActorData {
 }
 
 /// A server we refuse to federate with, and its subdomains.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct DomainBlock {
     /// The domain in its normal form (lower case, punycode, no trailing dot).
     pub domain: String,
