@@ -4,7 +4,8 @@
 //! PostgreSQL tests use `BROADSIDE_TEST_POSTGRES_URL` (an admin connection;
 //! each test creates and drops its own database). When the variable is unset
 //! they try `postgres://postgres@127.0.0.1:5432/test` and say they are
-//! skipped if nothing answers; when it is set, failing to connect fails.
+//! skipped if nothing answers; when it is set, or under `CI`, failing to
+//! connect fails.
 
 #![allow(dead_code)]
 
@@ -19,6 +20,19 @@ use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use sqlx::{Connection, Executor, PgConnection};
 use url::Url;
+
+/// Whether the tests run in CI (`CI` set and not `false`, as `.ci/run`
+/// and CI services set it): there, every test must run.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| !value.is_empty() && value != "false" && value != "0")
+}
+
+/// Says a test is skipped because `what` is missing; under `CI` a missing
+/// server or browser fails the run instead (`.ci/run` installs them all).
+pub fn skip_unless_ci(what: &str) {
+    assert!(!in_ci(), "{what}, and CI needs it (.ci/run installs it)");
+    eprintln!("skipped: {what}");
+}
 
 pub const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -38,7 +52,8 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// `None` when PostgreSQL is wanted but not available (and not required).
+    /// `None` when PostgreSQL is wanted but not available (and not required:
+    /// neither `BROADSIDE_TEST_POSTGRES_URL` nor `CI` is set).
     pub async fn new(backend: Backend) -> Option<TestDb> {
         match backend {
             Backend::Sqlite => {
@@ -57,7 +72,9 @@ impl TestDb {
                 let mut conn = match PgConnection::connect(&admin_url).await {
                     Ok(conn) => conn,
                     Err(err) if required.is_none() => {
-                        eprintln!("skipped: PostgreSQL not reachable at {admin_url} ({err})");
+                        skip_unless_ci(&format!(
+                            "PostgreSQL is not reachable at {admin_url} ({err})"
+                        ));
                         return None;
                     }
                     Err(err) => panic!("BROADSIDE_TEST_POSTGRES_URL={admin_url}: {err}"),
