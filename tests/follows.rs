@@ -116,14 +116,19 @@ both_backends!(manual_approval, |db: TestDb| async move {
             StatusCode::ACCEPTED
         );
     }
-    // Pending: no Accept, no follower, two requests for the editor.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(peer.received_of("Accept").is_empty());
+    // Pending: two requests for the editor, no follower, and no Accept
+    // queued with them.
+    let requests = eventually(10, || async {
+        let (_, requests) = server
+            .api(Method::GET, "/organisations/iwa/follow-requests", None)
+            .await;
+        (requests["total"] == 2).then_some(requests)
+    })
+    .await;
     assert_eq!(followers_total(&server, "iwa").await, 0);
-    let (_, requests) = server
-        .api(Method::GET, "/organisations/iwa/follow-requests", None)
-        .await;
-    assert_eq!(requests["total"], 2);
+    let accepts = db.deliveries_of("Accept").await;
+    assert!(accepts.is_empty(), "{accepts:?}");
+    assert!(peer.received_of("Accept").is_empty());
     let id_of = |name: &str| {
         requests["items"]
             .as_array()
@@ -364,12 +369,14 @@ both_backends!(profile_changes_reach_followers, |db: TestDb| async move {
     assert_eq!(update.path, "/inbox", "to the shared inbox");
     assert_eq!(update.activity["object"]["type"], "Organization");
     assert_eq!(update.activity["object"]["name"], "CRAS-IWA");
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Queued with the edit: one delivery, to the server's shared inbox.
+    let updates = db.deliveries_of("Update").await;
     assert_eq!(
-        peer.received_of("Update").len(),
+        updates.len(),
         1,
-        "one request for two followers on one server"
+        "one request for two followers on one server: {updates:?}"
     );
+    assert_eq!(peer.received_of("Update").len(), 1);
 
     // Deleting the organisation tells them, signed with its key.
     let (status, _) = server
@@ -530,7 +537,19 @@ both_backends!(
             )
             .await;
         assert_eq!(status, StatusCode::CREATED);
-        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        // The worker finishes the first Create (the peer answers after 3 s)
+        // and records it; the second, waiting behind it in the worker's
+        // memory, is then checked against the block at its turn and dropped.
+        let peer_inbox = format!("{}/", peer.domain());
+        let first_id = first["id"].as_str().unwrap().to_string();
+        eventually(20, || async {
+            deliveries_of(&server, &first_id)
+                .await
+                .iter()
+                .any(|(inbox, state, _)| inbox.contains(&peer_inbox) && state == "delivered")
+                .then_some(())
+        })
+        .await;
         let creates = peer.received_of("Create");
         assert_eq!(
             creates.len(),

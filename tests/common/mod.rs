@@ -113,6 +113,75 @@ impl TestDb {
     }
 }
 
+/// One row of the delivery queue, with its activity's kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedDelivery {
+    /// `Create`, `Accept`, `Update`, …
+    pub kind: String,
+    pub inbox: String,
+    /// `queued`, `sending`, `delivered` or `failed`.
+    pub state: String,
+    /// Claims so far: a delivery sent once and recorded has 1.
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+impl TestDb {
+    /// The delivery queue as the database holds it, oldest row first: a
+    /// read-only query beside the server's own pool. What a server sends
+    /// is queued in the transaction of the change that causes it (the
+    /// activity and its deliveries in one command), so once the change has
+    /// answered, what is absent here is never sent; tests assert absence
+    /// on this instead of waiting to see that nothing arrives.
+    pub async fn deliveries(&self) -> Vec<QueuedDelivery> {
+        const SQL: &str = "SELECT a.kind, d.inbox, d.state, CAST(d.attempts AS BIGINT), d.last_error \
+                           FROM deliveries d JOIN outbound_activities a ON a.id = d.activity_id \
+                           ORDER BY d.id";
+        type Row = (String, String, String, i64, Option<String>);
+        let rows: Vec<Row> = if self.url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("open the test database");
+            sqlx::query_as(SQL).fetch_all(&mut conn).await
+        } else {
+            let mut conn = PgConnection::connect(&self.url)
+                .await
+                .expect("open the test database");
+            sqlx::query_as(SQL).fetch_all(&mut conn).await
+        }
+        .expect("read the delivery queue");
+        rows.into_iter()
+            .map(|(kind, inbox, state, attempts, last_error)| QueuedDelivery {
+                kind,
+                inbox,
+                state,
+                attempts,
+                last_error,
+            })
+            .collect()
+    }
+
+    /// The queue's deliveries of activities of `kind`.
+    pub async fn deliveries_of(&self, kind: &str) -> Vec<QueuedDelivery> {
+        let mut all = self.deliveries().await;
+        all.retain(|d| d.kind == kind);
+        all
+    }
+
+    /// Waits (up to `secs` seconds) until no delivery is queued or being
+    /// sent, and returns the queue: after that, nothing more goes out
+    /// until something new is queued.
+    pub async fn settled_deliveries(&self, secs: u64) -> Vec<QueuedDelivery> {
+        eventually(secs, || async {
+            let all = self.deliveries().await;
+            all.iter()
+                .all(|d| d.state == "delivered" || d.state == "failed")
+                .then_some(all)
+        })
+        .await
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin_url, name)) = self.pg.take() {
