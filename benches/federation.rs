@@ -287,12 +287,7 @@ async fn actor(
 ) -> axum::response::Response {
     peers.fetches.fetch_add(1, Ordering::Relaxed);
     let base = url::Url::parse(&format!("http://localhost:{port}")).unwrap();
-    peer::actor_response(peer::actor_document(
-        &base,
-        &name,
-        &peers.public_pem,
-        true,
-    ))
+    peer::actor_response(peer::actor_document(&base, &name, &peers.public_pem, true))
 }
 
 /// Verifies each delivery's signature with the organisation's key, then

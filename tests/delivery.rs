@@ -334,7 +334,9 @@ async fn two_workers(db: TestDb) {
     // can go out, so what the peers hold is all there will be.
     let settled = db.settled_deliveries(30).await;
     assert!(
-        settled.iter().all(|d| d.state == "delivered" && d.attempts == 1),
+        settled
+            .iter()
+            .all(|d| d.state == "delivered" && d.attempts == 1),
         "each claimed once"
     );
     let _ = stop.send(true);

@@ -22,7 +22,10 @@ async fn nothing_changed(db: &TestDb, server: &TestServer, peer: &Peer) {
     assert_eq!(org["followers_count"], 0, "no follower was added");
     assert_eq!(org["follow_requests_count"], 0, "no request was added");
     let queued = db.deliveries().await;
-    assert!(queued.is_empty(), "nothing was queued to send back: {queued:?}");
+    assert!(
+        queued.is_empty(),
+        "nothing was queued to send back: {queued:?}"
+    );
     assert!(peer.received().is_empty(), "nothing was sent back");
 }
 

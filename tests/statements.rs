@@ -92,11 +92,7 @@ both_backends!(
             .filter(|d| d.inbox == to_a && d.kind != "Accept")
             .map(|d| (d.kind, d.state, d.attempts))
             .collect();
-        assert_eq!(
-            queued.len(),
-            2,
-            "one request per shared inbox: {queued:?}"
-        );
+        assert_eq!(queued.len(), 2, "one request per shared inbox: {queued:?}");
         for kind in ["Create", "Announce"] {
             assert!(
                 queued.contains(&(kind.to_string(), "delivered".to_string(), 1)),

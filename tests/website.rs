@@ -550,8 +550,7 @@ both_backends!(hostile_input_is_shown_never_run, |db: TestDb| async move {
     // the pages below must show it inert.
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(
-        body["avatar_url"],
-        "https://images.example/a.png\" onerror=\"alert(6)",
+        body["avatar_url"], "https://images.example/a.png\" onerror=\"alert(6)",
         "{body}"
     );
     let hostile_title = r#"</script><script>alert(7)</script> & "quotes""#;

@@ -151,13 +151,15 @@ impl TestDb {
         }
         .expect("read the delivery queue");
         rows.into_iter()
-            .map(|(kind, inbox, state, attempts, last_error)| QueuedDelivery {
-                kind,
-                inbox,
-                state,
-                attempts,
-                last_error,
-            })
+            .map(
+                |(kind, inbox, state, attempts, last_error)| QueuedDelivery {
+                    kind,
+                    inbox,
+                    state,
+                    attempts,
+                    last_error,
+                },
+            )
             .collect()
     }
 

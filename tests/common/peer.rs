@@ -432,10 +432,7 @@ impl Peer {
             .header("Content-Type", "application/activity+json")
             .header("Content-Digest", digest)
             .header("Signature-Input", format!("sig1={params}"))
-            .header(
-                "Signature",
-                format!("sig1=:{signature}:"),
-            )
+            .header("Signature", format!("sig1=:{signature}:"))
             .body(body)
             .send()
             .await
@@ -732,7 +729,11 @@ async fn verify(
             .get("headers")
             .map(|h| h.split(' ').map(str::to_string).collect())
             .unwrap_or_default();
-        return (false, params.get("keyId").cloned().unwrap_or_default(), covered);
+        return (
+            false,
+            params.get("keyId").cloned().unwrap_or_default(),
+            covered,
+        );
     };
     let CavageSignature {
         key_id,
