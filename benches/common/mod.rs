@@ -376,7 +376,11 @@ impl MemorySampler {
                 let now = Memory {
                     rss_kb: proc_status_kb(pid, "VmRSS"),
                     anon_kb: proc_status_kb(pid, "RssAnon"),
-                    pss_kb: if sample % 5 == 0 { pss_kb(pid) } else { 0 },
+                    pss_kb: if sample.is_multiple_of(5) {
+                        pss_kb(pid)
+                    } else {
+                        0
+                    },
                 };
                 sample += 1;
                 let mut peaks = peaks.lock().unwrap();
