@@ -12,8 +12,6 @@ FROM rust:1.95-slim-bookworm AS build
 RUN mkdir -p /out/data
 WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
-# build.rs lays out the code a server runs from link/hot-code.txt.
-COPY link ./link
 COPY src ./src
 COPY migrations ./migrations
 COPY benches ./benches

@@ -5,7 +5,8 @@
 //! own process (SQLite), 1,000 inbox servers in this one, publishes the
 //! statement through the admin API and measures until every inbox has
 //! verified its delivery's signature. It prints deliveries per second, the
-//! total time, the server's idle and peak memory, and this machine's RSA
+//! total time, the server's idle and peak memory (`VmRSS`/`VmHWM`, and
+//! `RssAnon` and PSS beside them), and this machine's RSA
 //! signing rate measured in the same run. Sizes can be changed with
 //! `FANOUT_SERVERS` and `FANOUT_FOLLOWERS_PER_SERVER`.
 //!
@@ -19,16 +20,19 @@ use std::{
     time::{Duration, Instant},
 };
 
-use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
-use axum::{Router, body::Bytes, extract::State, http::HeaderMap, routing::post};
-use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use axum::{
+    Router,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, Uri},
+    routing::post,
+};
 use broadside::store::RemoteActorData;
-use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
 mod common;
 
-use common::{BenchServer, TOKEN, env_or, memory_kb};
+use common::{BenchServer, Memory, MemorySampler, TOKEN, env_or, memory_kb};
 
 struct Inboxes {
     /// Ports whose inbox has verified a delivery.
@@ -159,6 +163,9 @@ async fn main() {
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_kb = memory_kb(&bench.process, "VmRSS");
+    let idle = Memory::of(bench.process.id());
+    let memory = MemorySampler::start(&bench.process, 2);
+    memory.phase(1);
 
     // Publish and wait until every inbox has verified its delivery.
     let started = Instant::now();
@@ -188,6 +195,8 @@ async fn main() {
     .await;
     let total = started.elapsed();
     let peak_kb = memory_kb(&bench.process, "VmHWM");
+    let peak = memory.peak(1);
+    drop(memory);
     for (i, worker) in workers.iter_mut().enumerate() {
         println!(
             "worker process {i}: peak memory {:.1} MB",
@@ -228,6 +237,11 @@ async fn main() {
         peak_kb as f64 / 1024.0
     );
     println!(
+        "server memory beside VmRSS: idle {}, peak during the fan-out {}",
+        idle.anon_and_pss(),
+        peak.anon_and_pss()
+    );
+    println!(
         "signing ceiling on this machine: {:.3} s for {servers} signatures on one core",
         servers as f64 / signing_rate
     );
@@ -237,10 +251,11 @@ async fn main() {
 /// organisation's public key, independently of Broadside's verifier.
 async fn inbox(
     State(state): State<Arc<Inboxes>>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> axum::http::StatusCode {
-    let ok = verify(&state, &headers, &body);
+    let ok = common::verify_delivery(&state.public_key_der, &uri, &headers, &body);
     let port = headers
         .get("host")
         .and_then(|h| h.to_str().ok())
@@ -257,38 +272,4 @@ async fn inbox(
         *state.failures.lock().unwrap() += 1;
     }
     axum::http::StatusCode::ACCEPTED
-}
-
-fn verify(state: &Inboxes, headers: &HeaderMap, body: &[u8]) -> bool {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string()
-    };
-    let digest = format!("SHA-256={}", BASE64.encode(Sha256::digest(body)));
-    if header("digest") != digest {
-        return false;
-    }
-    let signature = header("signature");
-    let Some(sig) = signature
-        .split(',')
-        .find_map(|p| p.trim().strip_prefix("signature=\""))
-        .map(|s| s.trim_end_matches('"'))
-    else {
-        return false;
-    };
-    let signing_string = format!(
-        "(request-target): post /inbox\nhost: {}\ndate: {}\ndigest: {}",
-        header("host"),
-        header("date"),
-        digest
-    );
-    let Ok(sig) = BASE64.decode(sig) else {
-        return false;
-    };
-    UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &state.public_key_der)
-        .verify(signing_string.as_bytes(), &sig)
-        .is_ok()
 }

@@ -15,8 +15,8 @@
 //!    those 10,000 followers (1,000 shared inboxes); the clock stops when
 //!    every server has verified its Create. Repeated `FANOUT_RUNS` (5) times.
 //!
-//! The server's memory is sampled over the whole run (`VmRSS` every 20 ms,
-//! `VmHWM` at the end), and the machine's RSA signing rate is measured in
+//! The server's memory is sampled over the whole run (`VmRSS` and `RssAnon`
+//! every 20 ms, PSS every 100 ms, `VmHWM` at the end), and the machine's RSA signing rate is measured in
 //! the same run, before and after. `BENCH_POSTGRES_URL` (an admin URL) runs
 //! it on a fresh PostgreSQL database; `BENCH_SERVER_LOG=path` keeps the
 //! server's log there. `FEDERATION_SERVERS`,
@@ -33,7 +33,7 @@ use std::{
 };
 
 use axum::{
-    Json, Router,
+    Router,
     body::Bytes,
     extract::{Path, State},
     http::{HeaderMap, StatusCode, Uri},
@@ -42,7 +42,7 @@ use axum::{
 
 mod common;
 
-use common::{ActorKey, BenchServer, MemorySampler, env_or, mb};
+use common::{BenchServer, Memory, MemorySampler, env_or, mb, peer};
 
 struct Peers {
     public_pem: String,
@@ -76,9 +76,8 @@ async fn main() {
     let rate_before = common::rsa_signing_rate();
     println!("RSA-2048 signing (aws-lc-rs, one core), before: {rate_before:.0}/s");
 
-    let key = ActorKey::generate();
     let peers = Arc::new(Peers {
-        public_pem: key.public_pem.clone(),
+        public_pem: peer::public_pem(),
         organisation_key: OnceLock::new(),
         accepts: AtomicUsize::new(0),
         creates: Mutex::new(HashSet::new()),
@@ -105,7 +104,7 @@ async fn main() {
     )
     .await;
     let memory = MemorySampler::start(&bench.process, 3);
-    let (base, host) = (bench.base.clone(), bench.host().to_string());
+    let base = bench.base.clone();
     peers
         .organisation_key
         .set(common::organisation_key_der(&base, "cras").await)
@@ -118,7 +117,8 @@ async fn main() {
 
     // Sign every Follow before the clock starts: the figure is about the
     // server, not about this client's signing.
-    let requests: Vec<reqwest::RequestBuilder> = ports
+    let inbox = format!("{organisation}/inbox");
+    let follows: Vec<(String, String, serde_json::Value)> = ports
         .iter()
         .flat_map(|p| (0..per_server).map(move |n| (*p, n)))
         .map(|(port, n)| {
@@ -130,18 +130,13 @@ async fn main() {
                 "actor": actor,
                 "object": organisation,
             });
-            key.signed_post(
-                &http,
-                &base,
-                &host,
-                "/organisations/cras/inbox",
-                &actor,
-                &follow,
-            )
+            (inbox.clone(), format!("{actor}#main-key"), follow)
         })
         .collect();
+    let requests = common::sign_all(&http, follows);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_kb = common::memory_kb(&bench.process, "VmRSS");
+    let idle = Memory::of(bench.process.id());
 
     memory.phase(FOLLOWS);
     let split_start = common::cpu_split(bench.process.id());
@@ -186,6 +181,8 @@ async fn main() {
     let fanout_cpu = common::cpu_seconds(&bench.process) - cpu_start - follows_cpu;
     let fanout_peak = memory.peak_kb(FANOUT);
     let high_water = memory.high_water_kb();
+    let (follows_memory, fanout_memory) = (memory.peak(FOLLOWS), memory.peak(FANOUT));
+    let run_memory = memory.run_peak();
     drop(memory);
     let rate_after = common::rsa_signing_rate();
     let log = bench.log();
@@ -253,6 +250,13 @@ async fn main() {
         mb(high_water)
     );
     println!(
+        "server memory beside VmRSS: idle {}, peak during follows {}, during fan-out {}, over the run {}",
+        idle.anon_and_pss(),
+        follows_memory.anon_and_pss(),
+        fanout_memory.anon_and_pss(),
+        run_memory.anon_and_pss()
+    );
+    println!(
         "signatures that failed verification at the peers: {}",
         peers.failures.load(Ordering::Relaxed)
     );
@@ -281,23 +285,9 @@ async fn actor(
     State((peers, port)): PeerState,
     Path(name): Path<String>,
 ) -> axum::response::Response {
-    use axum::response::IntoResponse;
     peers.fetches.fetch_add(1, Ordering::Relaxed);
-    let id = format!("http://localhost:{port}/users/{name}");
-    let mut response = Json(serde_json::json!({
-        "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
-        "id": id,
-        "type": "Person",
-        "preferredUsername": name,
-        "inbox": format!("{id}/inbox"),
-        "endpoints": {"sharedInbox": format!("http://localhost:{port}/inbox")},
-        "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": peers.public_pem},
-    }))
-    .into_response();
-    response
-        .headers_mut()
-        .insert("content-type", "application/activity+json".parse().unwrap());
-    response
+    let base = url::Url::parse(&format!("http://localhost:{port}")).unwrap();
+    peer::actor_response(peer::actor_document(&base, &name, &peers.public_pem, true))
 }
 
 /// Verifies each delivery's signature with the organisation's key, then
@@ -313,7 +303,7 @@ async fn inbox(
         .get()
         .map(Vec::as_slice)
         .unwrap_or_default();
-    if !common::verify_cavage(key, uri.path(), &headers, &body) {
+    if !common::verify_delivery(key, &uri, &headers, &body) {
         peers.failures.fetch_add(1, Ordering::Relaxed);
         return StatusCode::UNAUTHORIZED;
     }

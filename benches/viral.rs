@@ -8,7 +8,8 @@
 //! signed the way Mastodon signs, to the shared inbox, 64 in flight. Each
 //! costs a signature check against the cached key, the dedupe and the
 //! write. Prints activities verified and stored per second (the count is
-//! read back from the database), the server's peak memory, and the RSA
+//! read back from the database), the server's idle and peak memory
+//! (`VmRSS`, and `RssAnon` and PSS beside it), and the RSA
 //! signing rate measured in the same run. No fetch is needed: the actors'
 //! servers do not exist, so a fetch would show up as a refusal.
 //! `BENCH_POSTGRES_URL` runs it on PostgreSQL; `VIRAL_ACTORS` (10,000) and
@@ -20,7 +21,7 @@ use broadside::store::RemoteActorData;
 
 mod common;
 
-use common::{ActorKey, BenchServer, MemorySampler, env_or, mb};
+use common::{BenchServer, Memory, MemorySampler, env_or, mb, peer};
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
@@ -45,12 +46,12 @@ async fn main() {
     )
     .await;
     let memory = MemorySampler::start(&bench.process, 2);
-    let (base, host) = (bench.base.clone(), bench.host().to_string());
+    let base = bench.base.clone();
     let statement = common::publish(&base, "cras", "Declaration").await;
     let public_id = statement.rsplit('/').next().unwrap().to_string();
 
     // The actors, their keys cached as a fetch would have left them.
-    let key = ActorKey::generate();
+    let public_pem = peer::public_pem();
     let setup = Instant::now();
     let actor_ids: Vec<String> = (0..actors)
         .map(|i| format!("http://localhost:{}/users/u{}", 20_000 + i / 10, i % 10))
@@ -64,7 +65,7 @@ async fn main() {
                 inbox: format!("{uri}/inbox"),
                 shared_inbox: Some(format!("http://localhost:{}/inbox", 20_000 + i / 10)),
                 public_key_id: format!("{uri}#main-key"),
-                public_key_pem: key.public_pem.clone(),
+                public_key_pem: public_pem.clone(),
                 preferred_username: Some(format!("u{}", i % 10)),
                 name: None,
                 kind: "Person".into(),
@@ -83,7 +84,8 @@ async fn main() {
         .pool_max_idle_per_host(concurrency)
         .build()
         .unwrap();
-    let requests: Vec<reqwest::RequestBuilder> = actor_ids
+    let inbox = format!("{base}/inbox");
+    let activities: Vec<(String, String, serde_json::Value)> = actor_ids
         .iter()
         .enumerate()
         .map(|(i, actor)| {
@@ -96,11 +98,13 @@ async fn main() {
                 "object": statement,
                 "to": ["https://www.w3.org/ns/activitystreams#Public"],
             });
-            key.signed_post(&http, &base, &host, "/inbox", actor, &activity)
+            (inbox.clone(), format!("{actor}#main-key"), activity)
         })
         .collect();
+    let requests = common::sign_all(&http, activities);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_kb = common::memory_kb(&bench.process, "VmRSS");
+    let idle = Memory::of(bench.process.id());
 
     memory.phase(1);
     let cpu_start = common::cpu_seconds(&bench.process);
@@ -110,6 +114,7 @@ async fn main() {
     let cpu = common::cpu_seconds(&bench.process) - cpu_start;
     let peak = memory.peak_kb(1);
     let high_water = memory.high_water_kb();
+    let (wave_memory, run_memory) = (memory.peak(1), memory.run_peak());
     drop(memory);
     let stored = bench.store.statement(&public_id).await.unwrap();
     let counts = bench.store.reaction_counts(stored.id).await.unwrap();
@@ -139,5 +144,11 @@ async fn main() {
         mb(idle_kb),
         mb(peak),
         mb(high_water)
+    );
+    println!(
+        "server memory beside VmRSS: idle {}, peak during the wave {}, over the run {}",
+        idle.anon_and_pss(),
+        wave_memory.anon_and_pss(),
+        run_memory.anon_and_pss()
     );
 }

@@ -496,7 +496,6 @@ both_backends!(
                 .sum();
             assert_eq!(total, 0, "{report}");
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
         assert!(peer.received_of("Create").is_empty());
         assert!(peer.received_of("Announce").is_empty());
 

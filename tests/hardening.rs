@@ -58,8 +58,10 @@ both_backends!(
             assert_eq!(response.status(), StatusCode::FORBIDDEN, "{host}");
         }
         assert_eq!(counts(&server, "cras").await, (0, 0));
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Refused before any fetch (the 403 came back), and no Accept queued.
         assert!(peer.fetches().is_empty(), "nothing was fetched from it");
+        let queued = db.deliveries().await;
+        assert!(queued.is_empty(), "nothing was queued for it: {queued:?}");
         assert!(peer.received().is_empty(), "nothing was sent to it");
     }
 );
@@ -94,7 +96,8 @@ both_backends!(
             Some(0),
             "{followers}"
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let queued = db.deliveries().await;
+        assert!(queued.is_empty(), "no Accept was queued: {queued:?}");
         assert!(peer.received().is_empty(), "no Accept went out");
 
         // The honest actor next door still follows.
@@ -267,8 +270,11 @@ both_backends!(
             assert!(html.contains("the bottom"));
             assert!(html.matches("<blockquote>").count() <= broadside::html::MAX_NESTING);
         }
+        // A liveness bound, not a speed target: the probe takes milliseconds,
+        // and before the cap each of these views took 6 s, so a probe stuck
+        // behind them took as long.
         assert!(
-            probe < Duration::from_secs(2),
+            probe < Duration::from_secs(5),
             "the health probe waited {probe:?} behind page views"
         );
         // The federated copy is capped the same way.
@@ -329,7 +335,13 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The request's line, escaped, is in the log before the process stops.
+        common::eventually(10, || async {
+            std::fs::read_to_string(&log)
+                .is_ok_and(|written| written.contains(r"acct:x\n2099-01-01"))
+                .then_some(())
+        })
+        .await;
         process.signal("TERM");
         process.exited(10).await;
         let written = std::fs::read_to_string(&log).unwrap();
@@ -425,11 +437,16 @@ both_backends!(
             .iter()
             .filter(|s| **s == StatusCode::ACCEPTED)
             .count();
-        // The burst, plus one per whole second the requests took (a loaded
-        // machine is slower than the bucket refills).
+        // The burst is served in full, first; beyond it, only what the
+        // bucket refilled (one a second) while the requests ran. The time
+        // only widens the allowance: a slow machine cannot fail this.
+        assert!(
+            statuses[..10].iter().all(|s| *s == StatusCode::ACCEPTED),
+            "{statuses:?}"
+        );
         let refilled = started.elapsed().as_secs() as usize;
         assert!(
-            (10..=10 + refilled).contains(&accepted),
+            accepted <= 10 + refilled,
             "{statuses:?} in {:?}",
             started.elapsed()
         );

@@ -185,11 +185,7 @@ fn validate_independently(document: &Value) {
         .status()
         .is_ok_and(|status| status.success());
     if !available {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "openapi-spec-validator is not installed, and CI needs it (.ci/run installs it)"
-        );
-        println!("skipped: openapi-spec-validator not installed");
+        common::skip_unless_ci("openapi-spec-validator is not installed");
         return;
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/artefacts");

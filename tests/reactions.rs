@@ -592,8 +592,18 @@ both_backends!(
             .await;
         assert_eq!(followers["total"], 0);
         let before = peer.received_of("Create").len();
+        let to_peer = format!("//{}/", peer.domain());
+        let creates_to_peer = || async {
+            let mut creates = db.deliveries_of("Create").await;
+            creates.retain(|d| d.inbox.contains(&to_peer));
+            creates
+        };
+        let queued_before = creates_to_peer().await.len();
         published(&server, "anyone").await;
-        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        // The Create and its deliveries are queued with the publication:
+        // none of them is for Ann's server.
+        let queued = creates_to_peer().await;
+        assert_eq!(queued.len(), queued_before, "{queued:?}");
         assert_eq!(peer.received_of("Create").len(), before);
 
         // Only Ann lifts her block.

@@ -82,7 +82,23 @@ both_backends!(
         // Peer A: one Create and one Announce, each once, at the shared inbox.
         let creates = received(&a, "Create", 1).await;
         let announces = received(&a, "Announce", 1).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Queued with the publication: one Create and one Announce for A's
+        // shared inbox, each sent once.
+        let to_a = format!("http://{}/inbox", a.domain());
+        let queued: Vec<_> = db
+            .settled_deliveries(10)
+            .await
+            .into_iter()
+            .filter(|d| d.inbox == to_a && d.kind != "Accept")
+            .map(|d| (d.kind, d.state, d.attempts))
+            .collect();
+        assert_eq!(queued.len(), 2, "one request per shared inbox: {queued:?}");
+        for kind in ["Create", "Announce"] {
+            assert!(
+                queued.contains(&(kind.to_string(), "delivered".to_string(), 1)),
+                "{kind}: {queued:?}"
+            );
+        }
         assert_eq!(
             a.received_of("Create").len(),
             1,
@@ -464,7 +480,15 @@ both_backends!(
             )
             .await;
         assert_eq!(now["status"], "published");
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // One Create queued, sent once: nothing is left to publish it again.
+        let creates: Vec<_> = db
+            .settled_deliveries(10)
+            .await
+            .into_iter()
+            .filter(|d| d.kind == "Create")
+            .map(|d| (d.state, d.attempts))
+            .collect();
+        assert_eq!(creates, [("delivered".to_string(), 1)], "published once");
         assert_eq!(peer.received_of("Create").len(), 1, "published once");
     }
 );
@@ -555,7 +579,8 @@ both_backends!(a_failed_edit_changes_nothing, |db: TestDb| async move {
     assert!(!page.contains("(corrected)"));
 
     fail_activities(&db, "Update", false).await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let updates = db.deliveries_of("Update").await;
+    assert!(updates.is_empty(), "nothing was queued: {updates:?}");
     assert!(peer.received_of("Update").is_empty(), "nothing was sent");
     let (status, body) = server
         .api(Method::PATCH, &format!("/statements/{id}"), Some(edit))
@@ -610,7 +635,13 @@ both_backends!(
         assert_eq!(now["edited_at"], created["edited_at"]);
 
         fail_activities(&db, "Update", false).await;
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let queued: Vec<_> = db
+            .deliveries()
+            .await
+            .into_iter()
+            .filter(|d| d.kind == "Announce" || d.kind == "Update")
+            .collect();
+        assert!(queued.is_empty(), "nothing was queued: {queued:?}");
         assert!(
             peer.received_of("Announce").is_empty(),
             "no Announce went out"

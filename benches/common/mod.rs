@@ -1,7 +1,11 @@
-//! What the benchmarks share: the server as its own process, and how to
-//! read its memory.
+//! What the benchmarks share: the server as its own process, how to read
+//! its memory, and the remote servers' side (the test peer's actor
+//! documents, signing and signature reading, `tests/common/peer.rs`).
 
 #![allow(dead_code)] // each benchmark uses its own subset
+
+#[path = "../../tests/common/peer.rs"]
+pub mod peer;
 
 use std::{
     process::{Child, Command, Stdio},
@@ -175,16 +179,7 @@ pub async fn wait_for(http: &reqwest::Client, url: &str) {
 
 /// A memory figure of the server process from /proc (`VmRSS`, `VmHWM`), in kB.
 pub fn memory_kb(server: &Child, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{}/status", server.id()))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
+    proc_status_kb(server.id(), field)
 }
 
 /// CPU time the server process has used so far (user + system, all
@@ -307,13 +302,53 @@ pub fn rsa_signing_rate() -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Samples the server's resident memory (`VmRSS`) every 20 ms on a thread
-/// of its own, keeping the highest figure per phase; `VmHWM` at the end
-/// covers the whole run.
+/// The server's memory at one moment, in kB, from /proc: resident in all
+/// (`VmRSS`), its own anonymous memory (`RssAnon`: heap, stacks, what it
+/// allocated), and its proportional share (`Pss` of `smaps_rollup`: pages
+/// shared with other processes, such as the binary's code and libraries,
+/// counted divided among them). `VmRSS` counts the binary's clean,
+/// shareable code pages in full; the other two say what one more process
+/// costs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Memory {
+    pub rss_kb: u64,
+    pub anon_kb: u64,
+    pub pss_kb: u64,
+}
+
+impl Memory {
+    pub fn of(pid: u32) -> Memory {
+        Memory {
+            rss_kb: proc_status_kb(pid, "VmRSS"),
+            anon_kb: proc_status_kb(pid, "RssAnon"),
+            pss_kb: pss_kb(pid),
+        }
+    }
+
+    /// Each figure's larger value.
+    pub fn max(self, other: Memory) -> Memory {
+        Memory {
+            rss_kb: self.rss_kb.max(other.rss_kb),
+            anon_kb: self.anon_kb.max(other.anon_kb),
+            pss_kb: self.pss_kb.max(other.pss_kb),
+        }
+    }
+
+    /// `RssAnon a / PSS p`, for the lines beside the `VmRSS` figures.
+    pub fn anon_and_pss(&self) -> String {
+        format!("RssAnon {} / PSS {}", mb(self.anon_kb), mb(self.pss_kb))
+    }
+}
+
+/// Samples the server's memory on a thread of its own, keeping the highest
+/// figure per phase: `VmRSS` and `RssAnon` every 20 ms, `Pss` every 100 ms
+/// (the kernel walks the process's page tables for it, so less often).
+/// `VmHWM` at the end covers the whole run for `VmRSS`; the kernel keeps
+/// no such mark for the other two, so their peaks are the samples'.
 pub struct MemorySampler {
     pid: u32,
     phase: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    peaks: std::sync::Arc<std::sync::Mutex<Vec<u64>>>,
+    peaks: std::sync::Arc<std::sync::Mutex<Vec<Memory>>>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -326,7 +361,7 @@ impl MemorySampler {
         let sampler = MemorySampler {
             pid: server.id(),
             phase: Arc::new(AtomicUsize::new(0)),
-            peaks: Arc::new(Mutex::new(vec![0; phases])),
+            peaks: Arc::new(Mutex::new(vec![Memory::default(); phases])),
             stop: Arc::new(AtomicBool::new(false)),
         };
         let (pid, phase, peaks, stop) = (
@@ -336,11 +371,21 @@ impl MemorySampler {
             sampler.stop.clone(),
         );
         std::thread::spawn(move || {
+            let mut sample = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let rss = proc_status_kb(pid, "VmRSS");
+                let now = Memory {
+                    rss_kb: proc_status_kb(pid, "VmRSS"),
+                    anon_kb: proc_status_kb(pid, "RssAnon"),
+                    pss_kb: if sample.is_multiple_of(5) {
+                        pss_kb(pid)
+                    } else {
+                        0
+                    },
+                };
+                sample += 1;
                 let mut peaks = peaks.lock().unwrap();
                 let p = phase.load(Ordering::Relaxed).min(peaks.len() - 1);
-                peaks[p] = peaks[p].max(rss);
+                peaks[p] = peaks[p].max(now);
                 drop(peaks);
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -356,7 +401,21 @@ impl MemorySampler {
 
     /// The highest `VmRSS` seen in `phase`, in kB.
     pub fn peak_kb(&self, phase: usize) -> u64 {
+        self.peaks.lock().unwrap()[phase].rss_kb
+    }
+
+    /// The highest figures seen in `phase`.
+    pub fn peak(&self, phase: usize) -> Memory {
         self.peaks.lock().unwrap()[phase]
+    }
+
+    /// The highest figures seen over the whole run (every phase).
+    pub fn run_peak(&self) -> Memory {
+        self.peaks
+            .lock()
+            .unwrap()
+            .iter()
+            .fold(Memory::default(), |all, phase| all.max(*phase))
     }
 
     /// `VmHWM`: the highest resident memory of the whole process life, in kB.
@@ -372,11 +431,20 @@ impl Drop for MemorySampler {
 }
 
 fn proc_status_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
+    proc_field_kb(&format!("/proc/{pid}/status"), field)
+}
+
+/// `Pss` of `/proc/PID/smaps_rollup`, in kB.
+fn pss_kb(pid: u32) -> u64 {
+    proc_field_kb(&format!("/proc/{pid}/smaps_rollup"), "Pss:")
+}
+
+/// The kB figure of the line starting with `field` in a /proc file.
+fn proc_field_kb(path: &str, field: &str) -> u64 {
+    std::fs::read_to_string(path)
         .ok()
-        .and_then(|status| {
-            status
-                .lines()
+        .and_then(|text| {
+            text.lines()
                 .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse().ok())
@@ -386,68 +454,6 @@ fn proc_status_kb(pid: u32, field: &str) -> u64 {
 
 pub fn mb(kb: u64) -> String {
     format!("{:.1} MB", kb as f64 / 1024.0)
-}
-
-/// One RSA key for every remote actor of a benchmark (each actor still has
-/// its own keyId and document): keygen per actor would cost the harness
-/// seconds of the machine's two cores.
-pub struct ActorKey {
-    pub key: aws_lc_rs::rsa::KeyPair,
-    pub public_pem: String,
-    rng: aws_lc_rs::rand::SystemRandom,
-}
-
-impl ActorKey {
-    pub fn generate() -> ActorKey {
-        use aws_lc_rs::{encoding::AsDer, signature::KeyPair as _};
-        let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-        let public_der = key.public_key().as_der().unwrap();
-        let public_pem = pem::encode(&pem::Pem::new("PUBLIC KEY", public_der.as_ref()));
-        ActorKey {
-            key,
-            public_pem,
-            rng: aws_lc_rs::rand::SystemRandom::new(),
-        }
-    }
-
-    /// A POST of `activity` to `path` on `host` signed as `actor`'s
-    /// `#main-key` the way Mastodon signs (draft-cavage, rsa-sha256).
-    pub fn signed_post(
-        &self,
-        http: &reqwest::Client,
-        base: &str,
-        host: &str,
-        path: &str,
-        actor: &str,
-        activity: &serde_json::Value,
-    ) -> reqwest::RequestBuilder {
-        use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
-        use sha2::{Digest, Sha256};
-        let body = serde_json::to_vec(activity).unwrap();
-        let digest = format!("SHA-256={}", BASE64.encode(Sha256::digest(&body)));
-        let date = httpdate::fmt_http_date(std::time::SystemTime::now());
-        let signing_string =
-            format!("(request-target): post {path}\nhost: {host}\ndate: {date}\ndigest: {digest}");
-        let mut signature = vec![0; self.key.public_modulus_len()];
-        self.key
-            .sign(
-                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
-                &self.rng,
-                signing_string.as_bytes(),
-                &mut signature,
-            )
-            .unwrap();
-        let header = format!(
-            r#"keyId="{actor}#main-key",algorithm="rsa-sha256",headers="(request-target) host date digest",signature="{}""#,
-            BASE64.encode(&signature)
-        );
-        http.post(format!("{base}{path}"))
-            .header("Content-Type", "application/activity+json")
-            .header("Date", date)
-            .header("Digest", digest)
-            .header("Signature", header)
-            .body(body)
-    }
 }
 
 /// Sends `requests` with `concurrency` in flight; the count answered 202.
@@ -469,53 +475,62 @@ pub async fn send_all(requests: Vec<reqwest::RequestBuilder>, concurrency: usize
     accepted.into_inner()
 }
 
-/// Verifies a draft-cavage signature over whatever headers it names, with
-/// `public_key_der`, and the body's `Digest`: independently of Broadside's
-/// verifier.
-pub fn verify_cavage(
+/// Whether a delivery to a peer inbox at `uri` is signed by the key
+/// `public_key_der` (draft-cavage, rsa-sha256) with a matching `Digest`,
+/// independently of Broadside's verifier: the test peer reads the
+/// signature ([`peer::read_cavage`]); the check itself is aws-lc-rs's,
+/// because a thousand peers verify in this process, on the cores the
+/// server is measured on, and the test peer's `rsa` crate is several
+/// times slower.
+pub fn verify_delivery(
     public_key_der: &[u8],
-    path: &str,
+    uri: &axum::http::Uri,
     headers: &axum::http::HeaderMap,
     body: &[u8],
 ) -> bool {
     use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
-    use sha2::{Digest, Sha256};
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    };
-    let digest = format!("SHA-256={}", BASE64.encode(Sha256::digest(body)));
-    if header("digest") != digest {
-        return false;
-    }
-    let signature = header("signature");
-    let param = |name: &str| {
-        signature
-            .split(',')
-            .find_map(|p| p.trim().strip_prefix(&format!("{name}=\"")))
-            .map(|s| s.trim_end_matches('"'))
-    };
-    let (Some(sig), Some(covered)) = (param("signature"), param("headers")) else {
+    let Some(read) = peer::read_cavage(&axum::http::Method::POST, uri, headers, body) else {
         return false;
     };
-    let lines: Vec<String> = covered
-        .split(' ')
-        .map(|h| match h {
-            "(request-target)" => format!("(request-target): post {path}"),
-            h => format!("{h}: {}", header(h)),
-        })
-        .collect();
-    let Ok(sig) = BASE64.decode(sig) else {
+    let Ok(signature) = BASE64.decode(&read.signature) else {
         return false;
     };
-    aws_lc_rs::signature::UnparsedPublicKey::new(
-        &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
-        public_key_der,
-    )
-    .verify(lines.join("\n").as_bytes(), &sig)
-    .is_ok()
+    read.digest_ok
+        && aws_lc_rs::signature::UnparsedPublicKey::new(
+            &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+            public_key_der,
+        )
+        .verify(read.signed.as_bytes(), &signature)
+        .is_ok()
+}
+
+/// Signs one POST per `(inbox, key_id, activity)` the way Mastodon signs
+/// ([`peer::signed_post`]), on every core: before the clock starts.
+pub fn sign_all(
+    http: &reqwest::Client,
+    posts: Vec<(String, String, serde_json::Value)>,
+) -> Vec<reqwest::RequestBuilder> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let chunk = posts.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = posts
+            .chunks(chunk)
+            .map(|posts| {
+                scope.spawn(move || {
+                    posts
+                        .iter()
+                        .map(|(inbox, key_id, activity)| {
+                            peer::signed_post(http, inbox, key_id, activity)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().unwrap())
+            .collect()
+    })
 }
 
 /// The organisation's public key (DER), as its actor document serves it.

@@ -6,7 +6,8 @@
 //! page does not scroll sideways.
 //!
 //! chromedriver is `BROADSIDE_CHROMEDRIVER`, else `/usr/bin/chromedriver`;
-//! `.ci/run` installs it, so only a machine that cannot get it skips.
+//! `.ci/run` installs it, so only a machine that cannot get it skips, and
+//! never under `CI`, where a missing chromedriver fails the test.
 //! `BROADSIDE_CHROMIUM` names another browser binary than `/usr/bin/chromium`.
 
 use std::{
@@ -28,7 +29,7 @@ pub const DESKTOP: (&str, u32, u32) = ("desktop", 1280, 900);
 pub const PHONE: (&str, u32, u32) = ("phone", 375, 812);
 
 /// chromedriver's path, or `None` after a `skipped:` line when it is not
-/// installed.
+/// installed (a failure under `CI`).
 pub fn chromedriver_path() -> Option<PathBuf> {
     let path = std::env::var_os("BROADSIDE_CHROMEDRIVER")
         .map(PathBuf::from)
@@ -36,10 +37,10 @@ pub fn chromedriver_path() -> Option<PathBuf> {
     if path.exists() {
         return Some(path);
     }
-    eprintln!(
-        "skipped: chromium-driver is not installed ({} is missing; .ci/run installs it)",
+    super::skip_unless_ci(&format!(
+        "chromium-driver is not installed ({} is missing)",
         path.display()
-    );
+    ));
     None
 }
 

@@ -4,7 +4,8 @@
 //! PostgreSQL tests use `BROADSIDE_TEST_POSTGRES_URL` (an admin connection;
 //! each test creates and drops its own database). When the variable is unset
 //! they try `postgres://postgres@127.0.0.1:5432/test` and say they are
-//! skipped if nothing answers; when it is set, failing to connect fails.
+//! skipped if nothing answers; when it is set, or under `CI`, failing to
+//! connect fails.
 
 #![allow(dead_code)]
 
@@ -19,6 +20,19 @@ use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use sqlx::{Connection, Executor, PgConnection};
 use url::Url;
+
+/// Whether the tests run in CI (`CI` set and not `false`, as `.ci/run`
+/// and CI services set it): there, every test must run.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| !value.is_empty() && value != "false" && value != "0")
+}
+
+/// Says a test is skipped because `what` is missing; under `CI` a missing
+/// server or browser fails the run instead (`.ci/run` installs them all).
+pub fn skip_unless_ci(what: &str) {
+    assert!(!in_ci(), "{what}, and CI needs it (.ci/run installs it)");
+    eprintln!("skipped: {what}");
+}
 
 pub const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -38,7 +52,8 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// `None` when PostgreSQL is wanted but not available (and not required).
+    /// `None` when PostgreSQL is wanted but not available (and not required:
+    /// neither `BROADSIDE_TEST_POSTGRES_URL` nor `CI` is set).
     pub async fn new(backend: Backend) -> Option<TestDb> {
         match backend {
             Backend::Sqlite => {
@@ -57,7 +72,9 @@ impl TestDb {
                 let mut conn = match PgConnection::connect(&admin_url).await {
                     Ok(conn) => conn,
                     Err(err) if required.is_none() => {
-                        eprintln!("skipped: PostgreSQL not reachable at {admin_url} ({err})");
+                        skip_unless_ci(&format!(
+                            "PostgreSQL is not reachable at {admin_url} ({err})"
+                        ));
                         return None;
                     }
                     Err(err) => panic!("BROADSIDE_TEST_POSTGRES_URL={admin_url}: {err}"),
@@ -93,6 +110,77 @@ impl TestDb {
             pg: None,
             media: tempfile::tempdir().expect("temp dir"),
         }
+    }
+}
+
+/// One row of the delivery queue, with its activity's kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedDelivery {
+    /// `Create`, `Accept`, `Update`, …
+    pub kind: String,
+    pub inbox: String,
+    /// `queued`, `sending`, `delivered` or `failed`.
+    pub state: String,
+    /// Claims so far: a delivery sent once and recorded has 1.
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+impl TestDb {
+    /// The delivery queue as the database holds it, oldest row first: a
+    /// read-only query beside the server's own pool. What a server sends
+    /// is queued in the transaction of the change that causes it (the
+    /// activity and its deliveries in one command), so once the change has
+    /// answered, what is absent here is never sent; tests assert absence
+    /// on this instead of waiting to see that nothing arrives.
+    pub async fn deliveries(&self) -> Vec<QueuedDelivery> {
+        const SQL: &str = "SELECT a.kind, d.inbox, d.state, CAST(d.attempts AS BIGINT), d.last_error \
+                           FROM deliveries d JOIN outbound_activities a ON a.id = d.activity_id \
+                           ORDER BY d.id";
+        type Row = (String, String, String, i64, Option<String>);
+        let rows: Vec<Row> = if self.url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("open the test database");
+            sqlx::query_as(SQL).fetch_all(&mut conn).await
+        } else {
+            let mut conn = PgConnection::connect(&self.url)
+                .await
+                .expect("open the test database");
+            sqlx::query_as(SQL).fetch_all(&mut conn).await
+        }
+        .expect("read the delivery queue");
+        rows.into_iter()
+            .map(
+                |(kind, inbox, state, attempts, last_error)| QueuedDelivery {
+                    kind,
+                    inbox,
+                    state,
+                    attempts,
+                    last_error,
+                },
+            )
+            .collect()
+    }
+
+    /// The queue's deliveries of activities of `kind`.
+    pub async fn deliveries_of(&self, kind: &str) -> Vec<QueuedDelivery> {
+        let mut all = self.deliveries().await;
+        all.retain(|d| d.kind == kind);
+        all
+    }
+
+    /// Waits (up to `secs` seconds) until no delivery is queued or being
+    /// sent, and returns the queue: after that, nothing more goes out
+    /// until something new is queued.
+    pub async fn settled_deliveries(&self, secs: u64) -> Vec<QueuedDelivery> {
+        eventually(secs, || async {
+            let all = self.deliveries().await;
+            all.iter()
+                .all(|d| d.state == "delivered" || d.state == "failed")
+                .then_some(all)
+        })
+        .await
     }
 }
 

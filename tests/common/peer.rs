@@ -3,6 +3,10 @@
 //! that verify every signature independently — the key fetched from the
 //! keyId over HTTP, the signing string rebuilt here — and a client that
 //! signs what it sends the way Mastodon does.
+//!
+//! The benchmarks use this file too (`#[path]`): their thousand loopback
+//! servers serve [`actor_document`], sign with [`signed_post`] and read
+//! deliveries with [`read_cavage`], with a cheaper inbox of their own.
 
 use std::{
     collections::HashMap,
@@ -39,6 +43,102 @@ fn shared_key() -> &'static RsaPrivateKey {
 
 fn rand_core_06() -> rsa::rand_core::OsRng {
     rsa::rand_core::OsRng
+}
+
+/// The public half of the key every peer actor signs with (PEM), as the
+/// actor documents publish it.
+pub fn public_pem() -> String {
+    RsaPublicKey::from(shared_key())
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap()
+}
+
+/// The body's `Digest` header value (SHA-256).
+pub fn digest(body: &[u8]) -> String {
+    format!("SHA-256={}", BASE64.encode(Sha256::digest(body)))
+}
+
+/// `signed` signed with the peers' key (rsa-sha256), base64.
+fn sign(signed: &str) -> String {
+    let signing_key = SigningKey::<Sha256>::new(shared_key().clone());
+    let signature: Signature = signing_key.sign(signed.as_bytes());
+    BASE64.encode(signature.to_bytes())
+}
+
+/// A POST of `activity` to `inbox` signed as `key_id` the way Mastodon
+/// signs: rsa-sha256 over (request-target) host date digest. What
+/// [`Peer::send`] sends; for senders without a running peer (the
+/// benchmarks sign their requests before the clock starts).
+pub fn signed_post(
+    http: &reqwest::Client,
+    inbox: &str,
+    key_id: &str,
+    activity: &Value,
+) -> reqwest::RequestBuilder {
+    let body = serde_json::to_vec(activity).unwrap();
+    let url = Url::parse(inbox).unwrap();
+    let host = match url.port() {
+        Some(port) => format!("{}:{port}", url.host_str().unwrap()),
+        None => url.host_str().unwrap().to_string(),
+    };
+    let date = httpdate::fmt_http_date(SystemTime::now());
+    let digest = digest(&body);
+    let signed = format!(
+        "(request-target): post {}\nhost: {host}\ndate: {date}\ndigest: {digest}",
+        url.path()
+    );
+    http.post(inbox)
+        .header("Content-Type", "application/activity+json")
+        .header("Date", &date)
+        .header("Digest", &digest)
+        .header(
+            "Signature",
+            format!(
+                r#"keyId="{key_id}",algorithm="rsa-sha256",headers="(request-target) host date digest",signature="{}""#,
+                sign(&signed)
+            ),
+        )
+        .body(body)
+}
+
+/// A draft-cavage signed request as an inbox reads it, before any key is
+/// looked up.
+pub struct CavageSignature {
+    pub key_id: String,
+    /// The names the signature covers, in order.
+    pub covered: Vec<String>,
+    /// The signing string, rebuilt here from the request.
+    pub signed: String,
+    /// The signature, base64.
+    pub signature: String,
+    /// Whether the `Digest` header is the body's SHA-256.
+    pub digest_ok: bool,
+}
+
+/// Reads the `Signature` header of a request and rebuilds what it signs;
+/// `None` without one, or when a covered header is missing.
+pub fn read_cavage(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<CavageSignature> {
+    let params = parse_params(headers.get("signature")?.to_str().ok()?);
+    let covered: Vec<String> = params
+        .get("headers")
+        .map(|h| h.split(' ').map(str::to_string).collect())
+        .unwrap_or_default();
+    let signed = signing_lines(&covered, method, uri, headers)?;
+    Some(CavageSignature {
+        key_id: params.get("keyId").cloned().unwrap_or_default(),
+        covered,
+        signed,
+        signature: params.get("signature").cloned().unwrap_or_default(),
+        digest_ok: headers
+            .get("digest")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|d| d == digest(body)),
+    })
 }
 
 /// A POST our server made to one of the peer's inboxes.
@@ -123,9 +223,7 @@ impl Peer {
         let addr = listener.local_addr().unwrap();
         // `localhost`, not the IP: the federation library wants domain names.
         let base = Url::parse(&format!("http://localhost:{}", addr.port())).unwrap();
-        let public_pem = RsaPublicKey::from(shared_key())
-            .to_public_key_pem(LineEnding::LF)
-            .unwrap();
+        let public_pem = public_pem();
         let state = Arc::new(PeerState {
             base: base.clone(),
             public_pem,
@@ -230,8 +328,10 @@ impl Peer {
     /// Sends `activity` to `inbox`, signed as `signer` the way Mastodon
     /// signs: rsa-sha256 over (request-target) host date digest.
     pub async fn send(&self, inbox: &str, signer: &str, activity: &Value) -> reqwest::Response {
-        self.send_with(inbox, &Signing::as_actor(self, signer), activity)
+        signed_post(&self.state.http, inbox, &self.key_id(signer), activity)
+            .send()
             .await
+            .expect("send to our server")
     }
 
     /// Sends with full control over what is signed and how.
@@ -254,7 +354,7 @@ impl Peer {
         let digest = signing
             .digest_override
             .clone()
-            .unwrap_or_else(|| format!("SHA-256={}", BASE64.encode(Sha256::digest(&body))));
+            .unwrap_or_else(|| digest(&body));
         let target = format!("post {}", url.path());
         let mut lines = Vec::new();
         for header in &signing.headers {
@@ -268,8 +368,7 @@ impl Peer {
             };
             lines.push(format!("{header}: {value}"));
         }
-        let signing_key = SigningKey::<Sha256>::new(shared_key().clone());
-        let signature: Signature = signing_key.sign(lines.join("\n").as_bytes());
+        let signature = sign(&lines.join("\n"));
         let mut request = self
             .state
             .http
@@ -291,7 +390,7 @@ impl Peer {
                     signing.key_id,
                     signing.algorithm,
                     signing.headers.join(" "),
-                    BASE64.encode(signature.to_bytes())
+                    signature
                 ),
             );
         }
@@ -322,8 +421,7 @@ impl Peer {
         let base = format!(
             "\"@method\": POST\n\"@target-uri\": {inbox}\n\"content-digest\": {digest}\n\"@signature-params\": {params}"
         );
-        let signing_key = SigningKey::<Sha256>::new(shared_key().clone());
-        let signature: Signature = signing_key.sign(base.as_bytes());
+        let signature = sign(&base);
         let mut body = body;
         if tamper {
             body.extend_from_slice(b" ");
@@ -334,10 +432,7 @@ impl Peer {
             .header("Content-Type", "application/activity+json")
             .header("Content-Digest", digest)
             .header("Signature-Input", format!("sig1={params}"))
-            .header(
-                "Signature",
-                format!("sig1=:{}:", BASE64.encode(signature.to_bytes())),
-            )
+            .header("Signature", format!("sig1=:{signature}:"))
             .body(body)
             .send()
             .await
@@ -358,8 +453,7 @@ impl Peer {
             None => format!("get {}", parsed.path()),
         };
         let lines = format!("(request-target): {target}\nhost: {host}\ndate: {date}");
-        let signing_key = SigningKey::<Sha256>::new(shared_key().clone());
-        let signature: Signature = signing_key.sign(lines.as_bytes());
+        let signature = sign(&lines);
         self.state
             .http
             .get(url)
@@ -370,7 +464,7 @@ impl Peer {
                 format!(
                     r#"keyId="{}",algorithm="rsa-sha256",headers="(request-target) host date",signature="{}""#,
                     self.key_id(signer),
-                    BASE64.encode(signature.to_bytes())
+                    signature
                 ),
             )
             .send()
@@ -452,7 +546,19 @@ async fn actor(
         .get(&name)
         .cloned()
         .unwrap_or(name);
-    let id = state.base.join(&format!("/users/{name}")).unwrap();
+    actor_response(actor_document(
+        &state.base,
+        &name,
+        &state.public_pem,
+        state.shared_inbox,
+    ))
+}
+
+/// The document of actor `name` on the peer at `base`, as Mastodon serves
+/// one: its key is `public_pem`, its inbox its own and, with
+/// `shared_inbox`, the server's `/inbox`.
+pub fn actor_document(base: &Url, name: &str, public_pem: &str, shared_inbox: bool) -> Value {
+    let id = base.join(&format!("/users/{name}")).unwrap();
     let mut doc = json!({
         "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
         "id": id,
@@ -461,13 +567,18 @@ async fn actor(
         "name": format!("{name} on a test peer"),
         "inbox": format!("{id}/inbox"),
         "outbox": format!("{id}/outbox"),
-        "icon": {"type": "Image", "mediaType": "image/png", "url": format!("{}avatars/{name}.png", state.base)},
-        "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": state.public_pem},
+        "icon": {"type": "Image", "mediaType": "image/png", "url": format!("{base}avatars/{name}.png")},
+        "publicKey": {"id": format!("{id}#main-key"), "owner": id, "publicKeyPem": public_pem},
     });
-    if state.shared_inbox {
-        doc["endpoints"] = json!({"sharedInbox": state.base.join("/inbox").unwrap()});
+    if shared_inbox {
+        doc["endpoints"] = json!({"sharedInbox": base.join("/inbox").unwrap()});
     }
-    let mut response = Json(doc).into_response();
+    doc
+}
+
+/// An actor document as the answer to a GET, with ActivityPub's type.
+pub fn actor_response(document: Value) -> Response {
+    let mut response = Json(document).into_response();
     response.headers_mut().insert(
         "content-type",
         "application/activity+json; charset=utf-8".parse().unwrap(),
@@ -611,32 +722,32 @@ async fn verify(
     let Some(sig) = headers.get("signature").and_then(|v| v.to_str().ok()) else {
         return (false, String::new(), vec![]);
     };
-    let params = parse_params(sig);
-    let key_id = params.get("keyId").cloned().unwrap_or_default();
-    let covered: Vec<String> = params
-        .get("headers")
-        .map(|h| h.split(' ').map(str::to_string).collect())
-        .unwrap_or_default();
-    let digest_ok = headers
-        .get("digest")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|d| d == format!("SHA-256={}", BASE64.encode(Sha256::digest(body))));
-    let Some(lines) = signing_lines(&covered, method, uri, headers) else {
-        return (false, key_id, covered);
+    let Some(read) = read_cavage(method, uri, headers, body) else {
+        // A covered header is missing.
+        let params = parse_params(sig);
+        let covered = params
+            .get("headers")
+            .map(|h| h.split(' ').map(str::to_string).collect())
+            .unwrap_or_default();
+        return (
+            false,
+            params.get("keyId").cloned().unwrap_or_default(),
+            covered,
+        );
     };
+    let CavageSignature {
+        key_id,
+        covered,
+        signed: lines,
+        signature,
+        digest_ok,
+    } = read;
     // Mastodon's rule: the key's owner must be the activity's actor.
     let actor = activity["actor"].as_str().unwrap_or_default();
     let Some((pem, owner)) = fetch_key(state, &key_id).await else {
         return (false, key_id, covered);
     };
-    let ok = rsa_verify(
-        &pem,
-        params
-            .get("signature")
-            .map(String::as_str)
-            .unwrap_or_default(),
-        &lines,
-    );
+    let ok = rsa_verify(&pem, &signature, &lines);
     let date_fresh = headers
         .get("date")
         .and_then(|v| v.to_str().ok())
