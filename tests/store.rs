@@ -429,8 +429,7 @@ both_backends!(
     |db: TestDb| async move {
         let store = store(&db).await;
         // Forty actors arrive at once, each twice (a refetch racing the
-        // first fetch), the second copy with a new name and key; they share
-        // statements (`store::combined`).
+        // first fetch), the second copy with a new name and key.
         let actor = |n: usize, copy: usize| RemoteActorData {
             uri: format!("https://s{n}.example/users/a"),
             domain: format!("s{n}.example"),
@@ -620,8 +619,7 @@ both_backends!(
             found
         };
 
-        // Forty actors follow at once (on PostgreSQL in shared statements,
-        // `store::combined`); one Follow comes twice (a retried delivery)
+        // Forty actors follow at once; one Follow comes twice (a retried delivery)
         // and one actor sends a second Follow of its own.
         let mut follows: Vec<(String, i64, String)> = (0..40)
             .map(|n| (format!("f{n}"), actors[n], format!("a{n}")))

@@ -671,3 +671,72 @@ impl Store {
         })?)
     }
 }
+
+/// The quotes' part of an outbox [`Transition`](super::Transition), on the
+/// outbox's transaction: each returns how many quotes it changed (0: the
+/// same post quotes the statement already, or the quote is not accepted
+/// any more). Implemented for both backends' connections.
+pub(super) trait QuoteWrites {
+    /// A quote stored as accepted.
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_accept_quote(
+        &mut self,
+        public_id: &str,
+        statement_id: i64,
+        actor_id: i64,
+        request_id: &str,
+        object_id: &str,
+        url: Option<&str>,
+        content: &str,
+        now: i64,
+    ) -> sqlx::Result<u64>;
+    /// An accepted quote revoked.
+    async fn apply_revoke_quote(&mut self, quote_id: i64, now: i64) -> sqlx::Result<u64>;
+}
+
+/// [`QuoteWrites`] for a backend's connection.
+macro_rules! quote_writes {
+    ($($connection:ty),*) => {$(
+        impl QuoteWrites for $connection {
+            async fn apply_accept_quote(
+                &mut self,
+                public_id: &str,
+                statement_id: i64,
+                actor_id: i64,
+                request_id: &str,
+                object_id: &str,
+                url: Option<&str>,
+                content: &str,
+                now: i64,
+            ) -> sqlx::Result<u64> {
+                Ok(sqlx::query(
+                    "INSERT INTO quotes (public_id, statement_id, actor_id, request_id, object_id, url, content, \
+                     state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'accepted', $8) ON CONFLICT DO NOTHING",
+                )
+                .bind(public_id)
+                .bind(statement_id)
+                .bind(actor_id)
+                .bind(request_id)
+                .bind(object_id)
+                .bind(url)
+                .bind(content)
+                .bind(now)
+                .execute(&mut *self)
+                .await?
+                .rows_affected())
+            }
+
+            async fn apply_revoke_quote(&mut self, quote_id: i64, now: i64) -> sqlx::Result<u64> {
+                Ok(sqlx::query(
+                    "UPDATE quotes SET state = 'revoked', revoked_at = $2 WHERE id = $1 AND state = 'accepted'",
+                )
+                .bind(quote_id)
+                .bind(now)
+                .execute(&mut *self)
+                .await?
+                .rows_affected())
+            }
+        }
+    )*};
+}
+quote_writes!(sqlx::SqliteConnection, sqlx::PgConnection);
