@@ -11,7 +11,7 @@ use crate::{
     organisations::{Organisation, ProfileField},
     services::organisations::{self, NewProfile, ProfileChanges},
     state::AppState,
-    store::{ACCEPTED, PENDING},
+    store::FollowerState,
     vocabulary::activity::OUTBOX,
 };
 
@@ -51,8 +51,14 @@ pub struct OrganisationView {
 }
 
 async fn view(state: &AppState, org: Organisation) -> Result<OrganisationView, AppError> {
-    let followers_count = state.store.count_followers(org.id, ACCEPTED).await?;
-    let follow_requests_count = state.store.count_followers(org.id, PENDING).await?;
+    let followers_count = state
+        .store
+        .count_followers(org.id, FollowerState::Accepted)
+        .await?;
+    let follow_requests_count = state
+        .store
+        .count_followers(org.id, FollowerState::Pending)
+        .await?;
     let statuses_count = state
         .store
         .count_statement_activities(org.id, &OUTBOX)

@@ -3,7 +3,8 @@
 //! answers them, and the followers' part of an outbox transition.
 
 use super::{
-    Backend, NewActivity, Store, StoreResult, now_ms, on_pool, on_writer, outbox::delivery_targets,
+    Backend, NewActivity, Store, StoreError, StoreResult, UnknownState, now_ms, on_pool, on_writer,
+    outbox::delivery_targets,
 };
 
 /// A follow with the follower's addresses, as the admin API and the
@@ -27,14 +28,60 @@ pub struct Follower {
     /// The id of the Follow activity.
     pub follow_activity_id: String,
     /// pending or accepted.
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = String)]
+    pub state: FollowerState,
     /// Milliseconds since the epoch.
     pub created_at: i64,
     /// Milliseconds since the epoch.
     pub accepted_at: Option<i64>,
 }
 
-pub const PENDING: &str = "pending";
+/// Where a follow stands; stored as text in `followers.state`, and this is
+/// the one place that text is mapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FollowerState {
+    /// A request waiting for the editor.
+    Pending,
+    Accepted,
+}
+
+impl FollowerState {
+    pub const ALL: [FollowerState; 2] = [FollowerState::Pending, FollowerState::Accepted];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FollowerState::Pending => "pending",
+            FollowerState::Accepted => "accepted",
+        }
+    }
+}
+
+impl std::str::FromStr for FollowerState {
+    type Err = UnknownState;
+
+    fn from_str(text: &str) -> Result<Self, UnknownState> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == text)
+            .ok_or(UnknownState)
+    }
+}
+
+impl TryFrom<String> for FollowerState {
+    type Error = UnknownState;
+
+    fn try_from(text: String) -> Result<Self, UnknownState> {
+        text.parse()
+    }
+}
+
+impl std::fmt::Display for FollowerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A Follow received, to store with the Accept that answers it
 /// ([`Store::follow_received`]).
@@ -62,12 +109,12 @@ pub enum FollowStored {
 }
 
 /// Stores a follow ($1 organisation, $2 actor, $3 Follow id, $4 state, $5
-/// now): an `INSERT … SELECT` for the caller to finish with a `FROM` or
-/// `WHERE` and [`follow_conflict!`].
+/// now, $6 [`FollowerState::Accepted`]): an `INSERT … SELECT` for the
+/// caller to finish with a `FROM` or `WHERE` and [`follow_conflict!`].
 macro_rules! follow_insert {
     () => {
         "INSERT INTO followers (organisation_id, actor_id, follow_activity_id, state, created_at, accepted_at) \
-         SELECT $1, $2, $3, $4, $5, CASE WHEN $4 = 'accepted' THEN $5 END"
+         SELECT $1, $2, $3, $4, $5, CASE WHEN $4 = $6 THEN $5 END"
     };
 }
 
@@ -77,18 +124,18 @@ macro_rules! follow_conflict {
     () => {
         " ON CONFLICT (organisation_id, actor_id) DO UPDATE SET \
          follow_activity_id = excluded.follow_activity_id, \
-         state = CASE WHEN followers.state = 'accepted' THEN 'accepted' ELSE excluded.state END, \
+         state = CASE WHEN followers.state = $6 THEN $6 ELSE excluded.state END, \
          accepted_at = COALESCE(followers.accepted_at, excluded.accepted_at)"
     };
 }
-pub const ACCEPTED: &str = "accepted";
 
 /// A Follow's id recorded, the follow stored and its Accept queued — only
 /// for a fresh Follow, the Accept only if the follow ends up accepted — all
 /// or nothing, in one round trip ([`Store::follow_received`]). Parameters:
-/// $1 organisation, $2 actor, $3 Follow id, $4 state asked, $5 now, $6 the
-/// Accept's public id, $7 its kind, $8 its body, $9 and $10 the inbox and
-/// host it goes to (NULL when the server is not delivered to). The
+/// $1 organisation, $2 actor, $3 Follow id, $4 state asked, $5 now, $6
+/// [`FollowerState::Accepted`], $7 the Accept's public id, $8 its kind, $9
+/// its body, $10 and $11 the inbox and host it goes to (NULL when the
+/// server is not delivered to). The
 /// follow's state comes back, as a row, when the Follow was fresh.
 ///
 /// On SQLite, one script run as a transaction in one command
@@ -103,10 +150,10 @@ const FOLLOW_RECEIVED_SQLITE: &str = concat!(
     follow_conflict!(),
     " RETURNING state; \
      INSERT INTO outbound_activities (public_id, organisation_id, kind, statement_id, body, created_at) \
-     SELECT $6, $1, $7, NULL, $8, $5 WHERE changes() = 1 AND (SELECT state FROM followers \
-     WHERE organisation_id = $1 AND actor_id = $2) = 'accepted'; \
+     SELECT $7, $1, $8, NULL, $9, $5 WHERE changes() = 1 AND (SELECT state FROM followers \
+     WHERE organisation_id = $1 AND actor_id = $2) = $6; \
      INSERT INTO deliveries (activity_id, inbox, host, run_at, created_at) \
-     SELECT a.id, $9, $10, $5, $5 FROM outbound_activities a WHERE a.public_id = $6 AND $9 IS NOT NULL \
+     SELECT a.id, $10, $11, $5, $5 FROM outbound_activities a WHERE a.public_id = $7 AND $10 IS NOT NULL \
      ON CONFLICT (activity_id, inbox) DO NOTHING"
 );
 
@@ -125,9 +172,9 @@ const FOLLOW_RECEIVED_POSTGRES: &str = concat!(
     follow_conflict!(),
     " RETURNING state), \
      a AS (INSERT INTO outbound_activities (public_id, organisation_id, kind, statement_id, body, created_at) \
-     SELECT $6, $1, $7, NULL, $8, $5 FROM follow WHERE follow.state = 'accepted' RETURNING id), \
+     SELECT $7, $1, $8, NULL, $9, $5 FROM follow WHERE follow.state = $6 RETURNING id), \
      queued AS (INSERT INTO deliveries (activity_id, inbox, host, run_at, created_at) \
-     SELECT a.id, $9, $10, $5, $5 FROM a WHERE $9 IS NOT NULL ON CONFLICT (activity_id, inbox) DO NOTHING) \
+     SELECT a.id, $10, $11, $5, $5 FROM a WHERE $10 IS NOT NULL ON CONFLICT (activity_id, inbox) DO NOTHING) \
      SELECT state FROM follow"
 );
 
@@ -140,8 +187,9 @@ macro_rules! follower_select {
 }
 
 impl Store {
-    /// Stores a follow without queueing anything (imports and benchmarks;
-    /// an inbox Follow goes through `Store::follow_received`).
+    /// Stores a follow without queueing anything (tests and benchmarks; an
+    /// inbox Follow goes through `Store::follow_received`).
+    #[cfg(feature = "test-support")]
     pub async fn record_follow(
         &self,
         organisation_id: i64,
@@ -150,7 +198,11 @@ impl Store {
         accept_now: bool,
     ) -> StoreResult<Follower> {
         let now = now_ms();
-        let state = if accept_now { ACCEPTED } else { PENDING };
+        let state = if accept_now {
+            FollowerState::Accepted
+        } else {
+            FollowerState::Pending
+        };
         let id: i64 = on_writer!(self, |pool| {
             sqlx::query_scalar(concat!(
                 follow_insert!(),
@@ -161,8 +213,9 @@ impl Store {
             .bind(organisation_id)
             .bind(actor_id)
             .bind(follow_activity_id)
-            .bind(state)
+            .bind(state.as_str())
             .bind(now)
+            .bind(FollowerState::Accepted.as_str())
             .fetch_one(&mut *pool)
             .await
         })?;
@@ -217,7 +270,7 @@ impl Store {
     pub async fn followers(
         &self,
         organisation_id: i64,
-        state: &str,
+        state: FollowerState,
         limit: i64,
         offset: i64,
     ) -> StoreResult<Vec<Follower>> {
@@ -227,7 +280,7 @@ impl Store {
                 "WHERE f.organisation_id = $1 AND f.state = $2 ORDER BY f.id LIMIT $3 OFFSET $4"
             ))
             .bind(organisation_id)
-            .bind(state)
+            .bind(state.as_str())
             .bind(limit)
             .bind(offset)
             .fetch_all(&mut *pool)
@@ -235,13 +288,17 @@ impl Store {
         })?)
     }
 
-    pub async fn count_followers(&self, organisation_id: i64, state: &str) -> StoreResult<i64> {
+    pub async fn count_followers(
+        &self,
+        organisation_id: i64,
+        state: FollowerState,
+    ) -> StoreResult<i64> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT COUNT(*) FROM followers WHERE organisation_id = $1 AND state = $2",
             )
             .bind(organisation_id)
-            .bind(state)
+            .bind(state.as_str())
             .fetch_one(&mut *pool)
             .await
         })?)
@@ -256,9 +313,10 @@ impl Store {
                 sqlx::query_scalar(
                     "SELECT DISTINCT COALESCE(a.shared_inbox, a.inbox) FROM followers f \
                      JOIN remote_actors a ON a.id = f.actor_id \
-                     WHERE f.organisation_id = $1 AND f.state = 'accepted'",
+                     WHERE f.organisation_id = $1 AND f.state = $2",
                 )
                 .bind(organisation_id)
+                .bind(FollowerState::Accepted.as_str())
                 .fetch_all(&mut *pool)
                 .await
             })?;
@@ -283,7 +341,11 @@ impl Store {
     ) -> StoreResult<FollowStored> {
         let (unavailable, blocked) = self.hosts_not_to_deliver_to().await?;
         let targets = delivery_targets(&[inbox.to_string()], &unavailable, &blocked);
-        let asked = if follow.accept_now { ACCEPTED } else { PENDING };
+        let asked = if follow.accept_now {
+            FollowerState::Accepted
+        } else {
+            FollowerState::Pending
+        };
         let (inbox, host) = targets.first().cloned().unzip();
         let now = now_ms();
         let state: Option<String> = match &self.backend {
@@ -294,8 +356,11 @@ impl Store {
                 arguments.add(follow.organisation_id).map_err(encode)?;
                 arguments.add(follow.actor_id).map_err(encode)?;
                 arguments.add(follow.activity_id).map_err(encode)?;
-                arguments.add(asked).map_err(encode)?;
+                arguments.add(asked.as_str()).map_err(encode)?;
                 arguments.add(now).map_err(encode)?;
+                arguments
+                    .add(FollowerState::Accepted.as_str())
+                    .map_err(encode)?;
                 arguments.add(accept.public_id).map_err(encode)?;
                 arguments.add(accept.kind).map_err(encode)?;
                 arguments.add(accept.body).map_err(encode)?;
@@ -313,8 +378,9 @@ impl Store {
                     .bind(follow.organisation_id)
                     .bind(follow.actor_id)
                     .bind(follow.activity_id)
-                    .bind(asked)
+                    .bind(asked.as_str())
                     .bind(now)
+                    .bind(FollowerState::Accepted.as_str())
                     .bind(accept.public_id)
                     .bind(accept.kind)
                     .bind(accept.body)
@@ -324,9 +390,11 @@ impl Store {
                     .await?
             }
         };
-        let stored = match state.as_deref() {
+        let state = state.map(FollowerState::try_from).transpose();
+        let state = state.map_err(|_| StoreError::Corrupt("a follow's state".into()))?;
+        let stored = match state {
             None => FollowStored::Replayed,
-            Some(ACCEPTED) => FollowStored::Accepted {
+            Some(FollowerState::Accepted) => FollowStored::Accepted {
                 queued: targets.len(),
             },
             Some(_) => FollowStored::Pending,
@@ -355,7 +423,7 @@ pub(super) trait FollowerWrites {
         &mut self,
         organisation_id: i64,
         follower_id: i64,
-        state: &str,
+        state: FollowerState,
     ) -> sqlx::Result<u64>;
 }
 
@@ -370,12 +438,14 @@ macro_rules! follower_writes {
                 now: i64,
             ) -> sqlx::Result<u64> {
                 Ok(sqlx::query(
-                    "UPDATE followers SET state = 'accepted', accepted_at = $3 \
-                     WHERE organisation_id = $1 AND id = $2 AND state = 'pending'",
+                    "UPDATE followers SET state = $4, accepted_at = $3 \
+                     WHERE organisation_id = $1 AND id = $2 AND state = $5",
                 )
                 .bind(organisation_id)
                 .bind(follower_id)
                 .bind(now)
+                .bind(FollowerState::Accepted.as_str())
+                .bind(FollowerState::Pending.as_str())
                 .execute(&mut *self)
                 .await?
                 .rows_affected())
@@ -385,14 +455,14 @@ macro_rules! follower_writes {
                 &mut self,
                 organisation_id: i64,
                 follower_id: i64,
-                state: &str,
+                state: FollowerState,
             ) -> sqlx::Result<u64> {
                 Ok(sqlx::query(
                     "DELETE FROM followers WHERE organisation_id = $1 AND id = $2 AND state = $3",
                 )
                 .bind(organisation_id)
                 .bind(follower_id)
-                .bind(state)
+                .bind(state.as_str())
                 .execute(&mut *self)
                 .await?
                 .rows_affected())

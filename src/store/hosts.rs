@@ -53,6 +53,7 @@ impl DeliveryListener {
     }
 }
 
+/// The host part of an inbox URL as the queue keys it: `host[:port]`.
 pub fn inbox_host(inbox: &str) -> Option<String> {
     let url = url::Url::parse(inbox).ok()?;
     Some(crate::domains::host_and_port(&url))
@@ -96,7 +97,9 @@ impl Store {
 
     /// Unavailable hosts (exactly) and blocked domains (with their
     /// subdomains): nothing is queued for them.
-    async fn hosts_not_to_deliver_to(&self) -> StoreResult<(Arc<FailingHosts>, Arc<BlockList>)> {
+    pub(super) async fn hosts_not_to_deliver_to(
+        &self,
+    ) -> StoreResult<(Arc<FailingHosts>, Arc<BlockList>)> {
         Ok((self.hosts_with_failures().await?, self.block_list().await?))
     }
 

@@ -2,8 +2,8 @@
 //! each, and the sweep of those nothing uses. The files are elsewhere
 //! (`media::Files`); the store only names them.
 
-use super::{Store, StoreError, StoreResult, now_ms, on_pool, on_writer};
-use crate::media::Media;
+use super::{DeliveryState, Store, StoreError, StoreResult, now_ms, on_pool, on_writer};
+use crate::{media::Media, statements::State};
 
 #[derive(sqlx::FromRow)]
 struct MediaRow {
@@ -241,15 +241,18 @@ impl Store {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM media WHERE id IN (SELECT m.id FROM media m WHERE \
                  (m.statement_id IS NULL AND m.organisation_id IS NULL AND m.created_at < $1) \
-                 OR (m.statement_id IN (SELECT s.id FROM statements s WHERE s.state = 'deleted') \
+                 OR (m.statement_id IN (SELECT s.id FROM statements s WHERE s.state = $2) \
                      AND NOT EXISTS (SELECT 1 FROM deliveries d JOIN outbound_activities a ON a.id = d.activity_id \
-                                     WHERE a.statement_id = m.statement_id AND d.state IN ('queued', 'sending'))) \
+                                     WHERE a.statement_id = m.statement_id AND d.state IN ($3, $4))) \
                  OR (m.organisation_id IN (SELECT o.id FROM organisations o WHERE o.deleted_at IS NOT NULL) \
                      AND NOT EXISTS (SELECT 1 FROM deliveries d JOIN outbound_activities a ON a.id = d.activity_id \
-                                     WHERE a.organisation_id = m.organisation_id AND d.state IN ('queued', 'sending'))) \
+                                     WHERE a.organisation_id = m.organisation_id AND d.state IN ($3, $4))) \
                  LIMIT 500) RETURNING {COLUMNS}"
             )))
             .bind(unused_before)
+            .bind(State::Deleted.as_str())
+            .bind(DeliveryState::Queued.as_str())
+            .bind(DeliveryState::Sending.as_str())
             .fetch_all(&mut *pool)
             .await
         })?;

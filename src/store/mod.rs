@@ -79,6 +79,12 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A state column's text that its enum does not know (each state enum's
+/// `FromStr`): from user input, a refusal; from the database, corruption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unknown state")]
+pub struct UnknownState;
+
 #[derive(Clone, Debug)]
 pub(crate) enum Backend {
     /// SQLite allows one writer at a time. Writes go through `writer`, one
@@ -301,8 +307,9 @@ impl Store {
     }
 
     /// Folds SQLite's write-ahead log back into the database file, so the
-    /// next commit does not pay for it (after bulk loads; a no-op on
-    /// PostgreSQL).
+    /// next commit does not pay for it (after a benchmark's bulk load; a
+    /// no-op on PostgreSQL).
+    #[cfg(feature = "test-support")]
     pub async fn checkpoint(&self) -> StoreResult<()> {
         if let Backend::Sqlite { writer, .. } = &self.backend {
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")

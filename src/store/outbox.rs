@@ -5,9 +5,9 @@
 //! the transaction that applies it and queues the activities.
 
 use super::{
-    Backend, Store, StoreResult, cache::FailingHosts, followers::FollowerWrites, inbox_host,
-    now_ms, on_pool, on_writer, organisations::OrganisationWrites, reactions::QuoteWrites,
-    statements::StatementWrites,
+    Backend, FollowerState, Store, StoreResult, cache::FailingHosts, followers::FollowerWrites,
+    inbox_host, now_ms, on_pool, on_writer, organisations::OrganisationWrites, queue::QueueWrites,
+    reactions::QuoteWrites, statements::StatementWrites,
 };
 use crate::{
     domains::BlockList,
@@ -89,7 +89,7 @@ pub enum Transition {
     EndFollow {
         organisation_id: i64,
         follower_id: i64,
-        state: &'static str,
+        state: FollowerState,
     },
 }
 
@@ -236,16 +236,7 @@ impl Store {
                         Transition::Delete { statement_id } => {
                             let changed = tx.apply_delete(*statement_id, now).await?;
                             if changed == 1 {
-                                // What has not gone out about it yet never will.
-                                sqlx::query(
-                                    "UPDATE deliveries SET state = 'failed', last_error = 'statement deleted', \
-                                     locked_until = NULL, finished_at = $2 WHERE state = 'queued' AND activity_id IN \
-                                     (SELECT id FROM outbound_activities WHERE statement_id = $1)",
-                                )
-                                .bind(*statement_id)
-                                .bind(now)
-                                .execute(&mut *tx)
-                                .await?;
+                                tx.fail_queued_of_statement(*statement_id, now).await?;
                             }
                             changed
                         }
@@ -354,7 +345,8 @@ impl Store {
             let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
                 .bind(organisation_id)
                 .bind(limit)
-                .bind(offset);
+                .bind(offset)
+                .bind(State::Published.as_str());
             for kind in kinds {
                 query = query.bind(*kind);
             }
@@ -373,8 +365,9 @@ impl Store {
             published_by(kinds, 2)
         );
         Ok(on_pool!(self, |pool| {
-            let mut query =
-                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(organisation_id);
+            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(organisation_id)
+                .bind(State::Published.as_str());
             for kind in kinds {
                 query = query.bind(*kind);
             }
@@ -392,15 +385,17 @@ impl Store {
     ) -> StoreResult<Option<String>> {
         let sql = format!(
             "SELECT a.body FROM outbound_activities a LEFT JOIN statements s ON s.id = a.statement_id \
-             WHERE a.public_id = $1 AND (s.id IS NULL OR s.state <> 'deleted' OR a.kind IN ({}))",
+             WHERE a.public_id = $1 AND (s.id IS NULL OR s.state <> $2 OR a.kind IN ({}))",
             if kept_after_deletion.is_empty() {
                 "NULL".to_string()
             } else {
-                super::placeholders(2, kept_after_deletion.len())
+                super::placeholders(3, kept_after_deletion.len())
             }
         );
         Ok(on_pool!(self, |pool| {
-            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(public_id);
+            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(public_id)
+                .bind(State::Deleted.as_str());
             for kind in kept_after_deletion {
                 query = query.bind(*kind);
             }
@@ -410,15 +405,16 @@ impl Store {
 }
 
 /// The condition selecting an organisation's (`$1`) activities of `kinds`
-/// (bound from `$first` on) about its published statements (alias `a`).
+/// (bound from `$first + 1` on) about its published statements (alias
+/// `a`; `$first` is [`State::Published`]).
 fn published_by(kinds: &[&str], first: usize) -> String {
     format!(
         "JOIN statements s ON s.id = a.statement_id \
-         WHERE a.organisation_id = $1 AND s.state = 'published' AND a.kind IN ({})",
+         WHERE a.organisation_id = $1 AND s.state = ${first} AND a.kind IN ({})",
         if kinds.is_empty() {
             "NULL".to_string()
         } else {
-            super::placeholders(first, kinds.len())
+            super::placeholders(first + 1, kinds.len())
         }
     )
 }

@@ -10,7 +10,10 @@
 use serde::Serialize;
 use sqlx::types::Json;
 
-use super::{Backend, Store, StoreResult, UNAVAILABLE_AFTER_DAYS, now_ms, on_pool, on_writer};
+use super::{
+    Backend, INSERT_CHUNK, Store, StoreResult, UNAVAILABLE_AFTER_DAYS, UnknownState, now_ms,
+    on_pool, on_writer, placeholders,
+};
 
 /// Arguments for one command, in `$1, $2, …` order, for either database.
 macro_rules! arguments {
@@ -72,10 +75,70 @@ pub struct DeliveryCounts {
     pub failed: i64,
 }
 
-/// Every state a delivery row can be in.
-pub const DELIVERY_STATES: [&str; 4] = ["queued", "sending", "delivered", "failed"];
+/// Where a delivery stands; stored as text in `deliveries.state`, and this is the one place that
+/// text is mapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Due at its `run_at` (its first try, or a retry).
+    Queued,
+    /// Claimed by a worker, under a lease.
+    Sending,
+    Delivered,
+    /// Given up for good.
+    Failed,
+}
 
-/// The host part of an inbox URL as the queue keys it: `host[:port]`.
+impl DeliveryState {
+    pub const ALL: [DeliveryState; 4] = [
+        DeliveryState::Queued,
+        DeliveryState::Sending,
+        DeliveryState::Delivered,
+        DeliveryState::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Queued => "queued",
+            DeliveryState::Sending => "sending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+        }
+    }
+}
+
+impl std::str::FromStr for DeliveryState {
+    type Err = UnknownState;
+
+    fn from_str(text: &str) -> Result<Self, UnknownState> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == text)
+            .ok_or(UnknownState)
+    }
+}
+
+impl TryFrom<String> for DeliveryState {
+    type Error = UnknownState;
+
+    fn try_from(text: String) -> Result<Self, UnknownState> {
+        text.parse()
+    }
+}
+
+impl std::fmt::Display for DeliveryState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// The claim and the queries of due or queued rows keep `'queued'` and
+// `'sending'` as literals in their SQL: PostgreSQL uses its partial indexes
+// `deliveries_claim` and `deliveries_host` (`WHERE state IN ('queued',
+// 'sending')`) only when it can prove the query's condition implies theirs,
+// which a bound parameter does not let it do. They are the texts of
+// `DeliveryState::Queued` and `DeliveryState::Sending`.
+
 /// One server's share of a statement's deliveries.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct HostDeliveries {
@@ -101,10 +164,12 @@ impl Store {
         claimant: &str,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
         let now = now_ms();
+        // Literals in the condition: the partial index `deliveries_claim`
+        // (see `DeliveryState`).
         let claimed = match &self.backend {
             Backend::Postgres(pool) => {
                 let rows: Vec<ClaimedRow> = sqlx::query_as(
-                    "WITH claimed AS (UPDATE deliveries SET state = 'sending', attempts = attempts + 1, locked_until = $2, locked_by = $4 \
+                    "WITH claimed AS (UPDATE deliveries SET state = $6, attempts = attempts + 1, locked_until = $2, locked_by = $4 \
                      WHERE id IN (SELECT id FROM deliveries \
                        WHERE (state = 'queued' AND run_at <= $1) OR (state = 'sending' AND (locked_until < $1 OR locked_by IS NULL \
                          OR locked_by NOT IN (SELECT claimant FROM delivery_workers WHERE heartbeat_at >= $5))) \
@@ -119,6 +184,7 @@ impl Store {
                 .bind(limit)
                 .bind(claimant)
                 .bind(now - WORKER_GONE_AFTER_MS)
+                .bind(DeliveryState::Sending.as_str())
                 .fetch_all(pool)
                 .await?;
                 rows.into_iter()
@@ -136,7 +202,7 @@ impl Store {
             }
             Backend::Sqlite { writer, .. } => {
                 sqlx::query_as(
-                    "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, locked_until = $2, locked_by = $4 \
+                    "UPDATE deliveries SET state = $6, attempts = attempts + 1, locked_until = $2, locked_by = $4 \
                      WHERE id IN (SELECT id FROM deliveries \
                        WHERE (state = 'queued' AND run_at <= $1) OR (state = 'sending' AND (locked_until < $1 OR locked_by IS NULL \
                          OR locked_by NOT IN (SELECT claimant FROM delivery_workers WHERE heartbeat_at >= $5))) \
@@ -149,6 +215,7 @@ impl Store {
                 .bind(limit)
                 .bind(claimant)
                 .bind(now - WORKER_GONE_AFTER_MS)
+                .bind(DeliveryState::Sending.as_str())
                 .fetch_all(&mut *writer.lend().await?)
                 .await?
             }
@@ -201,12 +268,14 @@ impl Store {
     pub async fn release_delivery(&self, id: i64, attempts: i32, run_at: i64) -> StoreResult<()> {
         on_writer!(self, |pool| {
             sqlx::query(
-                "UPDATE deliveries SET state = 'queued', attempts = attempts - 1, run_at = $2, \
-                 locked_until = NULL WHERE id = $1 AND state = 'sending' AND attempts = $3",
+                "UPDATE deliveries SET state = $4, attempts = attempts - 1, run_at = $2, \
+                 locked_until = NULL WHERE id = $1 AND state = $5 AND attempts = $3",
             )
             .bind(id)
             .bind(run_at)
             .bind(attempts)
+            .bind(DeliveryState::Queued.as_str())
+            .bind(DeliveryState::Sending.as_str())
             .execute(&mut *pool)
             .await
             .map(|_| ())
@@ -246,13 +315,14 @@ impl Store {
                 let claims = Json(done.iter().map(|d| (d.id, d.attempts)).collect::<Vec<_>>());
                 writer
                     .transaction(
-                        "UPDATE deliveries SET state = 'delivered', last_error = NULL, \
+                        "UPDATE deliveries SET state = $4, last_error = NULL, \
                          locked_until = NULL, finished_at = $1 \
                          FROM (SELECT value ->> 0 AS id, value ->> 1 AS attempts FROM json_each($2)) AS claim \
                          WHERE deliveries.id = claim.id AND deliveries.attempts = claim.attempts \
-                         AND deliveries.state = 'sending'; \
+                         AND deliveries.state = $5; \
                          DELETE FROM delivery_hosts WHERE host IN (SELECT value FROM json_each($3))",
-                        arguments!(sqlx::sqlite::SqliteArguments; now, claims, Json(&hosts)),
+                        arguments!(sqlx::sqlite::SqliteArguments; now, claims, Json(&hosts),
+                            DeliveryState::Delivered.as_str(), DeliveryState::Sending.as_str()),
                     )
                     .await?;
             }
@@ -260,17 +330,19 @@ impl Store {
                 let ids: Vec<i64> = done.iter().map(|d| d.id).collect();
                 let attempts: Vec<i32> = done.iter().map(|d| d.attempts).collect();
                 sqlx::query(
-                    "WITH delivered AS (UPDATE deliveries SET state = 'delivered', last_error = NULL, \
+                    "WITH delivered AS (UPDATE deliveries SET state = $5, last_error = NULL, \
                      locked_until = NULL, finished_at = $1 \
                      FROM unnest($2::bigint[], $3::integer[]) AS claim (id, attempts) \
                      WHERE deliveries.id = claim.id AND deliveries.attempts = claim.attempts \
-                     AND deliveries.state = 'sending') \
+                     AND deliveries.state = $6) \
                      DELETE FROM delivery_hosts WHERE host = ANY($4)",
                 )
                 .bind(now)
                 .bind(&ids)
                 .bind(&attempts)
                 .bind(&hosts)
+                .bind(DeliveryState::Delivered.as_str())
+                .bind(DeliveryState::Sending.as_str())
                 .execute(pool)
                 .await?;
             }
@@ -306,27 +378,31 @@ impl Store {
                 let mut tx = pool.begin().await?;
                 match retry_at {
                     Some(at) => sqlx::query(
-                        "UPDATE deliveries SET state = 'queued', run_at = $2, last_status = $3, \
+                        "UPDATE deliveries SET state = $6, run_at = $2, last_status = $3, \
                          last_error = $4, locked_until = NULL \
-                         WHERE id = $1 AND state = 'sending' AND attempts = $5",
+                         WHERE id = $1 AND state = $7 AND attempts = $5",
                     )
                     .bind(delivery.id)
                     .bind(at)
                     .bind(status.map(i32::from))
                     .bind(&error)
                     .bind(delivery.attempts)
+                    .bind(DeliveryState::Queued.as_str())
+                    .bind(DeliveryState::Sending.as_str())
                     .execute(&mut *tx)
                     .await?,
                     None => sqlx::query(
-                        "UPDATE deliveries SET state = 'failed', last_status = $2, last_error = $3, \
+                        "UPDATE deliveries SET state = $6, last_status = $2, last_error = $3, \
                          locked_until = NULL, finished_at = $4 \
-                         WHERE id = $1 AND state = 'sending' AND attempts = $5",
+                         WHERE id = $1 AND state = $7 AND attempts = $5",
                     )
                     .bind(delivery.id)
                     .bind(status.map(i32::from))
                     .bind(&error)
                     .bind(now)
                     .bind(delivery.attempts)
+                    .bind(DeliveryState::Failed.as_str())
+                    .bind(DeliveryState::Sending.as_str())
                     .execute(&mut *tx)
                     .await?,
                 };
@@ -358,14 +434,16 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                     // Nothing more goes to an unavailable host until it is alive again.
+                    // A literal: the partial index `deliveries_host`.
                     sqlx::query(
-                        "UPDATE deliveries SET state = 'failed', last_error = 'host unavailable', \
+                        "UPDATE deliveries SET state = $3, last_error = 'host unavailable', \
                          locked_until = NULL, finished_at = $2 \
                          WHERE host = $1 AND state = 'queued' AND EXISTS \
                          (SELECT 1 FROM delivery_hosts h WHERE h.host = $1 AND h.unavailable_since IS NOT NULL)",
                     )
                     .bind(&delivery.host)
                     .bind(now)
+                    .bind(DeliveryState::Failed.as_str())
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -382,6 +460,7 @@ impl Store {
     /// How long the oldest delivery that is due has waited, in ms (0 when
     /// none waits).
     pub async fn oldest_due_age_ms(&self, now: i64) -> StoreResult<i64> {
+        // A literal: the partial index `deliveries_claim`.
         let oldest: Option<i64> = on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT MIN(run_at) FROM deliveries WHERE state = 'queued' AND run_at <= $1",
@@ -408,16 +487,16 @@ impl Store {
         })?;
         let mut counts = DeliveryCounts::default();
         for (state, retried, n) in rows {
-            match state.as_str() {
-                "queued" => {
+            match state.parse() {
+                Ok(DeliveryState::Queued) => {
                     counts.queued += n;
                     if retried == 1 {
                         counts.retrying += n;
                     }
                 }
-                "sending" => counts.sending += n,
-                "delivered" => counts.delivered += n,
-                _ => counts.failed += n,
+                Ok(DeliveryState::Sending) => counts.sending += n,
+                Ok(DeliveryState::Delivered) => counts.delivered += n,
+                Ok(DeliveryState::Failed) | Err(UnknownState) => counts.failed += n,
             }
         }
         Ok(counts)
@@ -434,16 +513,19 @@ impl Store {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT d.host, \
-                 SUM(CASE WHEN d.state IN ('queued', 'sending') THEN 1 ELSE 0 END) AS waiting, \
-                 SUM(CASE WHEN d.state = 'delivered' THEN 1 ELSE 0 END) AS delivered, \
-                 SUM(CASE WHEN d.state NOT IN ('queued', 'sending', 'delivered') THEN 1 ELSE 0 END) AS failed, \
+                 SUM(CASE WHEN d.state IN ($3, $4) THEN 1 ELSE 0 END) AS waiting, \
+                 SUM(CASE WHEN d.state = $5 THEN 1 ELSE 0 END) AS delivered, \
+                 SUM(CASE WHEN d.state NOT IN ($3, $4, $5) THEN 1 ELSE 0 END) AS failed, \
                  MAX(d.last_error) AS last_error \
                  FROM deliveries d JOIN outbound_activities a ON a.id = d.activity_id \
                  WHERE a.statement_id = $1 GROUP BY d.host \
-                 ORDER BY SUM(CASE WHEN d.state = 'delivered' THEN 0 ELSE 1 END) DESC, d.host LIMIT $2",
+                 ORDER BY SUM(CASE WHEN d.state = $5 THEN 0 ELSE 1 END) DESC, d.host LIMIT $2",
             )
             .bind(statement_id)
             .bind(limit)
+            .bind(DeliveryState::Queued.as_str())
+            .bind(DeliveryState::Sending.as_str())
+            .bind(DeliveryState::Delivered.as_str())
             .fetch_all(&mut *pool)
             .await
         })?)
@@ -452,7 +534,7 @@ impl Store {
     /// Deliveries in one state, newest first, for the admin API.
     pub async fn deliveries_in_state(
         &self,
-        state: &str,
+        state: DeliveryState,
         statement_id: Option<i64>,
         limit: i64,
     ) -> StoreResult<Vec<DeliveryInfo>> {
@@ -463,7 +545,7 @@ impl Store {
                  JOIN outbound_activities a ON a.id = d.activity_id \
                  WHERE d.state = $1 AND ($2 IS NULL OR a.statement_id = $2) ORDER BY d.id DESC LIMIT $3",
             )
-            .bind(state)
+            .bind(state.as_str())
             .bind(statement_id)
             .bind(limit)
             .fetch_all(&mut *pool)
@@ -484,7 +566,9 @@ pub struct DeliveryInfo {
     /// host[:port] of the inbox.
     pub host: String,
     /// queued, sending, delivered or failed.
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = String)]
+    pub state: DeliveryState,
     pub attempts: i32,
     /// When it is (or was) due, in milliseconds since the epoch.
     pub run_at: i64,
@@ -494,3 +578,69 @@ pub struct DeliveryInfo {
     /// Milliseconds since the epoch.
     pub finished_at: Option<i64>,
 }
+
+/// The queue's part of an outbox [`Transition`](super::Transition), on the
+/// outbox's transaction. Implemented for both backends' connections.
+pub(super) trait QueueWrites {
+    /// What has not gone out about a deleted statement yet never will.
+    async fn fail_queued_of_statement(&mut self, statement_id: i64, now: i64) -> sqlx::Result<()>;
+    /// The hosts with deliveries queued or being sent.
+    async fn waiting_hosts(&mut self) -> sqlx::Result<Vec<String>>;
+    /// Gives up, for `why`, every delivery queued for or being sent to
+    /// `hosts`.
+    async fn fail_waiting_for(&mut self, hosts: &[String], why: &str, now: i64)
+    -> sqlx::Result<()>;
+}
+
+/// [`QueueWrites`] for a backend's connection.
+macro_rules! queue_writes {
+    ($($connection:ty),*) => {$(
+        impl QueueWrites for $connection {
+            async fn fail_queued_of_statement(&mut self, statement_id: i64, now: i64) -> sqlx::Result<()> {
+                sqlx::query(
+                    "UPDATE deliveries SET state = $3, last_error = 'statement deleted', \
+                     locked_until = NULL, finished_at = $2 WHERE state = $4 AND activity_id IN \
+                     (SELECT id FROM outbound_activities WHERE statement_id = $1)",
+                )
+                .bind(statement_id)
+                .bind(now)
+                .bind(DeliveryState::Failed.as_str())
+                .bind(DeliveryState::Queued.as_str())
+                .execute(&mut *self)
+                .await?;
+                Ok(())
+            }
+
+            async fn waiting_hosts(&mut self) -> sqlx::Result<Vec<String>> {
+                // Literals: the partial index `deliveries_host` (above).
+                sqlx::query_scalar(
+                    "SELECT DISTINCT host FROM deliveries WHERE state IN ('queued', 'sending')",
+                )
+                .fetch_all(&mut *self)
+                .await
+            }
+
+            async fn fail_waiting_for(&mut self, hosts: &[String], why: &str, now: i64) -> sqlx::Result<()> {
+                for chunk in hosts.chunks(INSERT_CHUNK) {
+                    // Literals: the partial index `deliveries_host` (above).
+                    let sql = format!(
+                        "UPDATE deliveries SET state = $3, last_error = $2, \
+                         locked_until = NULL, finished_at = $1 \
+                         WHERE state IN ('queued', 'sending') AND host IN ({})",
+                        placeholders(4, chunk.len())
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(now)
+                        .bind(why)
+                        .bind(DeliveryState::Failed.as_str());
+                    for host in chunk {
+                        query = query.bind(host);
+                    }
+                    query.execute(&mut *self).await?;
+                }
+                Ok(())
+            }
+        }
+    )*};
+}
+queue_writes!(sqlx::SqliteConnection, sqlx::PgConnection);

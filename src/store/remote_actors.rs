@@ -2,7 +2,7 @@
 //! record of activity ids already processed.
 
 use super::{
-    Backend, INSERT_CHUNK, Store, StoreError, StoreResult, now_ms, on_pool, on_writer, placeholders,
+    INSERT_CHUNK, Store, StoreResult, now_ms, on_pool, on_writer, placeholders, queue::QueueWrites,
 };
 use std::sync::Arc;
 
@@ -214,26 +214,9 @@ impl Store {
                     }
                     query.execute(&mut *tx).await?;
                 }
-                let delivery_hosts = covered(
-                    sqlx::query_scalar(
-                        "SELECT DISTINCT host FROM deliveries WHERE state IN ('queued', 'sending')",
-                    )
-                    .fetch_all(&mut *tx)
-                    .await?,
-                );
-                for chunk in delivery_hosts.chunks(INSERT_CHUNK) {
-                    let sql = format!(
-                        "UPDATE deliveries SET state = 'failed', last_error = 'domain blocked', \
-                         locked_until = NULL, finished_at = $1 \
-                         WHERE state IN ('queued', 'sending') AND host IN ({})",
-                        placeholders(2, chunk.len())
-                    );
-                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
-                    for host in chunk {
-                        query = query.bind(host);
-                    }
-                    query.execute(&mut *tx).await?;
-                }
+                let delivery_hosts = covered(tx.waiting_hosts().await?);
+                tx.fail_waiting_for(&delivery_hosts, "domain blocked", now)
+                    .await?;
                 tx.commit().await?;
                 Ok::<_, sqlx::Error>(block)
             }

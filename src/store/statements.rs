@@ -142,7 +142,7 @@ macro_rules! statement_writes {
         impl StatementWrites for $connection {
             async fn apply_publish(&mut self, statement_id: i64, at: i64, now: i64) -> sqlx::Result<u64> {
                 Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "UPDATE statements SET state = 'published', published_at = $2, updated_at = $3 \
+                    "UPDATE statements SET state = $4, published_at = $2, updated_at = $3 \
                      WHERE id = $1 AND {}",
                     Change::Publish.guard()
                 )))
@@ -151,6 +151,7 @@ macro_rules! statement_writes {
                 // Not `at`: an import is published at its original
                 // date, but it changes the site now (feeds' Last-Modified).
                 .bind(now)
+                .bind(State::Published.as_str())
                 .execute(&mut *self)
                 .await?
                 .rows_affected())
@@ -167,7 +168,7 @@ macro_rules! statement_writes {
                 let mut changed = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "UPDATE statements SET title = $3, body = $4, summary = $5, content_warning = $6, \
                      language = $7, tags = $8, format = $9, original_date = $10, disclaimer = $11, \
-                     quote_policy = $13, body_html = $14, page_html = $15, translations = $16, media = $17, updated_at = $12, edited_at = CASE WHEN state = 'published' THEN $12 ELSE edited_at END \
+                     quote_policy = $13, body_html = $14, page_html = $15, translations = $16, media = $17, updated_at = $12, edited_at = CASE WHEN state = $18 THEN $12 ELSE edited_at END \
                      WHERE id = $1 AND state = $2 AND {}",
                     Change::Edit.guard()
                 )))
@@ -188,6 +189,7 @@ macro_rules! statement_writes {
                 .bind(&c.rendered.page)
                 .bind(translations_json(&c.translations))
                 .bind(media_json(&c.media))
+                .bind(State::Published.as_str())
                 .execute(&mut *self)
                 .await?
                 .rows_affected();
@@ -201,7 +203,7 @@ macro_rules! statement_writes {
                         Change::Reschedule.guard()
                     )))
                     .bind(statement_id)
-                    .bind(if publish_at.is_some() { "scheduled" } else { "draft" })
+                    .bind(if publish_at.is_some() { State::Scheduled } else { State::Draft }.as_str())
                     .bind(publish_at)
                     .execute(&mut *self)
                     .await?
@@ -212,12 +214,13 @@ macro_rules! statement_writes {
 
             async fn apply_delete(&mut self, statement_id: i64, now: i64) -> sqlx::Result<u64> {
                 let changed = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "UPDATE statements SET state = 'deleted', deleted_at = $2, updated_at = $2 \
+                    "UPDATE statements SET state = $3, deleted_at = $2, updated_at = $2 \
                      WHERE id = $1 AND {}",
                     Change::Withdraw.guard()
                 )))
                 .bind(statement_id)
                 .bind(now)
+                .bind(State::Deleted.as_str())
                 .execute(&mut *self)
                 .await?
                 .rows_affected();
@@ -244,13 +247,14 @@ macro_rules! statement_writes {
             ) -> sqlx::Result<u64> {
                 let changed = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "UPDATE statements SET updated_at = $3, \
-                     edited_at = CASE WHEN state = 'published' THEN $3 ELSE edited_at END \
+                     edited_at = CASE WHEN state = $4 THEN $3 ELSE edited_at END \
                      WHERE id = $1 AND state = $2 AND {}",
                     Change::Sign.guard()
                 )))
                 .bind(statement_id)
                 .bind(expected.as_str())
                 .bind(at)
+                .bind(State::Published.as_str())
                 .execute(&mut *self)
                 .await?
                 .rows_affected();
@@ -487,12 +491,13 @@ impl Store {
     pub async fn discard_statement(&self, id: i64) -> StoreResult<bool> {
         let rows = on_writer!(self, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE statements SET state = 'deleted', deleted_at = $2, updated_at = $2, import_key = NULL \
+                "UPDATE statements SET state = $3, deleted_at = $2, updated_at = $2, import_key = NULL \
                  WHERE id = $1 AND {}",
                 Change::Discard.guard()
             )))
             .bind(id)
             .bind(now_ms())
+            .bind(State::Deleted.as_str())
             .execute(&mut *pool)
             .await
             .map(|r| r.rows_affected())
@@ -504,10 +509,11 @@ impl Store {
     pub async fn due_statements(&self, now: i64) -> StoreResult<Vec<String>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_scalar(
-                "SELECT public_id FROM statements WHERE state = 'scheduled' AND publish_at <= $1 \
+                "SELECT public_id FROM statements WHERE state = $2 AND publish_at <= $1 \
                  ORDER BY publish_at LIMIT 100",
             )
             .bind(now)
+            .bind(State::Scheduled.as_str())
             .fetch_all(&mut *pool)
             .await
         })?)
@@ -530,7 +536,8 @@ impl Store {
     /// Statements that have gone out and are not deleted (NodeInfo's `localPosts`).
     pub async fn count_published_statements(&self) -> StoreResult<i64> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query_scalar("SELECT COUNT(*) FROM statements WHERE state = 'published'")
+            sqlx::query_scalar("SELECT COUNT(*) FROM statements WHERE state = $1")
+                .bind(State::Published.as_str())
                 .fetch_one(&mut *pool)
                 .await
         })?)
@@ -573,9 +580,10 @@ impl Store {
             sqlx::query_scalar(
                 "SELECT COUNT(*) FROM featured_statements f \
                  JOIN statements s ON s.id = f.statement_id \
-                 WHERE f.organisation_id = $1 AND s.state = 'published'",
+                 WHERE f.organisation_id = $1 AND s.state = $2",
             )
             .bind(organisation_id)
+            .bind(State::Published.as_str())
             .fetch_one(&mut *pool)
             .await
         })?)
@@ -593,12 +601,13 @@ impl Store {
             sqlx::query_scalar(
                 "SELECT s.public_id FROM featured_statements f \
                  JOIN statements s ON s.id = f.statement_id \
-                 WHERE f.organisation_id = $1 AND s.state = 'published' \
+                 WHERE f.organisation_id = $1 AND s.state = $4 \
                  ORDER BY f.pinned_at DESC, s.id DESC LIMIT $2 OFFSET $3",
             )
             .bind(organisation_id)
             .bind(limit)
             .bind(offset)
+            .bind(State::Published.as_str())
             .fetch_all(&mut *pool)
             .await
         })?)
