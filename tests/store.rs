@@ -11,8 +11,8 @@ use broadside::{
     organisations::Organisation,
     statements::{Content, State},
     store::{
-        ClaimedDelivery, FollowStored, NewActivity, NewStatement, ReceivedFollow, RemoteActorData,
-        Store, Transition,
+        ClaimedDelivery, FollowStored, FollowerState, NewActivity, NewStatement, ReceivedFollow,
+        RemoteActorData, Store, Transition,
     },
 };
 use common::TestDb;
@@ -429,8 +429,7 @@ both_backends!(
     |db: TestDb| async move {
         let store = store(&db).await;
         // Forty actors arrive at once, each twice (a refetch racing the
-        // first fetch), the second copy with a new name and key; they share
-        // statements (`store::combined`).
+        // first fetch), the second copy with a new name and key.
         let actor = |n: usize, copy: usize| RemoteActorData {
             uri: format!("https://s{n}.example/users/a"),
             domain: format!("s{n}.example"),
@@ -519,7 +518,13 @@ both_backends!(
         assert_eq!(receive("f1", ana, true, "a1").await.unwrap(), accepted(1));
         assert!(stored("a1").await);
         assert_eq!(queued().await, 1);
-        assert_eq!(store.count_followers(org.id, "accepted").await.unwrap(), 1);
+        assert_eq!(
+            store
+                .count_followers(org.id, FollowerState::Accepted)
+                .await
+                .unwrap(),
+            1
+        );
 
         // The same Follow again changes nothing and queues nothing.
         assert_eq!(
@@ -550,7 +555,13 @@ both_backends!(
             FollowStored::Pending
         );
         assert!(!stored("a4").await);
-        assert_eq!(store.count_followers(org.id, "pending").await.unwrap(), 1);
+        assert_eq!(
+            store
+                .count_followers(org.id, FollowerState::Pending)
+                .await
+                .unwrap(),
+            1
+        );
 
         // An Accept whose id is taken fails the whole command: no follow,
         // and the Follow's id is not spent, so it is stored when it comes
@@ -559,9 +570,21 @@ both_backends!(
         assert!(receive("f4", cy, true, "a1").await.is_err());
         let none = store.follow_of(org.id, "https://c.example/users/cy").await;
         assert!(none.unwrap().is_none());
-        assert_eq!(store.count_followers(org.id, "accepted").await.unwrap(), 1);
+        assert_eq!(
+            store
+                .count_followers(org.id, FollowerState::Accepted)
+                .await
+                .unwrap(),
+            1
+        );
         assert_eq!(receive("f4", cy, true, "a5").await.unwrap(), accepted(1));
-        assert_eq!(store.count_followers(org.id, "accepted").await.unwrap(), 2);
+        assert_eq!(
+            store
+                .count_followers(org.id, FollowerState::Accepted)
+                .await
+                .unwrap(),
+            2
+        );
         assert_eq!(queued().await, 3);
         store.close().await;
     }
@@ -620,8 +643,7 @@ both_backends!(
             found
         };
 
-        // Forty actors follow at once (on PostgreSQL in shared statements,
-        // `store::combined`); one Follow comes twice (a retried delivery)
+        // Forty actors follow at once; one Follow comes twice (a retried delivery)
         // and one actor sends a second Follow of its own.
         let mut follows: Vec<(String, i64, String)> = (0..40)
             .map(|n| (format!("f{n}"), actors[n], format!("a{n}")))
@@ -661,7 +683,13 @@ both_backends!(
         let nine = store.follow_of(org.id, "https://s9.example/users/a").await;
         let nine = nine.unwrap().unwrap().follow_activity_id;
         assert!(nine == "f9" || nine == "f9-second", "{nine}");
-        assert_eq!(store.count_followers(org.id, "accepted").await.unwrap(), 40);
+        assert_eq!(
+            store
+                .count_followers(org.id, FollowerState::Accepted)
+                .await
+                .unwrap(),
+            40
+        );
         assert_eq!(store.delivery_counts(None).await.unwrap().queued, 41);
 
         // Ten more at once, one of them answered with an Accept id that is
@@ -681,7 +709,13 @@ both_backends!(
         }
         let of_45 = store.follow_of(org.id, "https://s45.example/users/a").await;
         assert_eq!(of_45.unwrap().unwrap().follow_activity_id, "f45");
-        assert_eq!(store.count_followers(org.id, "accepted").await.unwrap(), 50);
+        assert_eq!(
+            store
+                .count_followers(org.id, FollowerState::Accepted)
+                .await
+                .unwrap(),
+            50
+        );
         assert_eq!(store.delivery_counts(None).await.unwrap().queued, 51);
 
         // The failed Follow's id is not spent: it is stored when it comes again.
@@ -807,7 +841,13 @@ both_backends!(
             .unwrap();
 
         store.block_domain("example.org", "spam").await.unwrap();
-        assert_eq!(store.count_followers(org.id, "accepted").await.unwrap(), 2);
+        assert_eq!(
+            store
+                .count_followers(org.id, FollowerState::Accepted)
+                .await
+                .unwrap(),
+            2
+        );
         let left: BTreeSet<String> = store
             .follower_inboxes(&[org.id])
             .await
@@ -933,7 +973,7 @@ async fn postgres_connections_closed_by_the_server_cost_a_call_each_at_most() {
     let store = store(&db).await;
     let org = store_org(&store).await;
     // Several calls at once leave several connections idle in the pool.
-    let counts = (0..8).map(|_| store.count_followers(org.id, "accepted"));
+    let counts = (0..8).map(|_| store.count_followers(org.id, FollowerState::Accepted));
     for count in futures::future::join_all(counts).await {
         assert_eq!(count.unwrap(), 0);
     }
@@ -952,7 +992,11 @@ async fn postgres_connections_closed_by_the_server_cost_a_call_each_at_most() {
 
     let mut failed = 0;
     for _ in 0..32 {
-        if store.count_followers(org.id, "accepted").await.is_err() {
+        if store
+            .count_followers(org.id, FollowerState::Accepted)
+            .await
+            .is_err()
+        {
             failed += 1;
         }
     }
@@ -961,6 +1005,12 @@ async fn postgres_connections_closed_by_the_server_cost_a_call_each_at_most() {
         "{failed} calls failed for {} connections",
         ended.len()
     );
-    assert_eq!(store.count_followers(org.id, "accepted").await.unwrap(), 0);
+    assert_eq!(
+        store
+            .count_followers(org.id, FollowerState::Accepted)
+            .await
+            .unwrap(),
+        0
+    );
     store.close().await;
 }

@@ -7,7 +7,7 @@ use super::{auth::Admin, openapi::QueryRejected, views::DeliveryReport};
 use crate::{
     error::{ApiQuery, AppError},
     state::AppState,
-    store::DELIVERY_STATES,
+    store::DeliveryState,
 };
 
 /// Which deliveries to list.
@@ -35,18 +35,21 @@ pub async fn report(
     statement_id: Option<i64>,
     query: DeliveryQuery,
 ) -> Result<DeliveryReport, AppError> {
-    if let Some(s) = &query.state
-        && !DELIVERY_STATES.contains(&s.as_str())
-    {
-        return Err(AppError::invalid(
-            "state",
-            format!("must be one of {}", DELIVERY_STATES.join(", ")),
-        ));
-    }
+    let wanted = match query.state.as_deref().map(str::parse::<DeliveryState>) {
+        None => None,
+        Some(Ok(wanted)) => Some(wanted),
+        Some(Err(_)) => {
+            let all: Vec<_> = DeliveryState::ALL.iter().map(|s| s.as_str()).collect();
+            return Err(AppError::invalid(
+                "state",
+                format!("must be one of {}", all.join(", ")),
+            ));
+        }
+    };
     if !(1..=500).contains(&query.limit) {
         return Err(AppError::invalid("limit", "must be 1 to 500"));
     }
-    let deliveries = match &query.state {
+    let deliveries = match wanted {
         Some(s) => Some(
             state
                 .store

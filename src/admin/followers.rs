@@ -13,13 +13,13 @@ use crate::{
     error::{ApiPath, ApiQuery, AppError, ErrorBody},
     services::{Paging, follows},
     state::AppState,
-    store::{ACCEPTED, PENDING},
+    store::FollowerState,
 };
 
 async fn page(
     state: &AppState,
     handle: &str,
-    follow_state: &str,
+    follow_state: FollowerState,
     paging: Paging,
 ) -> Result<Json<FollowerPage>, AppError> {
     let (total, items) = follows::followers(&state.services, handle, follow_state, paging).await?;
@@ -52,7 +52,7 @@ pub async fn list(
     ApiPath(handle): ApiPath<String>,
     ApiQuery(paging): ApiQuery<Paging>,
 ) -> Result<Json<FollowerPage>, AppError> {
-    page(&state, &handle, ACCEPTED, paging).await
+    page(&state, &handle, FollowerState::Accepted, paging).await
 }
 
 /// List follow requests
@@ -77,7 +77,7 @@ pub async fn requests(
     ApiPath(handle): ApiPath<String>,
     ApiQuery(paging): ApiQuery<Paging>,
 ) -> Result<Json<FollowerPage>, AppError> {
-    page(&state, &handle, PENDING, paging).await
+    page(&state, &handle, FollowerState::Pending, paging).await
 }
 
 /// Accept a follow request

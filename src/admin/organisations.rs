@@ -14,14 +14,20 @@ use crate::{
     organisations::Organisation,
     services::organisations::{self, NewProfile, ProfileChanges},
     state::AppState,
-    store::{ACCEPTED, PENDING},
+    store::FollowerState,
     vocabulary::activity::OUTBOX,
 };
 
 async fn view(state: &AppState, org: Organisation) -> Result<OrganisationView, AppError> {
     let counts = OrganisationCounts {
-        followers: state.store.count_followers(org.id, ACCEPTED).await?,
-        follow_requests: state.store.count_followers(org.id, PENDING).await?,
+        followers: state
+            .store
+            .count_followers(org.id, FollowerState::Accepted)
+            .await?,
+        follow_requests: state
+            .store
+            .count_followers(org.id, FollowerState::Pending)
+            .await?,
         statuses: state
             .store
             .count_statement_activities(org.id, &OUTBOX)

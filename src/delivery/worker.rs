@@ -13,7 +13,7 @@
 //! - A process that dies leaves its leases to the others (or to itself,
 //!   restarted) as soon as its heartbeat stops (`super::heartbeat`).
 //! - Several workers, in one process or many, share the queue safely: claims
-//!   are atomic and leased (see `store::deliveries`).
+//!   are atomic and leased (see `store::queue`).
 
 use std::{
     collections::HashMap,

@@ -9,6 +9,7 @@ use crate::{
     error::AppError,
     services::moderation::{self, QuoteListing, ReplyListing, ReportListing},
     state::AppState,
+    store::{QuoteState, ReplyState, ReportState},
 };
 
 /// `GET /admin/moderation`.
@@ -17,7 +18,7 @@ pub async fn queue(State(state): State<AppState>, editor: Editor) -> DeskResult 
     let replies = moderation::replies(
         services,
         ReplyListing {
-            status: Some("pending".into()),
+            status: Some(ReplyState::Pending.to_string()),
             statement: None,
             limit: 100,
             offset: 0,
@@ -34,12 +35,12 @@ pub async fn queue(State(state): State<AppState>, editor: Editor) -> DeskResult 
     )
     .await?
     .into_iter()
-    .filter(|q| q.state == "accepted")
+    .filter(|q| q.state == QuoteState::Accepted)
     .collect();
     let reports = moderation::reports(
         services,
         ReportListing {
-            status: Some("open".into()),
+            status: Some(ReportState::Open.to_string()),
             limit: 100,
             offset: 0,
         },

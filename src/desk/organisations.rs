@@ -19,7 +19,7 @@ use crate::{
         organisations::{self as service, NewProfile, ProfileChanges},
     },
     state::AppState,
-    store::{ACCEPTED, PENDING},
+    store::FollowerState,
 };
 
 /// The profile form's fields, as sent or as stored.
@@ -130,10 +130,16 @@ async fn form_page(
                 limit: 100,
                 offset: 0,
             };
-            let (_, followers) =
-                follows::followers(&state.services, &org.handle, ACCEPTED, paging).await?;
+            let (_, followers) = follows::followers(
+                &state.services,
+                &org.handle,
+                FollowerState::Accepted,
+                paging,
+            )
+            .await?;
             let (_, requests) =
-                follows::followers(&state.services, &org.handle, PENDING, paging).await?;
+                follows::followers(&state.services, &org.handle, FollowerState::Pending, paging)
+                    .await?;
             (followers, requests)
         }
         None => (Vec::new(), Vec::new()),

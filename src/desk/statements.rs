@@ -18,6 +18,7 @@ use crate::{
     },
     state::AppState,
     statements::{Content, Format, QuotePolicy, State as StatementState, Statement},
+    store::ReplyState,
 };
 
 /// A statement as the desk lists it.
@@ -71,7 +72,7 @@ pub async fn dashboard(State(state): State<AppState>, editor: Editor) -> DeskRes
     let pending = moderation::replies(
         services,
         moderation::ReplyListing {
-            status: Some("pending".into()),
+            status: Some(ReplyState::Pending.to_string()),
             statement: None,
             limit: 100,
             offset: 0,

@@ -16,7 +16,10 @@ use url::Url;
 use super::ActivityJson;
 use crate::urls::Urls;
 use crate::{
-    error::AppError, organisations::Organisation, state::AppState, store::ACCEPTED,
+    error::AppError,
+    organisations::Organisation,
+    state::AppState,
+    store::{FollowerState, QuoteState},
     vocabulary::activity::OUTBOX,
 };
 
@@ -141,12 +144,15 @@ pub async fn followers(
 ) -> Result<Response, AppError> {
     let page = page_number(&query)?;
     let org = organisation(&state, &handle).await?;
-    let total = state.store.count_followers(org.id, ACCEPTED).await?;
+    let total = state
+        .store
+        .count_followers(org.id, FollowerState::Accepted)
+        .await?;
     let items = match page {
         Some(n) if state.config.public_follower_lists => {
             let followers = state
                 .store
-                .followers(org.id, ACCEPTED, PAGE_SIZE, offset(n))
+                .followers(org.id, FollowerState::Accepted, PAGE_SIZE, offset(n))
                 .await?;
             Some((
                 n,
@@ -318,7 +324,7 @@ pub async fn quote_authorization(
         }
         Err(err) => return Err(err.into()),
     };
-    if quote.state != "accepted" {
+    if quote.state != QuoteState::Accepted {
         return Err(AppError::Gone("the quote authorization was revoked".into()));
     }
     let statement = published_statement(&state, &quote.statement).await?;

@@ -24,7 +24,7 @@ use axum::{
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::{net::TcpListener, sync::watch};
 
-use crate::store::{Store, now_ms};
+use crate::store::{DeliveryState, Store, now_ms};
 
 /// Deliveries finished by this process, by `outcome`: `delivered`, `retry`
 /// (failed, will be tried again) or `failed` (given up).
@@ -176,12 +176,12 @@ async fn scrape(State(scrape): State<Scrape>) -> Response {
     match scrape.store.delivery_counts(None).await {
         Ok(counts) => {
             for (state, count) in [
-                ("queued", counts.queued),
-                ("sending", counts.sending),
-                ("delivered", counts.delivered),
-                ("failed", counts.failed),
+                (DeliveryState::Queued, counts.queued),
+                (DeliveryState::Sending, counts.sending),
+                (DeliveryState::Delivered, counts.delivered),
+                (DeliveryState::Failed, counts.failed),
             ] {
-                metrics::gauge!(QUEUE_DEPTH, "state" => state).set(count as f64);
+                metrics::gauge!(QUEUE_DEPTH, "state" => state.as_str()).set(count as f64);
             }
         }
         // The process's own figures are still worth having.

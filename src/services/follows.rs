@@ -10,7 +10,7 @@ use super::{Paging, ServiceError, ServiceResult, Services, organisations::find};
 use crate::{
     delivery::Outgoing,
     organisations::Organisation,
-    store::{ACCEPTED, FollowStored, Follower, PENDING, ReceivedFollow, StoreError, Transition},
+    store::{FollowStored, Follower, FollowerState, ReceivedFollow, StoreError, Transition},
     vocabulary::Activity,
     vocabulary::activities::{self, TheirFollow},
 };
@@ -123,7 +123,7 @@ pub async fn follow_undone(
 pub async fn followers(
     services: &Services,
     handle: &str,
-    state: &str,
+    state: FollowerState,
     paging: Paging,
 ) -> ServiceResult<(i64, Vec<Follower>)> {
     let paging = paging.check()?;
@@ -150,7 +150,7 @@ pub async fn approve(
     let org = find(services, handle).await?;
     let missing = no_such("follow request", request_id);
     let request = super::named(services.store.follower(org.id, request_id).await, &missing)?;
-    if request.state != PENDING {
+    if request.state != FollowerState::Pending {
         return Err(ServiceError::NotFound(missing()));
     }
     let accept = activities::accept_follow(
@@ -182,7 +182,7 @@ pub async fn reject(services: &Services, handle: &str, request_id: i64) -> Servi
         services,
         handle,
         request_id,
-        PENDING,
+        FollowerState::Pending,
         activities::reject_follow,
         &missing,
     )
@@ -201,7 +201,7 @@ pub async fn remove(
         services,
         handle,
         follower_id,
-        ACCEPTED,
+        FollowerState::Accepted,
         activities::undo_accept,
         &missing,
     )
@@ -212,7 +212,7 @@ async fn end(
     services: &Services,
     handle: &str,
     follower_id: i64,
-    expected: &'static str,
+    expected: FollowerState,
     build: fn(&crate::urls::Urls, &str, TheirFollow<'_>) -> Activity,
     missing: &(dyn Fn() -> String + Sync),
 ) -> ServiceResult<Follower> {

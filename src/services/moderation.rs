@@ -9,7 +9,10 @@ use super::{Paging, ServiceError, ServiceResult, Services, statements};
 use crate::{
     delivery::Outgoing,
     organisations::Invalid,
-    store::{Quote, ReactionCounts, ReactionRow, RemoteBlock, Reply, Report, Transition},
+    store::{
+        Quote, QuoteState, ReactionCounts, ReactionRow, RemoteBlock, Reply, ReplyState, Report,
+        ReportState, Transition,
+    },
     vocabulary::statement,
 };
 
@@ -66,31 +69,26 @@ pub struct ReplyListing {
     pub offset: i64,
 }
 
-const REPLY_STATES: [&str; 3] = ["pending", "approved", "hidden"];
-
 pub async fn replies(services: &Services, listing: ReplyListing) -> ServiceResult<Vec<Reply>> {
     let paging = Paging {
         limit: listing.limit,
         offset: listing.offset,
     }
     .check()?;
-    if let Some(status) = &listing.status
-        && !REPLY_STATES.contains(&status.as_str())
-    {
-        return Err(Invalid::new("status", "must be pending, approved or hidden").into());
-    }
+    let status = match listing.status.as_deref().map(str::parse::<ReplyState>) {
+        None => None,
+        Some(Ok(status)) => Some(status),
+        Some(Err(_)) => {
+            return Err(Invalid::new("status", "must be pending, approved or hidden").into());
+        }
+    };
     let statement = match &listing.statement {
         Some(id) => Some(statements::find_any(services, id).await?.id),
         None => None,
     };
     Ok(services
         .store
-        .replies(
-            listing.status.as_deref(),
-            statement,
-            paging.limit,
-            paging.offset,
-        )
+        .replies(status, statement, paging.limit, paging.offset)
         .await?)
 }
 
@@ -100,11 +98,15 @@ fn no_reply(id: i64) -> ServiceError {
 
 /// Approves (shown, listed in `replies`) or hides a reply.
 pub async fn moderate_reply(services: &Services, id: i64, approve: bool) -> ServiceResult<Reply> {
-    let state = if approve { "approved" } else { "hidden" };
+    let state = if approve {
+        ReplyState::Approved
+    } else {
+        ReplyState::Hidden
+    };
     if !services.store.set_reply_state(id, state).await? {
         return Err(no_reply(id));
     }
-    tracing::info!(reply = id, state, "reply moderated");
+    tracing::info!(reply = id, state = state.as_str(), "reply moderated");
     super::named(services.store.reply(id).await, || format!("no reply {id}"))
 }
 
@@ -156,7 +158,7 @@ pub async fn revoke_quote(services: &Services, public_id: &str) -> ServiceResult
     let quote = super::named(services.store.quote(public_id).await, || {
         format!("no quote {public_id}")
     })?;
-    if quote.state != "accepted" {
+    if quote.state != QuoteState::Accepted {
         return Err(ServiceError::Conflict(
             "the quote is revoked already".into(),
         ));
@@ -219,14 +221,14 @@ pub async fn reports(services: &Services, listing: ReportListing) -> ServiceResu
         offset: listing.offset,
     }
     .check()?;
-    if let Some(status) = &listing.status
-        && !["open", "resolved"].contains(&status.as_str())
-    {
-        return Err(Invalid::new("status", "must be open or resolved").into());
-    }
+    let status = match listing.status.as_deref().map(str::parse::<ReportState>) {
+        None => None,
+        Some(Ok(status)) => Some(status),
+        Some(Err(_)) => return Err(Invalid::new("status", "must be open or resolved").into()),
+    };
     Ok(services
         .store
-        .reports(listing.status.as_deref(), paging.limit, paging.offset)
+        .reports(status, paging.limit, paging.offset)
         .await?)
 }
 

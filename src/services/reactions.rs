@@ -12,7 +12,7 @@ use crate::{
     delivery::Outgoing,
     html,
     statements::{QuotePolicy, Statement},
-    store::{ACCEPTED, NewReply, Transition},
+    store::{FollowerState, NewReply, ReplyState, Transition},
     vocabulary::{
         incoming::{Post, Reaction},
         statement,
@@ -155,7 +155,11 @@ pub async fn posted(
             content: &content,
             summary: summary.as_deref(),
             language: post.language.as_deref(),
-            state: if approved { "approved" } else { "pending" },
+            state: if approved {
+                ReplyState::Approved
+            } else {
+                ReplyState::Pending
+            },
             published_at: published,
         })
         .await?;
@@ -196,7 +200,7 @@ pub async fn quote_requested(
             .store
             .follow_of(lead.id, sender.actor.as_str())
             .await?
-            .is_some_and(|f| f.state == ACCEPTED),
+            .is_some_and(|f| f.state == FollowerState::Accepted),
         QuotePolicy::Nobody => false,
     };
     let to_sender = |activity| {

@@ -4,8 +4,8 @@
 //!
 //! Without it a Follow read the organisation twice, the block list twice
 //! and the host's failure record once: five of its round trips, each a hop
-//! to a database thread (the federation benchmark's profile, README
-//! "Benchmarks"). A Like or boost paid two of them.
+//! to a database thread (the federation benchmark's profile,
+//! benches/README.md). A Like or boost paid two of them.
 //!
 //! The rules that keep it honest:
 //! - a copy is used for at most [`MAX_AGE`], so another process sharing the

@@ -2,8 +2,8 @@
 //! each, and the sweep of those nothing uses. The files are elsewhere
 //! (`media::Files`); the store only names them.
 
-use super::{Store, StoreError, StoreResult, now_ms, on_pool, on_writer};
-use crate::media::Media;
+use super::{DeliveryState, Store, StoreError, StoreResult, now_ms, on_pool, on_writer};
+use crate::{media::Media, statements::State};
 
 #[derive(sqlx::FromRow)]
 struct MediaRow {
@@ -59,45 +59,49 @@ pub struct NewMedia<'a> {
     pub focus: Option<(f64, f64)>,
 }
 
-/// Points a statement at its uploads, in order, inside the caller's
-/// transaction: those it no longer carries are let go, the others are
-/// taken if nothing else holds them. `Conflict` if one is held elsewhere.
-macro_rules! attach_media {
-    ($tx:expr, $statement_id:expr, $public_ids:expr) => {{
-        async {
-            let statement_id: i64 = $statement_id;
-            let public_ids: &[String] = $public_ids;
-            sqlx::query(
-                "UPDATE media SET statement_id = NULL, position = NULL WHERE statement_id = $1",
-            )
-            .bind(statement_id)
-            .execute(&mut *$tx)
-            .await?;
-            for (position, public_id) in public_ids.iter().enumerate() {
-                let taken = sqlx::query(
-                    "UPDATE media SET statement_id = $1, position = $2 \
-                     WHERE public_id = $3 AND statement_id IS NULL AND organisation_id IS NULL",
+/// The uploads' part of a statement's writes, inside the caller's
+/// transaction. Implemented for both backends' connections.
+pub(super) trait MediaWrites {
+    /// Points a statement at its uploads, in order: those it no longer
+    /// carries are let go, the others are taken if nothing else holds them.
+    /// `Conflict` (through [`HELD_ELSEWHERE`]) if one is held elsewhere.
+    async fn attach_media(&mut self, statement_id: i64, public_ids: &[String]) -> sqlx::Result<()>;
+}
+
+/// [`MediaWrites`] for a backend's connection.
+macro_rules! media_writes {
+    ($($connection:ty),*) => {$(
+        impl MediaWrites for $connection {
+            async fn attach_media(&mut self, statement_id: i64, public_ids: &[String]) -> sqlx::Result<()> {
+                sqlx::query(
+                    "UPDATE media SET statement_id = NULL, position = NULL WHERE statement_id = $1",
                 )
                 .bind(statement_id)
-                .bind(position as i32)
-                .bind(public_id)
-                .execute(&mut *$tx)
-                .await?
-                .rows_affected();
-                if taken != 1 {
-                    return Err(sqlx::Error::Protocol(format!(
-                        "{}{public_id}",
-                        $crate::store::media::HELD_ELSEWHERE
-                    )));
+                .execute(&mut *self)
+                .await?;
+                for (position, public_id) in public_ids.iter().enumerate() {
+                    let taken = sqlx::query(
+                        "UPDATE media SET statement_id = $1, position = $2 \
+                         WHERE public_id = $3 AND statement_id IS NULL AND organisation_id IS NULL",
+                    )
+                    .bind(statement_id)
+                    .bind(position as i32)
+                    .bind(public_id)
+                    .execute(&mut *self)
+                    .await?
+                    .rows_affected();
+                    if taken != 1 {
+                        return Err(sqlx::Error::Protocol(format!("{HELD_ELSEWHERE}{public_id}")));
+                    }
                 }
+                Ok(())
             }
-            Ok::<(), sqlx::Error>(())
         }
-    }};
+    )*};
 }
-pub(super) use attach_media;
+media_writes!(sqlx::SqliteConnection, sqlx::PgConnection);
 
-/// How `attach_media!` says an upload is held by another statement or
+/// How [`MediaWrites::attach_media`] says an upload is held by another statement or
 /// profile (the transaction is rolled back; the store answers `Conflict`).
 pub(super) const HELD_ELSEWHERE: &str = "media held elsewhere: ";
 
@@ -237,15 +241,18 @@ impl Store {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM media WHERE id IN (SELECT m.id FROM media m WHERE \
                  (m.statement_id IS NULL AND m.organisation_id IS NULL AND m.created_at < $1) \
-                 OR (m.statement_id IN (SELECT s.id FROM statements s WHERE s.state = 'deleted') \
+                 OR (m.statement_id IN (SELECT s.id FROM statements s WHERE s.state = $2) \
                      AND NOT EXISTS (SELECT 1 FROM deliveries d JOIN outbound_activities a ON a.id = d.activity_id \
-                                     WHERE a.statement_id = m.statement_id AND d.state IN ('queued', 'sending'))) \
+                                     WHERE a.statement_id = m.statement_id AND d.state IN ($3, $4))) \
                  OR (m.organisation_id IN (SELECT o.id FROM organisations o WHERE o.deleted_at IS NOT NULL) \
                      AND NOT EXISTS (SELECT 1 FROM deliveries d JOIN outbound_activities a ON a.id = d.activity_id \
-                                     WHERE a.organisation_id = m.organisation_id AND d.state IN ('queued', 'sending'))) \
+                                     WHERE a.organisation_id = m.organisation_id AND d.state IN ($3, $4))) \
                  LIMIT 500) RETURNING {COLUMNS}"
             )))
             .bind(unused_before)
+            .bind(State::Deleted.as_str())
+            .bind(DeliveryState::Queued.as_str())
+            .bind(DeliveryState::Sending.as_str())
             .fetch_all(&mut *pool)
             .await
         })?;

@@ -7,18 +7,21 @@
 //! really differ, a method matches on the backend itself (the delivery queue's
 //! claim uses `FOR UPDATE SKIP LOCKED` on PostgreSQL only).
 //!
-//! Submodules group queries by what they are about; each adds an
-//! `impl Store` block. Two are about how calls reach the database instead:
-//! `sqlite` (SQLite's connections, lent without sqlx's pool) and `combined`
-//! (group commit: writes of one kind that wait together share a statement).
+//! Submodules group queries by subject; each adds an `impl Store` block.
+//! A change that must commit together with the activities announcing it (a
+//! [`Transition`]) is applied by its subject's file on the transaction of
+//! `outbox`, which queues the activities. One is about how calls reach the
+//! database instead: `sqlite` (SQLite's connections, lent without sqlx's
+//! pool).
 
 mod cache;
-mod combined;
-pub(crate) mod deliveries;
 mod editors;
 mod followers;
+mod hosts;
 pub(crate) mod media;
 mod organisations;
+mod outbox;
+mod queue;
 mod reactions;
 mod remote_actors;
 mod sqlite;
@@ -32,15 +35,16 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
 };
 
-use combined::Combined;
 use sqlite::Connections;
 
-pub(crate) use deliveries::INSERT_CHUNK;
-pub use deliveries::*;
 pub use editors::*;
 pub use followers::*;
+pub use hosts::*;
 pub use media::NewMedia;
 pub use organisations::*;
+pub(crate) use outbox::INSERT_CHUNK;
+pub use outbox::*;
+pub use queue::*;
 pub use reactions::*;
 pub use remote_actors::*;
 pub use statements::*;
@@ -75,13 +79,19 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A state column's text that its enum does not know (each state enum's
+/// `FromStr`): from user input, a refusal; from the database, corruption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unknown state")]
+pub struct UnknownState;
+
 #[derive(Clone, Debug)]
 pub(crate) enum Backend {
     /// SQLite allows one writer at a time. Writes go through `writer`, one
     /// connection, so they wait their turn in this process's queue; with
     /// several connections writing, each waiting one sleeps in SQLite's
     /// busy handler (1, 2, 5, 10… ms) while the lock sits free (the
-    /// federation benchmark, README "Benchmarks"). Reads use `readers`,
+    /// federation benchmark, benches/README.md). Reads use `readers`,
     /// four read-only connections, and never wait for a writer (WAL). Both
     /// are [`sqlite::Connections`], not sqlx pools (why: there).
     Sqlite {
@@ -97,14 +107,8 @@ pub struct Store {
     pub(crate) backend: Backend,
     /// Per-process copies of what every inbound request reads (`cache`).
     cache: std::sync::Arc<cache::Cache>,
-    /// Actors' upserts, one for every Follow from an actor fetched for the
-    /// first time: those that wait at the same time share a statement.
-    actor_upserts: Arc<Combined<RemoteActorData, Arc<Vec<RemoteActor>>>>,
-    /// Received Follows on PostgreSQL: those that wait at the same time
-    /// share a statement, and so a commit.
-    follow_writes: Arc<Combined<deliveries::FollowRow, deliveries::FollowOutcomes>>,
     /// Notifications to other processes' workers, one at a time.
-    announcements: Arc<deliveries::Announcements>,
+    announcements: Arc<hosts::Announcements>,
 }
 
 /// Runs the same sqlx code against whichever database the store holds:
@@ -177,7 +181,7 @@ impl Store {
                 // 1 MiB for the writer, a quarter of that for each reader (and
                 // fewer prepared statements kept): the file's pages stay in
                 // the kernel's cache either way, and the benchmarks' peak
-                // memory is what we watch (README).
+                // memory is what we watch (benches/README.md).
                 .pragma("cache_size", "-1024");
             let path = options.get_filename();
             let in_memory = path == Path::new(":memory:");
@@ -208,7 +212,7 @@ impl Store {
             // broken); the one on lending only finds a connection the server
             // closed while it sat idle, and that call fails once with the
             // error. Without it a Follow took 14.2 s instead of 15.3–16.1 s
-            // in the federation benchmark (README "Benchmarks").
+            // in the federation benchmark (benches/README.md).
             let pool = PgPoolOptions::new()
                 .test_before_acquire(false)
                 .max_connections(16)
@@ -220,8 +224,6 @@ impl Store {
         Ok(Store {
             backend,
             cache: Default::default(),
-            actor_upserts: Default::default(),
-            follow_writes: Default::default(),
             announcements: Default::default(),
         })
     }
@@ -305,8 +307,9 @@ impl Store {
     }
 
     /// Folds SQLite's write-ahead log back into the database file, so the
-    /// next commit does not pay for it (after bulk loads; a no-op on
-    /// PostgreSQL).
+    /// next commit does not pay for it (after a benchmark's bulk load; a
+    /// no-op on PostgreSQL).
+    #[cfg(feature = "test-support")]
     pub async fn checkpoint(&self) -> StoreResult<()> {
         if let Backend::Sqlite { writer, .. } = &self.backend {
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")

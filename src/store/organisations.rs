@@ -72,7 +72,7 @@ pub struct NewOrganisation {
     pub private_key: PrivateKey,
 }
 
-pub(super) fn fields_json(fields: &[ProfileField]) -> String {
+fn fields_json(fields: &[ProfileField]) -> String {
     serde_json::to_string(fields).expect("profile fields serialise")
 }
 
@@ -276,3 +276,71 @@ impl Store {
         Ok((PrivateKey::from_pem(private), public))
     }
 }
+
+/// The organisations' part of an outbox [`Transition`](super::Transition),
+/// on the outbox's transaction: each returns how many organisations it
+/// changed (0: not live any more). Implemented for both backends'
+/// connections.
+pub(super) trait OrganisationWrites {
+    /// A new profile for a live organisation, `updated` at `at`.
+    async fn apply_update_organisation(
+        &mut self,
+        organisation_id: i64,
+        profile: &Profile,
+        at: i64,
+    ) -> sqlx::Result<u64>;
+    /// A live organisation deleted; its row stays.
+    async fn apply_delete_organisation(
+        &mut self,
+        organisation_id: i64,
+        now: i64,
+    ) -> sqlx::Result<u64>;
+}
+
+/// [`OrganisationWrites`] for a backend's connection.
+macro_rules! organisation_writes {
+    ($($connection:ty),*) => {$(
+        impl OrganisationWrites for $connection {
+            async fn apply_update_organisation(
+                &mut self,
+                organisation_id: i64,
+                p: &Profile,
+                at: i64,
+            ) -> sqlx::Result<u64> {
+                Ok(sqlx::query(
+                    "UPDATE organisations SET name = $2, summary = $3, website = $4, fields = $5, \
+                     avatar_url = $6, header_url = $7, manually_approves_followers = $8, \
+                     discoverable = $9, indexable = $10, updated_at = $11, approve_replies = $12 \
+                     WHERE id = $1 AND deleted_at IS NULL",
+                )
+                .bind(organisation_id)
+                .bind(&p.name)
+                .bind(&p.summary)
+                .bind(&p.website)
+                .bind(fields_json(&p.fields))
+                .bind(&p.avatar_url)
+                .bind(&p.header_url)
+                .bind(p.manually_approves_followers)
+                .bind(p.discoverable)
+                .bind(p.indexable)
+                .bind(at)
+                .bind(p.approve_replies)
+                .execute(&mut *self)
+                .await?
+                .rows_affected())
+            }
+
+            async fn apply_delete_organisation(&mut self, organisation_id: i64, now: i64) -> sqlx::Result<u64> {
+                Ok(sqlx::query(
+                    "UPDATE organisations SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL",
+                )
+                .bind(organisation_id)
+                .bind(now)
+                .execute(&mut *self)
+                .await?
+                .rows_affected())
+            }
+        }
+    )*};
+}
+organisation_writes!(sqlx::SqliteConnection, sqlx::PgConnection);

@@ -7,7 +7,8 @@
 
 use serde::Serialize;
 
-use super::{Store, StoreResult, now_ms, on_pool, on_writer};
+use super::{Store, StoreResult, UnknownState, now_ms, on_pool, on_writer};
+use crate::statements::State;
 
 /// How many of each a statement has.
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
@@ -46,6 +47,150 @@ pub struct ReactionRow {
     pub author: Author,
 }
 
+/// Where a reply stands in moderation; stored as text in `replies.state`, and this is the one place that
+/// text is mapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplyState {
+    /// Waiting for an editor (organisations that approve replies).
+    Pending,
+    /// Shown and listed.
+    Approved,
+    Hidden,
+}
+
+impl ReplyState {
+    pub const ALL: [ReplyState; 3] = [
+        ReplyState::Pending,
+        ReplyState::Approved,
+        ReplyState::Hidden,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplyState::Pending => "pending",
+            ReplyState::Approved => "approved",
+            ReplyState::Hidden => "hidden",
+        }
+    }
+}
+
+impl std::str::FromStr for ReplyState {
+    type Err = UnknownState;
+
+    fn from_str(text: &str) -> Result<Self, UnknownState> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == text)
+            .ok_or(UnknownState)
+    }
+}
+
+impl TryFrom<String> for ReplyState {
+    type Error = UnknownState;
+
+    fn try_from(text: String) -> Result<Self, UnknownState> {
+        text.parse()
+    }
+}
+
+impl std::fmt::Display for ReplyState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a quote stands; stored as text in `quotes.state`, and this is the one place that
+/// text is mapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuoteState {
+    Accepted,
+    /// Its authorisation answers 410.
+    Revoked,
+}
+
+impl QuoteState {
+    pub const ALL: [QuoteState; 2] = [QuoteState::Accepted, QuoteState::Revoked];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuoteState::Accepted => "accepted",
+            QuoteState::Revoked => "revoked",
+        }
+    }
+}
+
+impl std::str::FromStr for QuoteState {
+    type Err = UnknownState;
+
+    fn from_str(text: &str) -> Result<Self, UnknownState> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == text)
+            .ok_or(UnknownState)
+    }
+}
+
+impl TryFrom<String> for QuoteState {
+    type Error = UnknownState;
+
+    fn try_from(text: String) -> Result<Self, UnknownState> {
+        text.parse()
+    }
+}
+
+impl std::fmt::Display for QuoteState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a report stands; stored as text in `reports.state`, and this is the one place that
+/// text is mapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportState {
+    Open,
+    Resolved,
+}
+
+impl ReportState {
+    pub const ALL: [ReportState; 2] = [ReportState::Open, ReportState::Resolved];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportState::Open => "open",
+            ReportState::Resolved => "resolved",
+        }
+    }
+}
+
+impl std::str::FromStr for ReportState {
+    type Err = UnknownState;
+
+    fn from_str(text: &str) -> Result<Self, UnknownState> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == text)
+            .ok_or(UnknownState)
+    }
+}
+
+impl TryFrom<String> for ReportState {
+    type Error = UnknownState;
+
+    fn try_from(text: String) -> Result<Self, UnknownState> {
+        text.parse()
+    }
+}
+
+impl std::fmt::Display for ReportState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A remote reply to one of our statements.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Reply {
@@ -62,7 +207,8 @@ pub struct Reply {
     pub summary: Option<String>,
     pub language: Option<String>,
     /// pending, approved or hidden.
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: ReplyState,
     /// Milliseconds since the epoch.
     pub published_at: i64,
     /// Milliseconds since the epoch.
@@ -83,7 +229,7 @@ pub struct NewReply<'a> {
     pub content: &'a str,
     pub summary: Option<&'a str>,
     pub language: Option<&'a str>,
-    pub state: &'a str,
+    pub state: ReplyState,
     pub published_at: i64,
 }
 
@@ -105,7 +251,8 @@ pub struct Quote {
     /// Sanitised HTML.
     pub content: String,
     /// accepted or revoked.
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: QuoteState,
     /// Milliseconds since the epoch.
     pub created_at: i64,
     /// Milliseconds since the epoch.
@@ -133,7 +280,8 @@ pub struct Report {
     #[serde(skip)]
     pub statements_json: String,
     /// open or resolved.
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: ReportState,
     /// Milliseconds since the epoch.
     pub created_at: i64,
     /// Milliseconds since the epoch.
@@ -196,7 +344,7 @@ impl Store {
         let rows = on_writer!(self, |pool| {
             sqlx::query(
                 "INSERT INTO reactions (statement_id, kind, actor_id, activity_id, created_at) \
-                 SELECT id, $2, $3, $4, $5 FROM statements WHERE public_id = $1 AND state = 'published' \
+                 SELECT id, $2, $3, $4, $5 FROM statements WHERE public_id = $1 AND state = $6 \
                  ON CONFLICT (statement_id, kind, actor_id) DO NOTHING",
             )
             .bind(public_id)
@@ -204,6 +352,7 @@ impl Store {
             .bind(actor_id)
             .bind(activity_id)
             .bind(now_ms())
+            .bind(State::Published.as_str())
             .execute(&mut *pool)
             .await
             .map(|r| r.rows_affected())
@@ -236,22 +385,23 @@ impl Store {
     }
 
     pub async fn reaction_counts(&self, statement_id: i64) -> StoreResult<ReactionCounts> {
-        let (likes, boosts, replies, pending_replies, quotes): (i64, i64, i64, i64, i64) = on_pool!(
-            self,
-            |pool| {
+        let (likes, boosts, replies, pending_replies, quotes): (i64, i64, i64, i64, i64) =
+            on_pool!(self, |pool| {
                 sqlx::query_as(
                     "SELECT \
                      (SELECT COUNT(*) FROM reactions WHERE statement_id = $1 AND kind = 'like'), \
                      (SELECT COUNT(*) FROM reactions WHERE statement_id = $1 AND kind = 'boost'), \
-                     (SELECT COUNT(*) FROM replies WHERE statement_id = $1 AND state = 'approved'), \
-                     (SELECT COUNT(*) FROM replies WHERE statement_id = $1 AND state = 'pending'), \
-                     (SELECT COUNT(*) FROM quotes WHERE statement_id = $1 AND state = 'accepted')",
+                     (SELECT COUNT(*) FROM replies WHERE statement_id = $1 AND state = $2), \
+                     (SELECT COUNT(*) FROM replies WHERE statement_id = $1 AND state = $3), \
+                     (SELECT COUNT(*) FROM quotes WHERE statement_id = $1 AND state = $4)",
                 )
                 .bind(statement_id)
+                .bind(ReplyState::Approved.as_str())
+                .bind(ReplyState::Pending.as_str())
+                .bind(QuoteState::Accepted.as_str())
                 .fetch_one(&mut *pool)
                 .await
-            }
-        )?;
+            })?;
         Ok(ReactionCounts {
             likes,
             boosts,
@@ -300,7 +450,7 @@ impl Store {
             .bind(new.content)
             .bind(new.summary)
             .bind(new.language)
-            .bind(new.state)
+            .bind(new.state.as_str())
             .bind(new.published_at)
             .bind(now_ms())
             .execute(&mut *pool)
@@ -383,7 +533,7 @@ impl Store {
     /// Replies by state and statement, oldest first (a moderation queue).
     pub async fn replies(
         &self,
-        state: Option<&str>,
+        state: Option<ReplyState>,
         statement_id: Option<i64>,
         limit: i64,
         offset: i64,
@@ -394,7 +544,7 @@ impl Store {
                 " WHERE ($1 IS NULL OR p.state = $1) AND ($2 IS NULL OR p.statement_id = $2) \
                  ORDER BY p.id LIMIT $3 OFFSET $4"
             ))
-            .bind(state)
+            .bind(state.map(ReplyState::as_str))
             .bind(statement_id)
             .bind(limit)
             .bind(offset)
@@ -413,11 +563,11 @@ impl Store {
     }
 
     /// Moves a reply to `state`; `false` if there is no such reply.
-    pub async fn set_reply_state(&self, id: i64, state: &str) -> StoreResult<bool> {
+    pub async fn set_reply_state(&self, id: i64, state: ReplyState) -> StoreResult<bool> {
         let rows = on_writer!(self, |pool| {
             sqlx::query("UPDATE replies SET state = $2 WHERE id = $1")
                 .bind(id)
-                .bind(state)
+                .bind(state.as_str())
                 .execute(&mut *pool)
                 .await
                 .map(|r| r.rows_affected())
@@ -446,12 +596,13 @@ impl Store {
     ) -> StoreResult<Vec<String>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_scalar(
-                "SELECT object_id FROM replies WHERE statement_id = $1 AND state = 'approved' \
+                "SELECT object_id FROM replies WHERE statement_id = $1 AND state = $4 \
                  ORDER BY id LIMIT $2 OFFSET $3",
             )
             .bind(statement_id)
             .bind(limit)
             .bind(offset)
+            .bind(ReplyState::Approved.as_str())
             .fetch_all(&mut *pool)
             .await
         })?)
@@ -531,7 +682,7 @@ impl Store {
         let rows = on_writer!(self, |pool| {
             sqlx::query(
                 "INSERT INTO reports (activity_id, actor_id, actor_uri, organisation_id, content, statements, \
-                 state, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7) \
+                 state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $8, $7) \
                  ON CONFLICT (activity_id) DO NOTHING",
             )
             .bind(activity_id)
@@ -541,6 +692,7 @@ impl Store {
             .bind(content)
             .bind(statements_json)
             .bind(now_ms())
+            .bind(ReportState::Open.as_str())
             .execute(&mut *pool)
             .await
             .map(|r| r.rows_affected())
@@ -550,7 +702,7 @@ impl Store {
 
     pub async fn reports(
         &self,
-        state: Option<&str>,
+        state: Option<ReportState>,
         limit: i64,
         offset: i64,
     ) -> StoreResult<Vec<Report>> {
@@ -561,7 +713,7 @@ impl Store {
                  FROM reports p JOIN organisations o ON o.id = p.organisation_id \
                  WHERE ($1 IS NULL OR p.state = $1) ORDER BY p.id DESC LIMIT $2 OFFSET $3",
             )
-            .bind(state)
+            .bind(state.map(ReportState::as_str))
             .bind(limit)
             .bind(offset)
             .fetch_all(&mut *pool)
@@ -573,10 +725,12 @@ impl Store {
     pub async fn resolve_report(&self, id: i64) -> StoreResult<bool> {
         let rows = on_writer!(self, |pool| {
             sqlx::query(
-                "UPDATE reports SET state = 'resolved', resolved_at = $2 WHERE id = $1 AND state = 'open'",
+                "UPDATE reports SET state = $3, resolved_at = $2 WHERE id = $1 AND state = $4",
             )
             .bind(id)
             .bind(now_ms())
+            .bind(ReportState::Resolved.as_str())
+            .bind(ReportState::Open.as_str())
             .execute(&mut *pool)
             .await
             .map(|r| r.rows_affected())
@@ -668,3 +822,75 @@ impl Store {
         })?)
     }
 }
+
+/// The quotes' part of an outbox [`Transition`](super::Transition), on the
+/// outbox's transaction: each returns how many quotes it changed (0: the
+/// same post quotes the statement already, or the quote is not accepted
+/// any more). Implemented for both backends' connections.
+pub(super) trait QuoteWrites {
+    /// A quote stored as accepted.
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_accept_quote(
+        &mut self,
+        public_id: &str,
+        statement_id: i64,
+        actor_id: i64,
+        request_id: &str,
+        object_id: &str,
+        url: Option<&str>,
+        content: &str,
+        now: i64,
+    ) -> sqlx::Result<u64>;
+    /// An accepted quote revoked.
+    async fn apply_revoke_quote(&mut self, quote_id: i64, now: i64) -> sqlx::Result<u64>;
+}
+
+/// [`QuoteWrites`] for a backend's connection.
+macro_rules! quote_writes {
+    ($($connection:ty),*) => {$(
+        impl QuoteWrites for $connection {
+            async fn apply_accept_quote(
+                &mut self,
+                public_id: &str,
+                statement_id: i64,
+                actor_id: i64,
+                request_id: &str,
+                object_id: &str,
+                url: Option<&str>,
+                content: &str,
+                now: i64,
+            ) -> sqlx::Result<u64> {
+                Ok(sqlx::query(
+                    "INSERT INTO quotes (public_id, statement_id, actor_id, request_id, object_id, url, content, \
+                     state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $8) ON CONFLICT DO NOTHING",
+                )
+                .bind(public_id)
+                .bind(statement_id)
+                .bind(actor_id)
+                .bind(request_id)
+                .bind(object_id)
+                .bind(url)
+                .bind(content)
+                .bind(now)
+                .bind(QuoteState::Accepted.as_str())
+                .execute(&mut *self)
+                .await?
+                .rows_affected())
+            }
+
+            async fn apply_revoke_quote(&mut self, quote_id: i64, now: i64) -> sqlx::Result<u64> {
+                Ok(sqlx::query(
+                    "UPDATE quotes SET state = $3, revoked_at = $2 WHERE id = $1 AND state = $4",
+                )
+                .bind(quote_id)
+                .bind(now)
+                .bind(QuoteState::Revoked.as_str())
+                .bind(QuoteState::Accepted.as_str())
+                .execute(&mut *self)
+                .await?
+                .rows_affected())
+            }
+        }
+    )*};
+}
+quote_writes!(sqlx::SqliteConnection, sqlx::PgConnection);

@@ -2,7 +2,7 @@
 //! record of activity ids already processed.
 
 use super::{
-    Backend, INSERT_CHUNK, Store, StoreError, StoreResult, now_ms, on_pool, on_writer, placeholders,
+    INSERT_CHUNK, Store, StoreResult, now_ms, on_pool, on_writer, placeholders, queue::QueueWrites,
 };
 use std::sync::Arc;
 
@@ -65,83 +65,41 @@ macro_rules! actor_columns {
     };
 }
 
-/// Inserts or refreshes, by URI, the actors `$rows` selects (the columns
-/// of `RemoteActorData` in order, then `fetched_at`), returning each as
-/// stored.
-macro_rules! upsert_actors_sql {
-    ($rows:literal) => {
-        concat!(
-            "INSERT INTO remote_actors (uri, domain, inbox, shared_inbox, public_key_id, \
-             public_key_pem, preferred_username, name, kind, icon_url, fetched_at, created_at) ",
-            $rows,
-            " ON CONFLICT (uri) DO UPDATE SET domain = excluded.domain, inbox = excluded.inbox, \
-             shared_inbox = excluded.shared_inbox, public_key_id = excluded.public_key_id, \
-             public_key_pem = excluded.public_key_pem, \
-             preferred_username = excluded.preferred_username, name = excluded.name, \
-             kind = excluded.kind, fetched_at = excluded.fetched_at, icon_url = excluded.icon_url \
-             RETURNING ",
-            actor_columns!()
-        )
-    };
-}
-
-/// Actors' upserts in one statement whatever their number, the actors as
-/// one JSON array: a batch of `Store::actor_upserts`, or one alone.
-/// PostgreSQL refuses to update a row twice in one statement, so an actor
-/// that comes twice goes once, as its last copy.
-async fn upsert_actors(
-    backend: &Backend,
-    mut actors: Vec<RemoteActorData>,
-) -> sqlx::Result<Vec<RemoteActor>> {
-    let mut seen = std::collections::HashSet::new();
-    actors.reverse();
-    actors.retain(|a| seen.insert(a.uri.clone()));
-    let (actors, now) = (sqlx::types::Json(actors), now_ms());
-    match backend {
-        Backend::Sqlite { writer, .. } => {
-            sqlx::query_as(upsert_actors_sql!(
-                "SELECT value ->> 'uri', value ->> 'domain', value ->> 'inbox', \
-                 value ->> 'shared_inbox', value ->> 'public_key_id', value ->> 'public_key_pem', \
-                 value ->> 'preferred_username', value ->> 'name', value ->> 'kind', \
-                 value ->> 'icon_url', $2, $2 FROM json_each($1) WHERE true"
-            ))
-            .bind(actors)
-            .bind(now)
-            .fetch_all(&mut *writer.lend().await?)
-            .await
-        }
-        Backend::Postgres(pool) => {
-            sqlx::query_as(upsert_actors_sql!(
-                "SELECT *, $2, $2 FROM jsonb_to_recordset($1) AS a (uri text, domain text, \
-                 inbox text, shared_inbox text, public_key_id text, public_key_pem text, \
-                 preferred_username text, name text, kind text, icon_url text)"
-            ))
-            .bind(actors)
-            .bind(now)
-            .fetch_all(pool)
-            .await
-        }
-    }
-}
+/// Inserts or refreshes an actor by URI ($1–$10 the columns of
+/// `RemoteActorData` in order, $11 now), returning it as stored.
+const UPSERT_ACTOR: &str = concat!(
+    "INSERT INTO remote_actors (uri, domain, inbox, shared_inbox, public_key_id, \
+     public_key_pem, preferred_username, name, kind, icon_url, fetched_at, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
+     ON CONFLICT (uri) DO UPDATE SET domain = excluded.domain, inbox = excluded.inbox, \
+     shared_inbox = excluded.shared_inbox, public_key_id = excluded.public_key_id, \
+     public_key_pem = excluded.public_key_pem, \
+     preferred_username = excluded.preferred_username, name = excluded.name, \
+     kind = excluded.kind, fetched_at = excluded.fetched_at, icon_url = excluded.icon_url \
+     RETURNING ",
+    actor_columns!()
+);
 
 impl Store {
-    /// Inserts or refreshes an actor by its URI. Upserts that arrive while
-    /// another is being written go together in the next statement
-    /// (`combined`); if that batch fails, this one is written alone, for
-    /// its own error.
+    /// Inserts or refreshes an actor by its URI.
     pub async fn upsert_remote_actor(&self, a: &RemoteActorData) -> StoreResult<RemoteActor> {
-        let backend = self.backend.clone();
-        let batch = self
-            .actor_upserts
-            .run_or_alone(a.clone(), "actors' upserts", |actors| async move {
-                upsert_actors(&backend, actors).await
-            })
-            .await;
-        let stored = match batch {
-            Some(rows) => rows.iter().find(|r| r.uri == a.uri).cloned(),
-            None => upsert_actors(&self.backend, vec![a.clone()]).await?.pop(),
-        };
-        stored.ok_or(StoreError::NotFound)
+        let now = now_ms();
+        Ok(on_writer!(self, |pool| {
+            sqlx::query_as(UPSERT_ACTOR)
+                .bind(&a.uri)
+                .bind(&a.domain)
+                .bind(&a.inbox)
+                .bind(&a.shared_inbox)
+                .bind(&a.public_key_id)
+                .bind(&a.public_key_pem)
+                .bind(&a.preferred_username)
+                .bind(&a.name)
+                .bind(&a.kind)
+                .bind(&a.icon_url)
+                .bind(now)
+                .fetch_one(&mut *pool)
+                .await
+        })?)
     }
 
     pub async fn remote_actor(&self, uri: &str) -> StoreResult<Option<RemoteActor>> {
@@ -256,26 +214,9 @@ impl Store {
                     }
                     query.execute(&mut *tx).await?;
                 }
-                let delivery_hosts = covered(
-                    sqlx::query_scalar(
-                        "SELECT DISTINCT host FROM deliveries WHERE state IN ('queued', 'sending')",
-                    )
-                    .fetch_all(&mut *tx)
-                    .await?,
-                );
-                for chunk in delivery_hosts.chunks(INSERT_CHUNK) {
-                    let sql = format!(
-                        "UPDATE deliveries SET state = 'failed', last_error = 'domain blocked', \
-                         locked_until = NULL, finished_at = $1 \
-                         WHERE state IN ('queued', 'sending') AND host IN ({})",
-                        placeholders(2, chunk.len())
-                    );
-                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
-                    for host in chunk {
-                        query = query.bind(host);
-                    }
-                    query.execute(&mut *tx).await?;
-                }
+                let delivery_hosts = covered(tx.waiting_hosts().await?);
+                tx.fail_waiting_for(&delivery_hosts, "domain blocked", now)
+                    .await?;
                 tx.commit().await?;
                 Ok::<_, sqlx::Error>(block)
             }

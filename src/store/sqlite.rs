@@ -8,7 +8,7 @@
 //! another, in a spawned task, when it comes back. For a file on the same
 //! machine they test nothing (the connection cannot have gone away), and on
 //! the viral and federation benchmarks thread switching was the largest
-//! cost after RSA (README "Benchmarks"). So a `Store` call borrows a
+//! cost after RSA (benches/README.md). So a `Store` call borrows a
 //! connection here for its whole body, one lock and no ping, and the
 //! connection's thread sees only the queries.
 //!
@@ -99,7 +99,7 @@ impl Connections {
     /// takes one per statement and two more. The writer is held across
     /// every round trip, and under load each costs about 0.25 ms of waiting
     /// for a thread to be scheduled, against tens of microseconds of SQLite
-    /// work (README "Benchmarks"). The rows of every statement come back.
+    /// work (benches/README.md). The rows of every statement come back.
     ///
     /// A statement that fails leaves the transaction open in SQLite (sqlx
     /// does not know of it), so it is rolled back before the connection

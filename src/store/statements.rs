@@ -1,6 +1,6 @@
 //! Statements, their signatories in order, and pinned statements.
 
-use super::{Store, StoreError, StoreResult, now_ms, on_pool, on_writer};
+use super::{Store, StoreError, StoreResult, media::MediaWrites, now_ms, on_pool, on_writer};
 use crate::media::Attachment;
 use crate::statements::{
     Change, Format, QuotePolicy, Rendered, State, Statement, Translation, ValidContent,
@@ -61,19 +61,19 @@ pub struct StatementFilter {
     pub offset: i64,
 }
 
-pub(super) fn tags_json(tags: &[String]) -> String {
+fn tags_json(tags: &[String]) -> String {
     serde_json::to_string(tags).expect("tags serialise")
 }
 
-pub(super) fn translations_json(translations: &[Translation]) -> String {
+fn translations_json(translations: &[Translation]) -> String {
     serde_json::to_string(translations).expect("translations serialise")
 }
 
-pub(super) fn media_json(media: &[Attachment]) -> String {
+fn media_json(media: &[Attachment]) -> String {
     serde_json::to_string(media).expect("attachments serialise")
 }
 
-pub(super) fn media_ids(media: &[Attachment]) -> Vec<String> {
+fn media_ids(media: &[Attachment]) -> Vec<String> {
     media.iter().map(|m| m.id.clone()).collect()
 }
 
@@ -83,7 +83,8 @@ pub fn tag_key(tag: &str) -> String {
 }
 
 /// Replaces a statement's rows in `statement_tags`, inside the caller's
-/// transaction (a macro: the body is compiled once per backend).
+/// transaction (a macro, private to this file: the body is compiled once
+/// per backend).
 macro_rules! write_tags {
     ($tx:expr, $statement_id:expr, $tags:expr) => {
         async {
@@ -91,10 +92,7 @@ macro_rules! write_tags {
                 .bind($statement_id)
                 .execute(&mut *$tx)
                 .await?;
-            let mut keys: Vec<String> = $tags
-                .iter()
-                .map(|t: &String| $crate::store::statements::tag_key(t))
-                .collect();
+            let mut keys: Vec<String> = $tags.iter().map(|t: &String| tag_key(t)).collect();
             keys.sort();
             keys.dedup();
             for key in keys {
@@ -108,7 +106,176 @@ macro_rules! write_tags {
         }
     };
 }
-pub(super) use write_tags;
+
+/// The statements' part of an outbox [`Transition`](super::Transition), on
+/// the outbox's transaction (`outbox`): each returns how many statements it
+/// changed, 0 when the statement was no longer in a state the change starts
+/// from (the outbox then rolls back). Implemented for both backends'
+/// connections.
+pub(super) trait StatementWrites {
+    /// draft or scheduled → published at `at`.
+    async fn apply_publish(&mut self, statement_id: i64, at: i64, now: i64) -> sqlx::Result<u64>;
+    /// New content, and perhaps a new `publish_at`, while in `expected`.
+    async fn apply_edit(
+        &mut self,
+        statement_id: i64,
+        expected: State,
+        content: &ValidContent,
+        publish_at: Option<Option<i64>>,
+        at: i64,
+    ) -> sqlx::Result<u64>;
+    /// published → deleted, and its reactions with it.
+    async fn apply_delete(&mut self, statement_id: i64, now: i64) -> sqlx::Result<u64>;
+    /// A signatory added at the end of the list, while in `expected`.
+    async fn apply_add_signatory(
+        &mut self,
+        statement_id: i64,
+        expected: State,
+        organisation_id: i64,
+        at: i64,
+    ) -> sqlx::Result<u64>;
+}
+
+/// [`StatementWrites`] for a backend's connection.
+macro_rules! statement_writes {
+    ($($connection:ty),*) => {$(
+        impl StatementWrites for $connection {
+            async fn apply_publish(&mut self, statement_id: i64, at: i64, now: i64) -> sqlx::Result<u64> {
+                Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE statements SET state = $4, published_at = $2, updated_at = $3 \
+                     WHERE id = $1 AND {}",
+                    Change::Publish.guard()
+                )))
+                .bind(statement_id)
+                .bind(at)
+                // Not `at`: an import is published at its original
+                // date, but it changes the site now (feeds' Last-Modified).
+                .bind(now)
+                .bind(State::Published.as_str())
+                .execute(&mut *self)
+                .await?
+                .rows_affected())
+            }
+
+            async fn apply_edit(
+                &mut self,
+                statement_id: i64,
+                expected: State,
+                c: &ValidContent,
+                publish_at: Option<Option<i64>>,
+                at: i64,
+            ) -> sqlx::Result<u64> {
+                let mut changed = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE statements SET title = $3, body = $4, summary = $5, content_warning = $6, \
+                     language = $7, tags = $8, format = $9, original_date = $10, disclaimer = $11, \
+                     quote_policy = $13, body_html = $14, page_html = $15, translations = $16, media = $17, updated_at = $12, edited_at = CASE WHEN state = $18 THEN $12 ELSE edited_at END \
+                     WHERE id = $1 AND state = $2 AND {}",
+                    Change::Edit.guard()
+                )))
+                .bind(statement_id)
+                .bind(expected.as_str())
+                .bind(&c.title)
+                .bind(&c.body)
+                .bind(&c.summary)
+                .bind(&c.content_warning)
+                .bind(&c.language)
+                .bind(tags_json(&c.tags))
+                .bind(c.format.as_str())
+                .bind(&c.original_date)
+                .bind(&c.disclaimer)
+                .bind(at)
+                .bind(c.quote_policy.as_str())
+                .bind(&c.rendered.federated)
+                .bind(&c.rendered.page)
+                .bind(translations_json(&c.translations))
+                .bind(media_json(&c.media))
+                .bind(State::Published.as_str())
+                .execute(&mut *self)
+                .await?
+                .rows_affected();
+                if changed == 1 {
+                    write_tags!(self, statement_id, &c.tags).await?;
+                    self.attach_media(statement_id, &media_ids(&c.media)).await?;
+                }
+                if let (1, Some(publish_at)) = (changed, publish_at) {
+                    changed = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "UPDATE statements SET state = $2, publish_at = $3 WHERE id = $1 AND {}",
+                        Change::Reschedule.guard()
+                    )))
+                    .bind(statement_id)
+                    .bind(if publish_at.is_some() { State::Scheduled } else { State::Draft }.as_str())
+                    .bind(publish_at)
+                    .execute(&mut *self)
+                    .await?
+                    .rows_affected();
+                }
+                Ok(changed)
+            }
+
+            async fn apply_delete(&mut self, statement_id: i64, now: i64) -> sqlx::Result<u64> {
+                let changed = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE statements SET state = $3, deleted_at = $2, updated_at = $2 \
+                     WHERE id = $1 AND {}",
+                    Change::Withdraw.guard()
+                )))
+                .bind(statement_id)
+                .bind(now)
+                .bind(State::Deleted.as_str())
+                .execute(&mut *self)
+                .await?
+                .rows_affected();
+                if changed == 1 {
+                    // Its reactions go with it.
+                    for table in ["reactions", "replies", "quotes"] {
+                        sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DELETE FROM {table} WHERE statement_id = $1"
+                        )))
+                        .bind(statement_id)
+                        .execute(&mut *self)
+                        .await?;
+                    }
+                }
+                Ok(changed)
+            }
+
+            async fn apply_add_signatory(
+                &mut self,
+                statement_id: i64,
+                expected: State,
+                organisation_id: i64,
+                at: i64,
+            ) -> sqlx::Result<u64> {
+                let changed = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE statements SET updated_at = $3, \
+                     edited_at = CASE WHEN state = $4 THEN $3 ELSE edited_at END \
+                     WHERE id = $1 AND state = $2 AND {}",
+                    Change::Sign.guard()
+                )))
+                .bind(statement_id)
+                .bind(expected.as_str())
+                .bind(at)
+                .bind(State::Published.as_str())
+                .execute(&mut *self)
+                .await?
+                .rows_affected();
+                if changed == 1 {
+                    sqlx::query(
+                        "INSERT INTO statement_signatories (statement_id, organisation_id, position, added_at) \
+                         VALUES ($1, $2, (SELECT COALESCE(MAX(position), -1) + 1 FROM statement_signatories \
+                         WHERE statement_id = $1), $3)",
+                    )
+                    .bind(statement_id)
+                    .bind(organisation_id)
+                    .bind(at)
+                    .execute(&mut *self)
+                    .await?;
+                }
+                Ok(changed)
+            }
+        }
+    )*};
+}
+statement_writes!(sqlx::SqliteConnection, sqlx::PgConnection);
 
 impl Store {
     async fn hydrate(&self, row: StatementRow) -> StoreResult<Statement> {
@@ -195,7 +362,7 @@ impl Store {
                 .bind(media_json(&c.media))
                 .fetch_one(&mut *tx)
                 .await?;
-                super::media::attach_media!(tx, id, &media_ids(&c.media)).await?;
+                tx.attach_media(id, &media_ids(&c.media)).await?;
                 write_tags!(tx, id, &c.tags).await?;
                 for (position, organisation_id) in new.signatory_ids.iter().enumerate() {
                     sqlx::query(
@@ -326,12 +493,13 @@ impl Store {
     pub async fn discard_statement(&self, id: i64) -> StoreResult<bool> {
         let rows = on_writer!(self, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE statements SET state = 'deleted', deleted_at = $2, updated_at = $2, import_key = NULL \
+                "UPDATE statements SET state = $3, deleted_at = $2, updated_at = $2, import_key = NULL \
                  WHERE id = $1 AND {}",
                 Change::Discard.guard()
             )))
             .bind(id)
             .bind(now_ms())
+            .bind(State::Deleted.as_str())
             .execute(&mut *pool)
             .await
             .map(|r| r.rows_affected())
@@ -343,10 +511,11 @@ impl Store {
     pub async fn due_statements(&self, now: i64) -> StoreResult<Vec<String>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_scalar(
-                "SELECT public_id FROM statements WHERE state = 'scheduled' AND publish_at <= $1 \
+                "SELECT public_id FROM statements WHERE state = $2 AND publish_at <= $1 \
                  ORDER BY publish_at LIMIT 100",
             )
             .bind(now)
+            .bind(State::Scheduled.as_str())
             .fetch_all(&mut *pool)
             .await
         })?)
@@ -369,7 +538,8 @@ impl Store {
     /// Statements that have gone out and are not deleted (NodeInfo's `localPosts`).
     pub async fn count_published_statements(&self) -> StoreResult<i64> {
         Ok(on_pool!(self, |pool| {
-            sqlx::query_scalar("SELECT COUNT(*) FROM statements WHERE state = 'published'")
+            sqlx::query_scalar("SELECT COUNT(*) FROM statements WHERE state = $1")
+                .bind(State::Published.as_str())
                 .fetch_one(&mut *pool)
                 .await
         })?)
@@ -412,9 +582,10 @@ impl Store {
             sqlx::query_scalar(
                 "SELECT COUNT(*) FROM featured_statements f \
                  JOIN statements s ON s.id = f.statement_id \
-                 WHERE f.organisation_id = $1 AND s.state = 'published'",
+                 WHERE f.organisation_id = $1 AND s.state = $2",
             )
             .bind(organisation_id)
+            .bind(State::Published.as_str())
             .fetch_one(&mut *pool)
             .await
         })?)
@@ -432,12 +603,13 @@ impl Store {
             sqlx::query_scalar(
                 "SELECT s.public_id FROM featured_statements f \
                  JOIN statements s ON s.id = f.statement_id \
-                 WHERE f.organisation_id = $1 AND s.state = 'published' \
+                 WHERE f.organisation_id = $1 AND s.state = $4 \
                  ORDER BY f.pinned_at DESC, s.id DESC LIMIT $2 OFFSET $3",
             )
             .bind(organisation_id)
             .bind(limit)
             .bind(offset)
+            .bind(State::Published.as_str())
             .fetch_all(&mut *pool)
             .await
         })?)

@@ -32,7 +32,7 @@ use crate::{
     services::statements::find_published,
     state::AppState,
     statements::{State as StatementState, Statement},
-    store::{ACCEPTED, StatementFilter},
+    store::{FollowerState, ReplyState, StatementFilter},
     vocabulary::{activity::OUTBOX, statement as document},
 };
 use response::Rendered;
@@ -222,7 +222,10 @@ async fn profile_page(
     page: i64,
     attempt: Option<FollowAttempt<'_>>,
 ) -> Result<String, AppError> {
-    let followers = state.store.count_followers(org.id, ACCEPTED).await?;
+    let followers = state
+        .store
+        .count_followers(org.id, FollowerState::Accepted)
+        .await?;
     let signed = state
         .store
         .count_statement_activities(org.id, &OUTBOX)
@@ -411,7 +414,12 @@ async fn statement_page(
     let counts = state.store.reaction_counts(statement.id).await?;
     let replies: Vec<ReplyView> = state
         .store
-        .replies(Some("approved"), Some(statement.id), REPLIES_SHOWN, 0)
+        .replies(
+            Some(ReplyState::Approved),
+            Some(statement.id),
+            REPLIES_SHOWN,
+            0,
+        )
         .await?
         .into_iter()
         .map(|reply| {
