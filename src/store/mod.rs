@@ -289,7 +289,7 @@ impl Store {
     pub async fn backup_to(&self, path: &Path) -> anyhow::Result<()> {
         let Backend::Sqlite { readers, .. } = &self.backend else {
             anyhow::bail!(
-                "`broadside backup` copies SQLite databases; for PostgreSQL use                  `pg_dump --format=custom` (see the README)"
+                "`broadside backup` copies SQLite databases; for PostgreSQL use                  `pg_dump --format=custom` (see docs/operating.md)"
             );
         };
         anyhow::ensure!(!path.exists(), "{} exists already", path.display());
