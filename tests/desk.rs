@@ -593,7 +593,17 @@ both_backends!(
                 &[("csrf", &csrf), ("handle", "iwa")],
             )
             .await;
-        assert!(answer.status.is_client_error(), "signing twice is refused");
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "signing twice is refused: {}",
+            answer.body
+        );
+        assert!(
+            answer.body.contains("has signed already"),
+            "{}",
+            answer.body
+        );
 
         // Editing from the desk sends an Update; deleting, a Delete.
         let page = browser.get(&format!("/admin/statements/{id}")).await;
