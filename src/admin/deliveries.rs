@@ -39,7 +39,10 @@ pub async fn report(
         None => None,
         Some(Ok(wanted)) => Some(wanted),
         Some(Err(_)) => {
-            let all: Vec<_> = DeliveryState::ALL.iter().map(|s| s.as_str()).collect();
+            let all: Vec<_> = <DeliveryState as strum::VariantArray>::VARIANTS
+                .iter()
+                .map(|s| s.as_str())
+                .collect();
             return Err(AppError::invalid(
                 "state",
                 format!("must be one of {}", all.join(", ")),

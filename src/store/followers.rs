@@ -38,8 +38,21 @@ pub struct Follower {
 
 /// Where a follow stands; stored as text in `followers.state`, and this is
 /// the one place that text is mapped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum FollowerState {
     /// A request waiting for the editor.
     Pending,
@@ -47,24 +60,8 @@ pub enum FollowerState {
 }
 
 impl FollowerState {
-    pub const ALL: [FollowerState; 2] = [FollowerState::Pending, FollowerState::Accepted];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            FollowerState::Pending => "pending",
-            FollowerState::Accepted => "accepted",
-        }
-    }
-}
-
-impl std::str::FromStr for FollowerState {
-    type Err = UnknownState;
-
-    fn from_str(text: &str) -> Result<Self, UnknownState> {
-        Self::ALL
-            .into_iter()
-            .find(|state| state.as_str() == text)
-            .ok_or(UnknownState)
+        self.into()
     }
 }
 
@@ -72,13 +69,7 @@ impl TryFrom<String> for FollowerState {
     type Error = UnknownState;
 
     fn try_from(text: String) -> Result<Self, UnknownState> {
-        text.parse()
-    }
-}
-
-impl std::fmt::Display for FollowerState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        text.parse().map_err(|_| UnknownState)
     }
 }
 

@@ -77,8 +77,21 @@ pub struct DeliveryCounts {
 
 /// Where a delivery stands; stored as text in `deliveries.state`, and this is the one place that
 /// text is mapped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum DeliveryState {
     /// Due at its `run_at` (its first try, or a retry).
     Queued,
@@ -90,31 +103,8 @@ pub enum DeliveryState {
 }
 
 impl DeliveryState {
-    pub const ALL: [DeliveryState; 4] = [
-        DeliveryState::Queued,
-        DeliveryState::Sending,
-        DeliveryState::Delivered,
-        DeliveryState::Failed,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryState::Queued => "queued",
-            DeliveryState::Sending => "sending",
-            DeliveryState::Delivered => "delivered",
-            DeliveryState::Failed => "failed",
-        }
-    }
-}
-
-impl std::str::FromStr for DeliveryState {
-    type Err = UnknownState;
-
-    fn from_str(text: &str) -> Result<Self, UnknownState> {
-        Self::ALL
-            .into_iter()
-            .find(|state| state.as_str() == text)
-            .ok_or(UnknownState)
+        self.into()
     }
 }
 
@@ -122,13 +112,7 @@ impl TryFrom<String> for DeliveryState {
     type Error = UnknownState;
 
     fn try_from(text: String) -> Result<Self, UnknownState> {
-        text.parse()
-    }
-}
-
-impl std::fmt::Display for DeliveryState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        text.parse().map_err(|_| UnknownState)
     }
 }
 
@@ -496,7 +480,7 @@ impl Store {
                 }
                 Ok(DeliveryState::Sending) => counts.sending += n,
                 Ok(DeliveryState::Delivered) => counts.delivered += n,
-                Ok(DeliveryState::Failed) | Err(UnknownState) => counts.failed += n,
+                Ok(DeliveryState::Failed) | Err(_) => counts.failed += n,
             }
         }
         Ok(counts)

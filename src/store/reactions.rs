@@ -49,8 +49,21 @@ pub struct ReactionRow {
 
 /// Where a reply stands in moderation; stored as text in `replies.state`, and this is the one place that
 /// text is mapped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum ReplyState {
     /// Waiting for an editor (organisations that approve replies).
     Pending,
@@ -60,29 +73,8 @@ pub enum ReplyState {
 }
 
 impl ReplyState {
-    pub const ALL: [ReplyState; 3] = [
-        ReplyState::Pending,
-        ReplyState::Approved,
-        ReplyState::Hidden,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            ReplyState::Pending => "pending",
-            ReplyState::Approved => "approved",
-            ReplyState::Hidden => "hidden",
-        }
-    }
-}
-
-impl std::str::FromStr for ReplyState {
-    type Err = UnknownState;
-
-    fn from_str(text: &str) -> Result<Self, UnknownState> {
-        Self::ALL
-            .into_iter()
-            .find(|state| state.as_str() == text)
-            .ok_or(UnknownState)
+        self.into()
     }
 }
 
@@ -90,20 +82,27 @@ impl TryFrom<String> for ReplyState {
     type Error = UnknownState;
 
     fn try_from(text: String) -> Result<Self, UnknownState> {
-        text.parse()
-    }
-}
-
-impl std::fmt::Display for ReplyState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        text.parse().map_err(|_| UnknownState)
     }
 }
 
 /// Where a quote stands; stored as text in `quotes.state`, and this is the one place that
 /// text is mapped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum QuoteState {
     Accepted,
     /// Its authorisation answers 410.
@@ -111,24 +110,8 @@ pub enum QuoteState {
 }
 
 impl QuoteState {
-    pub const ALL: [QuoteState; 2] = [QuoteState::Accepted, QuoteState::Revoked];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            QuoteState::Accepted => "accepted",
-            QuoteState::Revoked => "revoked",
-        }
-    }
-}
-
-impl std::str::FromStr for QuoteState {
-    type Err = UnknownState;
-
-    fn from_str(text: &str) -> Result<Self, UnknownState> {
-        Self::ALL
-            .into_iter()
-            .find(|state| state.as_str() == text)
-            .ok_or(UnknownState)
+        self.into()
     }
 }
 
@@ -136,44 +119,35 @@ impl TryFrom<String> for QuoteState {
     type Error = UnknownState;
 
     fn try_from(text: String) -> Result<Self, UnknownState> {
-        text.parse()
-    }
-}
-
-impl std::fmt::Display for QuoteState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        text.parse().map_err(|_| UnknownState)
     }
 }
 
 /// Where a report stands; stored as text in `reports.state`, and this is the one place that
 /// text is mapped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum ReportState {
     Open,
     Resolved,
 }
 
 impl ReportState {
-    pub const ALL: [ReportState; 2] = [ReportState::Open, ReportState::Resolved];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            ReportState::Open => "open",
-            ReportState::Resolved => "resolved",
-        }
-    }
-}
-
-impl std::str::FromStr for ReportState {
-    type Err = UnknownState;
-
-    fn from_str(text: &str) -> Result<Self, UnknownState> {
-        Self::ALL
-            .into_iter()
-            .find(|state| state.as_str() == text)
-            .ok_or(UnknownState)
+        self.into()
     }
 }
 
@@ -181,13 +155,7 @@ impl TryFrom<String> for ReportState {
     type Error = UnknownState;
 
     fn try_from(text: String) -> Result<Self, UnknownState> {
-        text.parse()
-    }
-}
-
-impl std::fmt::Display for ReportState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        text.parse().map_err(|_| UnknownState)
     }
 }
 
