@@ -32,7 +32,7 @@ ENV BROADSIDE_LISTEN=0.0.0.0:8080 \
     BROADSIDE_DATABASE_URL=sqlite:///app/data/broadside.db
 VOLUME ["/app/data"]
 EXPOSE 8080
-# `broadside health` asks this process's /healthz (web and worker alike).
+# `broadside health` asks this process's /readyz (web and worker alike).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["broadside", "health"]
 ENTRYPOINT ["broadside"]
